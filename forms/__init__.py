@@ -1,0 +1,5 @@
+"""WTForms for every form the service accepts."""
+from forms.files import AddFilesForm
+from forms.request import RequestForm
+
+__all__ = ["AddFilesForm", "RequestForm"]

@@ -1,0 +1,61 @@
+"""Medtour web service: the application factory."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+from service import config as config_module
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(config_module.load(app.instance_path))
+    if config:
+        app.config.update(config)
+        if "MAX_CONTENT_LENGTH" not in config:
+            config_module.finalize(app.config)
+    app.url_map.strict_slashes = False
+    _configure_logging(app)
+
+    from service import errors, security, store
+    from service.extensions import configure_engine, csrf, db, migrate
+
+    db.init_app(app)
+    configure_engine(app)
+    migrate.init_app(app, db, directory=_migrations_dir())
+    csrf.init_app(app)
+    store.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+
+    from service.blueprints import api, downloads, public, requests, status
+
+    for module in (public, requests, status, downloads):
+        app.register_blueprint(module.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)
+
+    from service.catalog.cli import catalog_cli
+    from workers.cli import worker_command
+
+    app.cli.add_command(catalog_cli)
+    app.cli.add_command(worker_command)
+
+    from service import templating
+
+    templating.init_app(app)
+    return app
+
+
+def _migrations_dir() -> str:
+    from pathlib import Path
+
+    return str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+def _configure_logging(app: Flask) -> None:
+    level = app.config.get("LOG_LEVEL", "INFO")
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app.logger.setLevel(level)

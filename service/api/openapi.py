@@ -1,0 +1,186 @@
+"""The OpenAPI 3.1 document of /api/v1, built from the same limits and code lists the
+service enforces, so the contract cannot drift from the behaviour."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+from forms.request import BUDGET_MAX, FREE_TEXT_MAX
+from service import limits
+
+
+def _problem_response(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+def _request_schema(max_files: int, max_file_bytes: int) -> dict[str, Any]:
+    text = {"type": "string"}
+    optional_text = {"type": "string", "maxLength": FREE_TEXT_MAX}
+    return {
+        "type": "object",
+        "required": ["full_name", "email", "country", "language", "treatment", "description", "consent"],
+        "properties": {
+            "full_name": {**text, "maxLength": 200},
+            "email": {**text, "format": "email", "maxLength": 254},
+            "phone": {**text, "description": "International number, e.g. +49 30 123456"},
+            "country": {**text, "pattern": "^[A-Z]{2}$", "description": "ISO 3166-1 alpha-2"},
+            "date_of_birth": {**text, "format": "date"},
+            "language": {**text, "pattern": "^[a-z]{2}$", "description": "ISO 639-1"},
+            "treatment": {**text, "description": "Catalogue slug of the treatment"},
+            "preferred_clinic": {**text, "description": "Catalogue slug of a clinic; omit to leave the choice to us"},
+            "description": {**text, "minLength": limits.DESCRIPTION_MIN, "maxLength": limits.DESCRIPTION_MAX},
+            "travel_window": {**text, "maxLength": 200},
+            "budget": {**text, "pattern": r"^\d+(\.\d{1,2})?$", "description": f"Amount, 1 to {BUDGET_MAX}"},
+            "budget_currency": {**text, "pattern": "^[A-Z]{3}$", "description": "ISO 4217; required with budget"},
+            "medications": optional_text,
+            "allergies": optional_text,
+            "conditions": optional_text,
+            "consent": {**text, "enum": ["y", "yes", "true", "on", "1"]},
+            "files": {
+                "type": "array",
+                "maxItems": max_files,
+                "items": {"type": "string", "contentMediaType": "application/octet-stream"},
+                "description": (
+                    f"Up to {max_files} files of at most {max_file_bytes} bytes each; "
+                    f"accepted types, detected from the bytes: {', '.join(limits.ACCEPTED_TYPES)}"
+                ),
+            },
+        },
+    }
+
+
+SCHEMAS: dict[str, Any] = {
+    "Attachment": {
+        "type": "object",
+        "required": ["filename", "size", "sha256", "content_type"],
+        "properties": {
+            "filename": {"type": "string"},
+            "size": {"type": "integer", "minimum": 1},
+            "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+            "content_type": {"type": "string", "enum": list(limits.ACCEPTED_TYPES)},
+        },
+    },
+    "Created": {
+        "type": "object",
+        "required": ["reference", "status_url", "attachments", "warnings"],
+        "properties": {
+            "reference": {"type": "string", "pattern": r"^MT-\d{4}-\d{6}$"},
+            "status_url": {"type": "string", "format": "uri"},
+            "attachments": {"type": "array", "items": {"$ref": "#/components/schemas/Attachment"}},
+            "warnings": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "Status": {
+        "type": "object",
+        "required": [
+            "reference", "status", "status_label", "next_step", "created_at", "treatment",
+            "preferred_clinic", "max_files", "files_left", "attachments", "timeline",
+        ],
+        "properties": {
+            "reference": {"type": "string", "pattern": r"^MT-\d{4}-\d{6}$"},
+            "status": {"type": "string"},
+            "status_label": {"type": "string"},
+            "next_step": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "treatment": {
+                "type": "object",
+                "required": ["slug", "name"],
+                "properties": {"slug": {"type": "string"}, "name": {"type": "string"}},
+            },
+            "preferred_clinic": {"type": ["string", "null"]},
+            "max_files": {"type": "integer"},
+            "files_left": {"type": "integer", "minimum": 0},
+            "attachments": {"type": "array", "items": {"$ref": "#/components/schemas/Attachment"}},
+            "timeline": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["at", "actor", "kind", "text"],
+                    "properties": {
+                        "at": {"type": "string", "format": "date-time"},
+                        "actor": {"type": "string"},
+                        "kind": {"type": "string"},
+                        "text": {"type": "string"},
+                    },
+                },
+            },
+        },
+    },
+    "Problem": {
+        "type": "object",
+        "required": ["type", "title", "status"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "errors": {
+                "type": "object",
+                "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+    },
+}
+
+
+def document() -> dict[str, Any]:
+    max_files = current_app.config["MAX_FILES"]
+    max_file_bytes = current_app.config["MAX_FILE_BYTES"]
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Medtour API",
+            "version": "1.0.0",
+            "description": "Submit a treatment request with its medical files, and follow it.",
+        },
+        "servers": [{"url": "/"}],
+        "paths": {
+            "/api/v1/requests": {
+                "post": {
+                    "operationId": "createRequest",
+                    "summary": "Submit a treatment request",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "multipart/form-data": {
+                                "schema": _request_schema(max_files, max_file_bytes),
+                                "encoding": {"files": {"contentType": "application/octet-stream"}},
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "Recorded",
+                            "headers": {"Location": {"schema": {"type": "string"}}},
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Created"}}},
+                        },
+                        "400": _problem_response("Malformed request"),
+                        "413": _problem_response("A file or the whole request is too large"),
+                        "415": _problem_response("A file type is not accepted, or the body is not a form"),
+                        "422": _problem_response("A field is invalid"),
+                    },
+                }
+            },
+            "/api/v1/requests/{token}": {
+                "get": {
+                    "operationId": "getRequest",
+                    "summary": "The status of a request, as its status page shows it",
+                    "parameters": [
+                        {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The request's status",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Status"}}},
+                        },
+                        "404": _problem_response("No request has this token"),
+                    },
+                }
+            },
+        },
+        "components": {"schemas": SCHEMAS},
+    }

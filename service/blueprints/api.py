@@ -1,0 +1,102 @@
+"""JSON API, v1: the same intake as the form, for partners and scripts.
+No CSRF and no cookies; errors are RFC 9457 problem+json."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request, url_for
+from werkzeug.wrappers import Response
+
+from service.api.openapi import document
+from service.blueprints.requests import build_form
+from service.cases import intake
+from service.cases.events import describe
+from service.cases.lookup import case_for_token
+from service.models import Attachment, Case
+from service.problems import problem
+from service.store import get_storage
+from service.uploads import Problem
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+# When several kinds of file problem occur at once, the most specific status wins.
+_FILE_STATUS = ((Problem.TOO_LARGE, 413), (Problem.TYPE, 415))
+
+
+def attachment_json(attachment: Attachment) -> dict[str, Any]:
+    return {
+        "filename": attachment.filename,
+        "size": attachment.size,
+        "sha256": attachment.sha256,
+        "content_type": attachment.content_type,
+    }
+
+
+def status_json(case: Case) -> dict[str, Any]:
+    status = case.status_enum
+    return {
+        "reference": case.reference,
+        "status": str(status),
+        "status_label": status.label,
+        "next_step": status.next_step,
+        "created_at": case.created_at.isoformat(),
+        "treatment": {"slug": case.treatment.slug, "name": case.treatment.name},
+        "preferred_clinic": case.preferred_clinic.slug if case.preferred_clinic else None,
+        "max_files": current_app.config["MAX_FILES"],
+        "files_left": current_app.config["MAX_FILES"] - len(case.attachments),
+        "attachments": [attachment_json(a) for a in case.attachments],
+        "timeline": [
+            {"at": e.created_at.isoformat(), "actor": e.actor, "kind": e.kind, "text": describe(e)}
+            for e in case.events
+        ],
+    }
+
+
+@bp.post("/requests")
+def create_request() -> Response:
+    if request.mimetype not in FORM_TYPES:
+        return problem(
+            415, "Unsupported Media Type",
+            "Send the request as multipart/form-data (or application/x-www-form-urlencoded without files).",
+        )
+    form = build_form(meta={"csrf": False})
+    if not form.validate():
+        status = next(
+            (code for kind, code in _FILE_STATUS if any(p.problem == kind for p in form.file_problems)),
+            422,
+        )
+        errors = {name: list(messages) for name, messages in form.errors.items()}
+        return problem(status, "Invalid request", "One or more fields are invalid.", errors=errors)
+    result = intake.submit_request(form.request_data(), form.accepted_files, get_storage(), source="api")
+    status_url = url_for("status.show", token=result.token, _external=True)
+    body: dict[str, Any] = {
+        "reference": result.case.reference,
+        "status_url": status_url,
+        "attachments": [attachment_json(a) for a in result.attachments],
+        "warnings": [],
+    }
+    if result.files_failed:
+        body["warnings"].append(
+            "The files could not be stored; the request is on record. Add them from the status page."
+        )
+    response = jsonify(body)
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.get_request", token=result.token, _external=True)
+    return response
+
+
+@bp.get("/requests/<token>")
+def get_request(token: str) -> Response:
+    case = case_for_token(token)
+    if case is None:
+        return problem(404, "Not Found", "No request has this status token.")
+    response = jsonify(status_json(case))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(document())

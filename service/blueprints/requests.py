@@ -1,0 +1,38 @@
+"""The patient's request form."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from forms import RequestForm
+from service.cases import intake
+from service.catalog import queries
+from service.store import get_storage
+
+bp = Blueprint("requests", __name__)
+
+FILES_NOT_STORED = (
+    "Your request is on record, but your files could not be stored just now. "
+    "Nothing else was lost: add the files below when you are ready."
+)
+
+
+def build_form(**kwargs) -> RequestForm:
+    return RequestForm(treatments=queries.treatments(), clinics=queries.clinics(), **kwargs)
+
+
+@bp.route("/requests/new", methods=["GET", "POST"])
+def new() -> Response | tuple[str, int]:
+    form = build_form()
+    if request.method == "GET" and request.args.get("treatment"):
+        form.treatment.data = request.args["treatment"]
+    if form.validate_on_submit():
+        result = intake.submit_request(
+            form.request_data(), form.accepted_files, get_storage(), source="web"
+        )
+        if result.files_failed:
+            flash(FILES_NOT_STORED, "error")
+        else:
+            flash(f"Thank you. Your request {result.case.reference} is on record.", "success")
+        return redirect(url_for("status.show", token=result.token), code=303)
+    return render_template("requests/new.html", form=form), 422 if form.is_submitted() else 200

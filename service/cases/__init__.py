@@ -1,0 +1,1 @@
+"""Case domain logic: plain functions that take data and return data."""

@@ -1,0 +1,43 @@
+"""The case timeline. Every status change goes through `change_status`, so no
+change can happen without its audit event."""
+from __future__ import annotations
+
+from typing import Any
+
+from service.cases.status import CaseStatus
+from service.extensions import db
+from service.models import Case, CaseEvent
+
+PATIENT = "patient"
+SYSTEM = "system"
+
+
+def record_event(case: Case, actor: str, kind: str, **details: Any) -> CaseEvent:
+    event = CaseEvent(case=case, actor=actor, kind=kind, details=details)
+    db.session.add(event)
+    return event
+
+
+def change_status(case: Case, new: CaseStatus, actor: str, **details: Any) -> CaseEvent:
+    old = case.status
+    case.status = new
+    return record_event(case, actor, "status_changed", old=old, new=str(new), **details)
+
+
+_DESCRIPTIONS: dict[str, str] = {
+    "case_submitted": "Request received",
+    "files_added": "{count} file(s) added",
+    "files_not_stored": "{count} file(s) could not be stored; they can be added again from this page",
+    "status_changed": "Status changed to {new}",
+}
+
+
+def describe(event: CaseEvent) -> str:
+    """Timeline wording for people; unknown kinds fall back to their name."""
+    template = _DESCRIPTIONS.get(event.kind)
+    if template is None:
+        return event.kind.replace("_", " ").capitalize()
+    try:
+        return template.format(**event.details)
+    except (KeyError, IndexError):
+        return template.split("{")[0].strip() or event.kind

@@ -1,0 +1,181 @@
+"""Recording a patient's request and its files.
+
+Atomic from the patient's view: the case and all its accepted files are recorded
+together, or the files are not recorded at all (objects already written are deleted
+before the transaction ends), and a failed commit removes every object it wrote.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from service.cases import events
+from service.cases.references import next_reference
+from service.cases.status import CaseStatus
+from service.cases.tokens import new_token
+from service.extensions import db
+from service.models import Attachment, Case, Clinic, Treatment
+from service.uploads import IncomingFile
+from storage import Storage, StorageUnavailable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RequestData:
+    """What the patient told us, already validated by the form."""
+
+    full_name: str
+    email: str
+    country: str
+    language: str
+    treatment: Treatment
+    description: str
+    phone: str | None = None
+    date_of_birth: date | None = None
+    preferred_clinic: Clinic | None = None
+    travel_window: str | None = None
+    budget: Decimal | None = None
+    budget_currency: str | None = None
+    medications: str | None = None
+    allergies: str | None = None
+    conditions: str | None = None
+
+
+@dataclass
+class IntakeResult:
+    case: Case
+    token: str
+    attachments: list[Attachment] = field(default_factory=list)
+    files_failed: bool = False
+
+
+class FilesNotStored(Exception):
+    """The store refused the files; nothing of them was kept."""
+
+
+def attachment_key(case_id: int) -> str:
+    return f"cases/{case_id}/attachments/{uuid.uuid4()}"
+
+
+def attachment_count(case: Case) -> int:
+    return db.session.scalar(
+        select(func.count(Attachment.id)).where(Attachment.case_id == case.id)
+    ) or 0
+
+
+def _store_files(case: Case, files: list[IncomingFile], storage: Storage) -> list[Attachment]:
+    """Write every file or none: on the first failure, delete what was written."""
+    written: list[str] = []
+    attachments: list[Attachment] = []
+    try:
+        for incoming in files:
+            key = attachment_key(case.id)
+            stored = storage.put(
+                key,
+                incoming.stream,
+                content_type=incoming.content_type,
+                filename=incoming.filename,
+            )
+            written.append(key)
+            attachments.append(
+                Attachment(
+                    case_id=case.id,
+                    filename=incoming.filename,
+                    storage_key=stored.key,
+                    content_type=incoming.content_type,
+                    size=stored.size,
+                    sha256=stored.sha256,
+                )
+            )
+    except StorageUnavailable:
+        _delete_quietly(storage, written)
+        raise
+    case.attachments.extend(attachments)
+    return attachments
+
+
+def _delete_quietly(storage: Storage, keys: list[str]) -> None:
+    for key in keys:
+        try:
+            storage.delete(key)
+        except StorageUnavailable:
+            log.error("could not delete orphaned object %s", key)
+
+
+def _commit_or_clean(storage: Storage, attachments: list[Attachment]) -> None:
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        _delete_quietly(storage, [a.storage_key for a in attachments])
+        raise
+
+
+def submit_request(
+    data: RequestData, files: list[IncomingFile], storage: Storage, *, source: str
+) -> IntakeResult:
+    """Record a new case; if the store is down, the text is still kept."""
+    token, token_hash = new_token()
+    now = datetime.now(timezone.utc)
+    case = Case(
+        reference=next_reference(db.session, now.year),
+        token_hash=token_hash,
+        status=CaseStatus.SUBMITTED,
+        source=source,
+        full_name=data.full_name,
+        email=data.email,
+        phone=data.phone,
+        country=data.country,
+        date_of_birth=data.date_of_birth,
+        language=data.language,
+        treatment=data.treatment,
+        preferred_clinic=data.preferred_clinic,
+        description=data.description,
+        travel_window=data.travel_window,
+        budget=data.budget,
+        budget_currency=data.budget_currency if data.budget is not None else None,
+        medications=data.medications,
+        allergies=data.allergies,
+        conditions=data.conditions,
+        consent_at=now,
+        created_at=now,
+    )
+    db.session.add(case)
+    db.session.flush()
+    events.record_event(case, events.PATIENT, "case_submitted", source=source, files=len(files))
+    result = IntakeResult(case=case, token=token)
+    if files:
+        try:
+            result.attachments = _store_files(case, files, storage)
+        except StorageUnavailable:
+            log.warning("storage unavailable: case %s recorded without its files", case.reference)
+            events.record_event(case, events.SYSTEM, "files_not_stored", count=len(files))
+            result.files_failed = True
+    _commit_or_clean(storage, result.attachments)
+    log.info(
+        "case %s recorded (%s, %d file(s)%s)",
+        case.reference,
+        source,
+        len(result.attachments),
+        ", files not stored" if result.files_failed else "",
+    )
+    return result
+
+
+def add_files(case: Case, files: list[IncomingFile], storage: Storage) -> list[Attachment]:
+    """Attach more files to an existing case; raises FilesNotStored if the store is down."""
+    try:
+        attachments = _store_files(case, files, storage)
+    except StorageUnavailable as exc:
+        db.session.rollback()
+        raise FilesNotStored(str(exc)) from exc
+    events.record_event(case, events.PATIENT, "files_added", count=len(attachments))
+    _commit_or_clean(storage, attachments)
+    log.info("case %s: %d file(s) added", case.reference, len(attachments))
+    return attachments

@@ -1,0 +1,1 @@
+"""The clinic and treatment catalogue: loading it and reading it."""

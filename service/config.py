@@ -1,0 +1,73 @@
+"""Configuration from environment variables, with embedded defaults that run on a
+fresh machine (12-factor). Everything the app reads is listed in `DEFAULTS`/`load`."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from service import limits
+
+
+def _instance_default(instance_path: str, name: str) -> Path:
+    path = Path(instance_path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path / name
+
+
+def _secret_key(instance_path: str) -> str:
+    """A stable key for development: generated once and kept in `instance/` so
+    sessions and signed links survive a restart. Production sets SECRET_KEY."""
+    key_file = _instance_default(instance_path, "secret_key")
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(48))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def load(instance_path: str) -> dict[str, Any]:
+    """Read the environment once, at app creation (never at import)."""
+    env = os.environ
+    database_url = env.get("DATABASE_URL") or (
+        "sqlite:///" + str(_instance_default(instance_path, "medtour.db"))
+    )
+    storage_url = env.get("STORAGE_URL") or (
+        "file://" + str(_instance_default(instance_path, "storage"))
+    )
+    max_files = _int("MAX_FILES", limits.MAX_FILES)
+    max_file_bytes = _int("MAX_FILE_BYTES", limits.MAX_FILE_BYTES)
+    return {
+        "SECRET_KEY": env.get("SECRET_KEY") or _secret_key(instance_path),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": env.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "STORAGE_URL": storage_url,
+        "S3_SSE": env.get("S3_SSE", "AES256"),
+        "S3_KMS_KEY_ID": env.get("S3_KMS_KEY_ID") or None,
+        "DOWNLOAD_URL_TTL": _int("DOWNLOAD_URL_TTL", 300),
+        "MAX_FILES": max_files,
+        "MAX_FILE_BYTES": max_file_bytes,
+        "MAX_CONTENT_LENGTH": max_files * max_file_bytes + limits.FORM_OVERHEAD_BYTES,
+        # Multipart parts beyond the files: text fields plus a safety margin.
+        "MAX_FORM_PARTS": 200,
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        "WTF_CSRF_TIME_LIMIT": None,
+    }
+
+
+def finalize(config: dict[str, Any]) -> None:
+    """Keep derived settings consistent when a caller overrides the limits."""
+    config["MAX_CONTENT_LENGTH"] = (
+        config["MAX_FILES"] * config["MAX_FILE_BYTES"] + limits.FORM_OVERHEAD_BYTES
+    )

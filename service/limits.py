@@ -1,0 +1,38 @@
+"""Intake limits and accepted file types: the one definition that forms, API,
+templates, OpenAPI document and tests all read."""
+from __future__ import annotations
+
+from typing import Final
+
+MIB: Final = 1024 * 1024
+
+MAX_FILES: Final = 10
+MAX_FILE_BYTES: Final = 10 * MIB
+
+# Room for the text fields and multipart framing on top of the files themselves,
+# so a request that cannot possibly be valid is refused (413) before it is read.
+FORM_OVERHEAD_BYTES: Final = 1 * MIB
+
+# Detected MIME type -> label shown to people. Order is the order we list them in.
+ACCEPTED_TYPES: Final[dict[str, str]] = {
+    "application/pdf": "PDF",
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/heic": "HEIC",
+    "image/heif": "HEIF",
+    "image/webp": "WebP",
+    "image/tiff": "TIFF",
+    "application/dicom": "DICOM",
+}
+
+# What the file picker suggests; the server still decides from the bytes.
+ACCEPT_ATTRIBUTE: Final = ".pdf,.jpg,.jpeg,.png,.heic,.heif,.webp,.tif,.tiff,.dcm,application/pdf,image/*,application/dicom"
+
+DESCRIPTION_MIN: Final = 20
+DESCRIPTION_MAX: Final = 5000
+
+
+def accepted_labels() -> str:
+    """'PDF, JPEG, PNG, HEIC, WebP, TIFF or DICOM' (HEIF is shown with HEIC)."""
+    labels = [label for label in ACCEPTED_TYPES.values() if label != "HEIF"]
+    return ", ".join(labels[:-1]) + " or " + labels[-1]

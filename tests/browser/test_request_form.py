@@ -1,0 +1,254 @@
+"""The request form and the status page in a real browser: labels, the file picker's
+allowance (files.js), the server's checks round-tripping, CSP, a narrow screen."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.fixtures import files
+from tests.fixtures.forms import valid_request
+
+REFERENCE = re.compile(r"MT-\d{4}-\d{6}")
+STATUS_PATH = re.compile(r"/s/[^/?#]+$")
+ACCEPTED_TYPES = "PDF, JPEG, PNG, HEIC, WebP, TIFF or DICOM"
+
+# Form field name -> (visible label, how to set it).
+TEXT_FIELDS = {
+    "full_name": "Full name",
+    "email": "Email",
+    "phone": "Phone (optional)",
+    "date_of_birth": "Date of birth (optional)",
+    "description": "Describe your situation",
+    "travel_window": "When could you travel? (optional)",
+    "budget": "Budget (optional)",
+    "medications": "Current medications (optional)",
+    "allergies": "Allergies (optional)",
+    "conditions": "Other medical conditions (optional)",
+}
+SELECT_FIELDS = {
+    "country": "Country you live in",
+    "language": "Preferred language for contact",
+    "treatment": "Treatment",
+    "preferred_clinic": "Preferred clinic (optional)",
+    "budget_currency": "Currency",
+}
+FILES_LABEL = "Medical files (optional)"
+CONSENT_LABEL = "I consent to Medtour processing the health information"
+
+
+def field(page: Page, name: str):
+    label = TEXT_FIELDS.get(name) or SELECT_FIELDS[name]
+    return page.get_by_label(label, exact=True)
+
+
+def fill_request(page: Page, values: dict[str, Any]) -> None:
+    """Fill the whole form the way a person does: find each field by its label."""
+    for name, label in TEXT_FIELDS.items():
+        page.get_by_label(label, exact=True).fill(values[name])
+    for name, label in SELECT_FIELDS.items():
+        page.get_by_label(label, exact=True).select_option(value=values[name])
+    if values.get("consent"):
+        page.get_by_label(CONSENT_LABEL).check()
+
+
+def expect_values_kept(page: Page, values: dict[str, Any], *, skip: tuple[str, ...] = ()) -> None:
+    for name in TEXT_FIELDS:
+        if name in skip:
+            continue
+        if name == "phone":
+            # The server normalises the number to E.164; the digits must survive.
+            typed = re.sub(r"\D", "", values[name])
+            assert re.sub(r"\D", "", field(page, name).input_value()) == typed
+        else:
+            expect(field(page, name)).to_have_value(values[name])
+    for name in SELECT_FIELDS:
+        if name not in skip:
+            expect(field(page, name)).to_have_value(values[name])
+    if values.get("consent"):
+        expect(page.get_by_label(CONSENT_LABEL)).to_be_checked()
+
+
+def write_files(folder: Path, named: dict[str, bytes]) -> list[Path]:
+    paths = []
+    for name, content in named.items():
+        path = folder / name
+        path.write_bytes(content)
+        paths.append(path)
+    return paths
+
+
+def submit(page: Page, button: str = "Send my request"):
+    """Click the submit button; return the response to the POST."""
+    with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        page.get_by_role("button", name=button).click()
+    return posted.value
+
+
+@pytest.mark.browser
+def test_patient_sends_request_with_three_files_then_adds_one(
+    page: Page, tmp_path: Path, screenshot, browser_log
+) -> None:
+    names = ["lab-result.pdf", "knee-photo.jpg", "IMG_0001.HEIC"]
+    picked_paths = write_files(
+        tmp_path, dict(zip(names, [files.pdf(), files.jpeg(), files.heic()], strict=True))
+    )
+    values = valid_request()
+
+    page.goto("/requests/new")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Request treatment")
+    allowance = page.locator("[data-file-picker] [data-allowance]")
+    expect(allowance).to_have_text("10 of 10 files left")
+
+    fill_request(page, values)
+    page.get_by_label(FILES_LABEL, exact=True).set_input_files(picked_paths)
+    expect(allowance).to_have_text("7 of 10 files left")
+    picked = page.locator("[data-picked] li")
+    expect(picked).to_have_count(3)
+    for item, name in zip(picked.all(), names, strict=True):
+        expect(item).to_contain_text(name)
+    expect(page.locator("[data-picked] li.problem")).to_have_count(0)
+    expect(page.get_by_label(CONSENT_LABEL)).to_be_checked()
+    screenshot(page, "1-form")
+
+    response = submit(page)
+    assert response.status == 303, f"the request was not accepted (HTTP {response.status})"
+    page.wait_for_url(STATUS_PATH)
+
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_have_text(re.compile(rf"^Your request {REFERENCE.pattern}$"))
+    reference = REFERENCE.search(heading.inner_text()).group(0)
+    expect(page.locator(".notice-success")).to_contain_text(f"Your request {reference} is on record")
+    rows = page.locator(".files-table tbody tr")
+    expect(rows).to_have_count(3)
+    for name in names:
+        expect(page.locator(".files-table").get_by_role("link", name=name, exact=True)).to_be_visible()
+    status_allowance = page.locator("[data-allowance]")
+    expect(status_allowance).to_have_text("7 of 10 files left")
+    expect(page.locator(".timeline li").filter(has_text="Request received")).to_have_count(1)
+    screenshot(page, "2-status")
+
+    # One more file through the status page's own form.
+    (more,) = write_files(tmp_path, {"ct-report.pdf": files.pdf("CT report")})
+    page.get_by_label("Add files", exact=True).set_input_files(more)
+    expect(status_allowance).to_have_text("6 of 10 files left")  # files.js, before sending
+    response = submit(page, "Add files")
+    assert response.status == 303, f"the file was not accepted (HTTP {response.status})"
+    expect(page.locator(".notice-success")).to_have_text("1 file(s) added to your request.")
+    expect(rows).to_have_count(4)
+    expect(page.locator(".files-table").get_by_role("link", name="ct-report.pdf", exact=True)).to_be_visible()
+    expect(page.locator("[data-allowance]")).to_have_text("6 of 10 files left")  # from the server
+    screenshot(page, "3-status-after-adding")
+
+    browser_log.assert_clean()
+
+
+@pytest.mark.browser
+def test_validation_errors_link_to_fields_and_keep_typed_values(page: Page, screenshot, browser_log) -> None:
+    values = valid_request(full_name="", email="amina-at-example.org")
+
+    page.goto("/requests/new")
+    fill_request(page, values)
+    response = submit(page)
+    assert response.status == 422
+
+    summary = page.locator(".error-summary")
+    expect(summary).to_be_visible()
+    expect(summary.get_by_role("heading")).to_have_text("There is a problem")
+    links = summary.get_by_role("link")
+    expect(links).to_have_count(2)
+    name_link = summary.get_by_role("link", name="Enter your full name.")
+    email_link = summary.get_by_role("link", name="Enter a valid email address, like name@example.com.")
+    expect(name_link).to_have_attribute("href", "#full_name")
+    expect(email_link).to_have_attribute("href", "#email")
+    expect(field(page, "full_name")).to_have_attribute("aria-invalid", "true")
+    expect(field(page, "email")).to_have_attribute("aria-invalid", "true")
+    screenshot(page, "errors")
+
+    name_link.click()
+    expect(field(page, "full_name")).to_be_focused()
+    email_link.click()
+    expect(field(page, "email")).to_be_focused()
+
+    expect(field(page, "full_name")).to_have_value("")
+    expect(field(page, "email")).to_have_value("amina-at-example.org")
+    expect_values_kept(page, values, skip=("full_name", "email"))
+
+    browser_log.assert_clean()
+
+
+@pytest.mark.browser
+def test_file_the_server_refuses_is_named_and_typed_values_are_kept(
+    page: Page, tmp_path: Path, screenshot, browser_log
+) -> None:
+    disguised = write_files(tmp_path, {"scan.pdf": files.zip_archive()})
+    values = valid_request()
+
+    page.goto("/requests/new")
+    fill_request(page, values)
+    page.get_by_label(FILES_LABEL, exact=True).set_input_files(disguised)
+    # The browser cannot tell: only the server reads the bytes.
+    expect(page.locator("[data-file-picker] [data-allowance]")).to_have_text("9 of 10 files left")
+    response = submit(page)
+    assert response.status == 422
+
+    message = f"scan.pdf: this type is not accepted; use {ACCEPTED_TYPES}."
+    expect(page.locator(".field.files .field-errors")).to_have_text(message)
+    expect(page.locator(".error-summary").get_by_role("link", name=message)).to_have_attribute("href", "#files")
+    assert not STATUS_PATH.search(page.url), "a request with a refused file must not be recorded"
+    screenshot(page, "refused")
+
+    expect_values_kept(page, values)
+    browser_log.assert_clean()
+
+
+@pytest.mark.browser
+def test_picking_too_many_files_is_flagged_before_sending(page: Page, tmp_path: Path, browser_log) -> None:
+    eleven = write_files(tmp_path, {f"page-{n:02d}.pdf": files.pdf(f"Page {n}") for n in range(1, 12)})
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+
+    page.goto("/requests/new")
+    allowance = page.locator("[data-file-picker] [data-allowance]")
+    picker = page.get_by_label(FILES_LABEL, exact=True)
+
+    picker.set_input_files(eleven)
+    expect(allowance).to_have_text("Too many files: 11 picked, only 10 can be added")
+    expect(allowance).to_have_class(re.compile(r"\bproblem\b"))
+    items = page.locator("[data-picked] li")
+    expect(items).to_have_count(11)
+    expect(page.locator("[data-picked] li.problem")).to_have_count(1)
+    expect(items.nth(10)).to_contain_text("page-11.pdf")
+    expect(items.nth(10)).to_contain_text("over the limit of 10 files")
+
+    # Picking again within the limit clears the warning.
+    picker.set_input_files(eleven[:10])
+    expect(allowance).to_have_text("0 of 10 files left")
+    expect(allowance).not_to_have_class(re.compile(r"\bproblem\b"))
+    expect(page.locator("[data-picked] li.problem")).to_have_count(0)
+
+    assert posts == [], "nothing may be sent while picking files"
+    browser_log.assert_clean()
+
+
+@pytest.mark.browser
+def test_request_form_fits_a_360px_screen(make_page, screenshot, browser_log) -> None:
+    page = make_page(viewport={"width": 360, "height": 740}, device_scale_factor=1)
+    page.goto("/requests/new")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Request treatment")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360, f"the empty form scrolls sideways ({width}px wide)"
+    screenshot(page, "empty")
+
+    # With errors shown (summary, red borders, messages) it must still fit.
+    fill_request(page, valid_request(full_name="", email="not-an-email", description="too short"))
+    assert submit(page).status == 422
+    expect(page.locator(".error-summary")).to_be_visible()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360, f"the form with errors scrolls sideways ({width}px wide)"
+    screenshot(page, "errors")
+
+    browser_log.assert_clean()

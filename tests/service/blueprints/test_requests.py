@@ -1,0 +1,258 @@
+"""The request form: success, every refusal with its message, nothing typed lost."""
+from __future__ import annotations
+
+import hashlib
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from service import limits
+from service.extensions import db
+from service.models import Attachment, Case, CaseEvent
+from tests.fixtures import files
+from tests.fixtures.forms import upload, valid_request
+
+
+def _cases() -> int:
+    return db.session.scalar(select(func.count(Case.id)))
+
+
+def _post(client, data):
+    return client.post("/requests/new", data=data, content_type="multipart/form-data")
+
+
+def test_index_links_to_the_form(client):
+    page = client.get("/")
+    assert page.status_code == 200
+    assert 'href="/requests/new"' in page.text
+    assert "Osseointegrated" in page.text
+
+
+def test_form_shows_limits_before_anything_is_picked(client):
+    page = client.get("/requests/new")
+    assert page.status_code == 200
+    assert f"Up to {limits.MAX_FILES} files, 10 MB each: {limits.accepted_labels()}" in page.text
+    assert f"{limits.MAX_FILES} of {limits.MAX_FILES} files left" in page.text
+    for name in ("full_name", "email", "phone", "country", "date_of_birth", "language", "treatment",
+                 "preferred_clinic", "description", "travel_window", "budget", "budget_currency",
+                 "medications", "allergies", "conditions", "consent", "files"):
+        assert f'name="{name}"' in page.text, name
+
+
+def test_treatment_can_be_preselected_from_the_catalogue_link(client):
+    page = client.get("/requests/new?treatment=knee-replacement")
+    assert re.search(r'<option selected value="knee-replacement">|<option value="knee-replacement" selected>', page.text)
+
+
+def test_submission_with_three_files_records_case_and_redirects_to_status(client, storage):
+    before = _cases()
+    payload = {"pdf": files.pdf(), "jpg": files.jpeg(), "heic": files.heic()}
+    data = valid_request(files=[
+        upload(payload["pdf"], "МРТ колена.pdf"),
+        upload(payload["jpg"], "photo.jpg"),
+        upload(payload["heic"], "IMG_0042.HEIC"),
+    ])
+    response = _post(client, data)
+    assert response.status_code == 303
+    assert re.fullmatch(r"http://medtour\.test/s/[A-Za-z0-9_-]{43}", response.location) or \
+        re.fullmatch(r"/s/[A-Za-z0-9_-]{43}", response.location)
+    assert _cases() == before + 1
+    case = db.session.scalars(select(Case).order_by(Case.id.desc())).first()
+    assert re.fullmatch(r"MT-\d{4}-\d{6}", case.reference)
+    assert case.status == "submitted" and case.source == "web"
+    assert case.phone == "+79123456789"
+    assert case.medications == "none known" and case.allergies is None
+    stored = {a.filename: a for a in case.attachments}
+    assert set(stored) == {"МРТ колена.pdf", "photo.jpg", "IMG_0042.HEIC"}
+    for name, key in (("МРТ колена.pdf", "pdf"), ("photo.jpg", "jpg"), ("IMG_0042.HEIC", "heic")):
+        attachment = stored[name]
+        assert attachment.sha256 == hashlib.sha256(payload[key]).hexdigest()
+        assert attachment.size == len(payload[key])
+        assert re.fullmatch(rf"cases/{case.id}/attachments/[0-9a-f-]{{36}}", attachment.storage_key)
+        with storage.open(attachment.storage_key) as stream:
+            assert hashlib.sha256(stream.read()).hexdigest() == attachment.sha256
+    assert stored["IMG_0042.HEIC"].content_type == "image/heic"
+    kinds = [e.kind for e in case.events]
+    assert kinds == ["case_submitted"]
+
+    status_page = client.get(response.location)
+    assert status_page.status_code == 200
+    assert case.reference in status_page.text
+    assert "МРТ колена.pdf" in status_page.text
+    assert "7 of 10 files left" in status_page.text
+
+
+def test_the_token_is_stored_only_as_a_hash(client):
+    response = _post(client, valid_request())
+    token = response.location.rsplit("/", 1)[1]
+    case = db.session.scalars(select(Case).order_by(Case.id.desc())).first()
+    assert case.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    for column in Case.__table__.columns:
+        assert getattr(case, column.key) != token
+
+
+def test_submission_without_files_is_fine(client):
+    response = _post(client, valid_request())
+    assert response.status_code == 303
+    assert "10 of 10 files left" in client.get(response.location).text
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("full_name", "", "Enter your full name."),
+        ("email", "not-an-email", "Enter a valid email address"),
+        ("phone", "call me", "Enter the phone number with its country code"),
+        ("phone", "+44 12", "This is not a valid phone number"),
+        ("country", "XX", "Select a country from the list"),
+        ("country", "", "Select the country you live in."),
+        ("language", "xx", "Select a language from the list"),
+        ("treatment", "brain-transplant", "Select a treatment from the list."),
+        ("description", "too short", "Write between 20 and 5000 characters (you wrote 9)."),
+        ("description", "x" * 5001, "Write between 20 and 5000 characters (you wrote 5001)."),
+        ("budget", "-5", "Enter an amount between 1 and 10,000,000."),
+        ("budget_currency", "", "Select the currency of your budget."),
+        ("budget_currency", "XYZ", "Select a currency from the list"),
+        ("date_of_birth", "2999-01-01", "The date of birth must be in the past."),
+        ("website", "http://spam.example", "Leave this field empty."),
+    ],
+)
+def test_each_invalid_field_is_refused_with_its_message_and_typed_values_kept(client, field, value, message):
+    before = _cases()
+    data = valid_request(**{field: value})
+    page = _post(client, data)
+    assert page.status_code == 422
+    assert message in page.text
+    assert 'class="error-summary"' in page.text
+    assert f'href="#{field}"' in page.text
+    assert _cases() == before
+    assert 'value="Amina Petrova"' in page.text or field == "full_name"
+    assert "osseointegrated implant" in page.text or field == "description"
+
+
+def test_consent_is_required(client):
+    data = valid_request()
+    del data["consent"]
+    page = _post(client, data)
+    assert page.status_code == 422
+    assert "You must consent before we can process your request." in page.text
+
+
+def test_preferred_clinic_must_offer_the_treatment(client):
+    from service.models import Clinic, Treatment
+
+    clinic = db.session.scalars(select(Clinic).order_by(Clinic.slug)).first()
+    treatment = next(
+        t for t in db.session.scalars(select(Treatment).order_by(Treatment.slug))
+        if not clinic.offers_treatment(t.id)
+    )
+    before = _cases()
+    page = _post(client, valid_request(treatment=treatment.slug, preferred_clinic=clinic.slug))
+    assert page.status_code == 422
+    assert f"{clinic.name} does not offer {treatment.name}" in page.text
+    assert _cases() == before
+
+
+def test_preferred_clinic_is_recorded(client, app):
+    from service.models import Clinic
+
+    clinic = db.session.scalars(
+        select(Clinic).where(Clinic.offers.any())
+    ).first()
+    treatment = clinic.offers[0].treatment
+    response = _post(client, valid_request(treatment=treatment.slug, preferred_clinic=clinic.slug))
+    assert response.status_code == 303
+    case = db.session.scalars(select(Case).order_by(Case.id.desc())).first()
+    assert case.preferred_clinic_id == clinic.id
+
+
+def test_none_known_is_distinct_from_blank(client):
+    _post(client, valid_request(medications="none known", allergies="", conditions="  "))
+    case = db.session.scalars(select(Case).order_by(Case.id.desc())).first()
+    assert case.medications == "none known"
+    assert case.allergies is None and case.conditions is None
+
+
+@pytest.mark.parametrize(
+    "parts, message",
+    [
+        ([(b"", "blank.pdf")], "blank.pdf: the file is empty (0 bytes)."),
+        ([(files.zip_archive(), "scan.zip")],
+         "scan.zip: this type is not accepted; use PDF, JPEG, PNG, HEIC, WebP, TIFF or DICOM."),
+        ([(files.zip_archive(), "renamed.pdf")], "renamed.pdf: this type is not accepted"),
+        ([(files.pdf() + b"\0" * limits.MAX_FILE_BYTES, "huge.pdf")],
+         "huge.pdf: the file is just over 10 MB"),
+        ([(files.png(), f"p{i}.png") for i in range(11)],
+         "You picked 11 files; at most 10 files can be attached."),
+    ],
+)
+def test_file_refusals_name_the_file_and_rule_and_store_nothing(client, storage, parts, message):
+    before = _cases()
+    attachments_before = db.session.scalar(select(func.count(Attachment.id)))
+    page = _post(client, valid_request(files=[upload(content, name) for content, name in parts]))
+    assert page.status_code == 422
+    assert message in page.text
+    assert 'href="#files"' in page.text
+    assert _cases() == before
+    assert db.session.scalar(select(func.count(Attachment.id))) == attachments_before
+    assert 'value="Amina Petrova"' in page.text
+
+
+def test_every_bad_file_is_reported_at_once(client):
+    page = _post(client, valid_request(files=[
+        upload(b"", "empty.pdf"), upload(files.zip_archive(), "a.zip"), upload(files.png(), "ok.png"),
+    ]))
+    assert "empty.pdf: the file is empty" in page.text
+    assert "a.zip: this type is not accepted" in page.text
+
+
+def test_valid_files_must_be_picked_again_after_a_text_error_and_the_page_says_so(client):
+    page = _post(client, valid_request(full_name="", files=[upload(files.pdf(), "lab.pdf")]))
+    assert page.status_code == 422
+    assert "lab.pdf" in page.text and "pick them again" in page.text
+
+
+def test_ten_files_are_accepted(client):
+    response = _post(client, valid_request(files=[upload(files.png(), f"p{i}.png") for i in range(10)]))
+    assert response.status_code == 303
+    assert "0 of 10 files left" in client.get(response.location).text
+
+
+def test_request_over_the_total_limit_is_cut_off_with_413_before_reading(app, client):
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    before = _cases()
+    response = client.post(
+        "/requests/new",
+        data=b"x" * 16,
+        content_type="multipart/form-data; boundary=abc",
+        environ_overrides={"CONTENT_LENGTH": str(limit + 1)},
+    )
+    assert response.status_code == 413
+    assert "at most 10 files of 10 MB each" in response.text
+    assert _cases() == before
+
+
+def test_csrf_is_enforced(app, db_session):
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        client = app.test_client()
+        refused = client.post("/requests/new", data=valid_request())
+        assert refused.status_code == 400
+        page = client.get("/requests/new")
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+        accepted = client.post("/requests/new", data=valid_request(csrf_token=token))
+        assert accepted.status_code == 303
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+
+
+def test_timeline_event_rows_are_append_only(client):
+    from service.models.case import AppendOnlyError
+
+    _post(client, valid_request())
+    event = db.session.scalars(select(CaseEvent).order_by(CaseEvent.id.desc())).first()
+    event.kind = "rewritten"
+    with pytest.raises(AppendOnlyError):
+        db.session.flush()
+    db.session.rollback()

@@ -1,0 +1,99 @@
+"""The private status page: what it shows, adding files later, downloads, privacy."""
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import func, select
+
+from service.extensions import db
+from service.models import Attachment, Case
+from tests.fixtures import files
+from tests.fixtures.forms import upload, valid_request
+
+
+def _submit(client, parts=()):
+    response = client.post(
+        "/requests/new",
+        data=valid_request(files=[upload(c, n) for c, n in parts]),
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 303, response.text
+    return response.location.rsplit("/", 1)[1]
+
+
+def _add(client, token, parts):
+    return client.post(
+        f"/s/{token}/files", data={"files": [upload(c, n) for c, n in parts]}, content_type="multipart/form-data"
+    )
+
+
+def test_status_page_shows_reference_status_files_timeline_and_is_private(client):
+    token = _submit(client, [(files.pdf(), "bloods.pdf")])
+    page = client.get(f"/s/{token}")
+    case = db.session.scalars(select(Case).order_by(Case.id.desc())).first()
+    assert page.status_code == 200
+    assert case.reference in page.text
+    assert "Received" in page.text
+    assert "bloods.pdf" in page.text
+    assert "Request received" in page.text
+    assert "9 of 10 files left" in page.text
+    assert page.headers["Cache-Control"] == "no-store"
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_unknown_or_malformed_token_is_404(client):
+    assert client.get("/s/not-a-real-token").status_code == 404
+    assert client.get("/s/" + "a" * 500).status_code == 404
+
+
+def test_patient_adds_files_later_within_the_same_limit(client):
+    token = _submit(client, [(files.png(), f"p{i}.png") for i in range(7)])
+    response = _add(client, token, [(files.jpeg(), "later.jpg"), (files.dicom(), "ct.dcm")])
+    assert response.status_code == 303
+    page = client.get(f"/s/{token}")
+    assert "later.jpg" in page.text and "ct.dcm" in page.text
+    assert "1 of 10 files left" in page.text
+    assert "2 file(s) added" in page.text
+
+    refused = _add(client, token, [(files.png(), "a.png"), (files.png(), "b.png")])
+    assert refused.status_code == 422
+    assert "You picked 2 files but only 1 of 10 can still be added (9 already attached)." in refused.text
+    case = db.session.scalars(select(Case).order_by(Case.id.desc())).first()
+    assert len(case.attachments) == 9
+
+
+def test_adding_files_refuses_bad_ones_by_name(client):
+    token = _submit(client)
+    refused = _add(client, token, [(files.zip_archive(), "notes.pdf")])
+    assert refused.status_code == 422
+    assert "notes.pdf: this type is not accepted" in refused.text
+    assert _add(client, token, []).status_code == 422
+
+
+def test_full_case_shows_no_upload_form(client):
+    token = _submit(client, [(files.png(), f"p{i}.png") for i in range(10)])
+    page = client.get(f"/s/{token}")
+    assert "0 of 10 files left" in page.text
+    assert f'action="/s/{token}/files"' not in page.text
+
+
+def test_download_goes_through_a_short_lived_link_with_the_same_bytes(client):
+    content = files.pdf("Knee MRI")
+    token = _submit(client, [(content, "МРТ колена.pdf")])
+    attachment = db.session.scalars(select(Attachment).order_by(Attachment.id.desc())).first()
+    redirect = client.get(f"/s/{token}/files/{attachment.id}")
+    assert redirect.status_code == 303
+    download = client.get(redirect.location)
+    assert download.status_code == 200
+    assert hashlib.sha256(download.data).hexdigest() == hashlib.sha256(content).hexdigest()
+    assert download.headers["Content-Type"] == "application/pdf"
+    assert download.headers["Content-Disposition"].startswith("attachment")
+    assert "%D0%9C%D0%A0%D0%A2" in download.headers["Content-Disposition"]
+
+
+def test_attachment_of_another_case_is_not_reachable(client):
+    token_a = _submit(client, [(files.pdf(), "a.pdf")])
+    _submit(client, [(files.pdf(), "b.pdf")])
+    other = db.session.scalars(select(Attachment).order_by(Attachment.id.desc())).first()
+    assert client.get(f"/s/{token_a}/files/{other.id}").status_code == 404
+    assert db.session.scalar(select(func.count(Attachment.id))) >= 2

@@ -1,0 +1,102 @@
+"""File checks: type from the bytes, size limits, safe display names."""
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from service import limits
+from service.uploads import FileProblem, IncomingFile, Problem, count_problem, detect_type, inspect, safe_filename
+from tests.fixtures import files
+
+
+@pytest.mark.parametrize("mime", list(files.ACCEPTED))
+def test_every_accepted_type_is_detected_from_its_bytes(mime):
+    name, make = files.ACCEPTED[mime]
+    assert detect_type(make()[:8192]) == mime
+
+
+def test_heif_stills_of_other_brands_are_accepted():
+    assert detect_type(files.heic(major=b"mif1", compatible=(b"mif1", b"miaf"))) == "image/heif"
+    assert detect_type(files.heic(major=b"heix", compatible=(b"mif1",))) == "image/heic"
+
+
+def test_avif_is_not_mistaken_for_heif():
+    assert detect_type(files.heic(major=b"avif", compatible=(b"mif1", b"avif"))) is None
+
+
+@pytest.mark.parametrize(
+    "make", [files.zip_archive, files.elf_executable, files.windows_executable, lambda: b"plain text notes"]
+)
+def test_other_types_are_refused_whatever_the_name(make):
+    result = inspect("scan.pdf", io.BytesIO(make()), limits.MAX_FILE_BYTES)
+    assert isinstance(result, FileProblem)
+    assert result.problem is Problem.TYPE
+    assert result.message == (
+        "scan.pdf: this type is not accepted; use PDF, JPEG, PNG, HEIC, WebP, TIFF or DICOM."
+    )
+
+
+def test_name_and_extension_do_not_decide_the_type():
+    result = inspect("photo.exe", io.BytesIO(files.jpeg()), limits.MAX_FILE_BYTES)
+    assert isinstance(result, IncomingFile)
+    assert result.content_type == "image/jpeg"
+
+
+def test_empty_file_is_refused_by_name():
+    result = inspect("blank.pdf", io.BytesIO(b""), limits.MAX_FILE_BYTES)
+    assert isinstance(result, FileProblem) and result.problem is Problem.EMPTY
+    assert result.message == "blank.pdf: the file is empty (0 bytes)."
+
+
+def test_size_limit_is_inclusive_and_one_byte_more_is_refused():
+    pdf = files.pdf()
+    exact = pdf + b"\0" * (limits.MAX_FILE_BYTES - len(pdf))
+    assert isinstance(inspect("a.pdf", io.BytesIO(exact), limits.MAX_FILE_BYTES), IncomingFile)
+    over = inspect("big.pdf", io.BytesIO(exact + b"\0"), limits.MAX_FILE_BYTES)
+    assert isinstance(over, FileProblem) and over.problem is Problem.TOO_LARGE
+    assert over.message == "big.pdf: the file is just over 10 MB (10,485,761 bytes); the limit is 10 MB per file."
+
+
+def test_clearly_oversized_file_reports_its_size():
+    over = inspect("video.pdf", io.BytesIO(files.pdf() + b"\0" * (25 * limits.MIB)), limits.MAX_FILE_BYTES)
+    assert isinstance(over, FileProblem)
+    assert over.message == "video.pdf: the file is 25 MB; the limit is 10 MB per file."
+
+
+def test_inspect_leaves_the_stream_at_the_start():
+    stream = io.BytesIO(files.png())
+    result = inspect("x.png", stream, limits.MAX_FILE_BYTES)
+    assert isinstance(result, IncomingFile) and stream.tell() == 0
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("МРТ колена.pdf", "МРТ колена.pdf"),
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\me\\scan.pdf", "scan.pdf"),
+        ("scan\x00.pdf", "scan.pdf"),
+        ("line\nbreak\t.pdf", "linebreak.pdf"),
+        ("invoice\u202egnp.exe", "invoicegnp.exe"),
+        ("  ..  ", "file"),
+        ("", "file"),
+        (None, "file"),
+    ],
+)
+def test_display_names_are_sanitised_but_keep_unicode(raw, expected):
+    assert safe_filename(raw) == expected
+
+
+def test_very_long_names_are_shortened_keeping_the_extension():
+    name = safe_filename("a" * 1000 + ".pdf")
+    assert len(name) <= 200 and name.endswith(".pdf")
+
+
+def test_count_problem_names_the_limit():
+    assert count_problem(10, 0, 10) is None
+    problem = count_problem(11, 0, 10)
+    assert problem is not None and problem.problem is Problem.COUNT
+    assert "at most 10 files" in problem.message
+    later = count_problem(4, 7, 10)
+    assert later is not None and "only 3 of 10" in later.message
