@@ -223,7 +223,7 @@ class RequestForm(FileBatchMixin, FlaskForm):
             description=self.description.data,
             travel_window=self.travel_window.data,
             budget=self.budget.data,
-            budget_currency=self.budget_currency.data or None,
+            budget_currency=(self.budget_currency.data or None) if self.budget.data is not None else None,
             medications=self.medications.data,
             allergies=self.allergies.data,
             conditions=self.conditions.data,

@@ -56,7 +56,7 @@ def _start_redis() -> tuple[subprocess.Popen, str]:
 
 
 def _stop(processes: list[tuple[str, subprocess.Popen]]) -> None:
-    """Web and worker first, Redis last, so nothing loses its queue mid-shutdown."""
+    """SIGTERM, then SIGKILL after the grace period."""
     for _, process in processes:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -76,7 +76,7 @@ def main() -> int:
     if not env.get("REDIS_URL"):
         redis_process, env["REDIS_URL"] = _start_redis()
     python = sys.executable
-    children: list[tuple[str, subprocess.Popen]] = [
+    apps: list[tuple[str, subprocess.Popen]] = [
         ("web", subprocess.Popen(
             [python, "-m", "gunicorn", "--bind", f"{HOST}:{PORT}", "--workers", "2",
              "--access-logfile", "-", "--graceful-timeout", "5", "wsgi:app"],
@@ -86,8 +86,7 @@ def main() -> int:
             [python, "-m", "flask", "--app", "wsgi", "worker"], cwd=ROOT, env=env, start_new_session=True,
         )),
     ]
-    if redis_process is not None:
-        children.append(("redis", redis_process))
+    children = apps + ([("redis", redis_process)] if redis_process is not None else [])
 
     stopping = False
 
@@ -113,7 +112,10 @@ def main() -> int:
                 stopping = True
                 break
         time.sleep(0.2)
-    _stop(children)
+    # Web and worker first, Redis last, so the worker can finish and deregister cleanly.
+    _stop(apps)
+    if redis_process is not None:
+        _stop([("redis", redis_process)])
     print("stopped", flush=True)
     return exit_code
 

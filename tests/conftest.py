@@ -17,7 +17,7 @@ from tests.fixtures.services import port_open, unavailable
 pytest_plugins = ["tests.fixtures.s3"]
 
 ROOT = Path(__file__).resolve().parent.parent
-CATALOG = Path(os.environ.get("TEST_CATALOG", ROOT / "data" / "catalog.json"))
+CATALOG = ROOT / "data" / "catalog.json"
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 

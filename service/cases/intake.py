@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RequestData:
-    """What the patient told us, already validated by the form."""
+    """What the patient told us, already validated by the form; each field is a `Case` column."""
 
     full_name: str
     email: str
@@ -124,25 +124,11 @@ def submit_request(
     token, token_hash = new_token()
     now = datetime.now(timezone.utc)
     case = Case(
+        **{f.name: getattr(data, f.name) for f in fields(data)},
         reference=next_reference(db.session, now.year),
         token_hash=token_hash,
         status=CaseStatus.SUBMITTED,
         source=source,
-        full_name=data.full_name,
-        email=data.email,
-        phone=data.phone,
-        country=data.country,
-        date_of_birth=data.date_of_birth,
-        language=data.language,
-        treatment=data.treatment,
-        preferred_clinic=data.preferred_clinic,
-        description=data.description,
-        travel_window=data.travel_window,
-        budget=data.budget,
-        budget_currency=data.budget_currency if data.budget is not None else None,
-        medications=data.medications,
-        allergies=data.allergies,
-        conditions=data.conditions,
         consent_at=now,
         created_at=now,
     )

@@ -32,8 +32,11 @@ def test_demo_catalogue_covers_what_the_agency_sells(catalog):
     assert len(catalog["treatments"]) >= 15
     assert {t["category"] for t in catalog["treatments"]} == set(CATEGORIES)
     assert any("osseointegrated" in t["slug"] for t in catalog["treatments"])
+    offered = [offer["slug"] for clinic in catalog["clinics"] for offer in clinic["treatments"]]
+    assert all(offered.count(t["slug"]) >= 2 for t in catalog["treatments"]), "every treatment needs a choice"
     for clinic in catalog["clinics"]:
         assert clinic["languages"] and clinic["capacity"] > 0
+        assert clinic["email"].endswith(".example")
         assert all(offer["price_from"] and offer["currency"] for offer in clinic["treatments"])
 
 
