@@ -49,7 +49,7 @@ class FileBatchMixin:
 
 
 class AddFilesForm(FileBatchMixin, FlaskForm):
-    files = MultipleFileField("Add files")
+    files = MultipleFileField("Files to add")
 
     def __init__(self, *args, already_attached: int = 0, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -62,6 +62,9 @@ def load(instance_path: str) -> dict[str, Any]:
         # Multipart parts beyond the files: text fields plus a safety margin.
         "MAX_FORM_PARTS": 200,
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        # Where people reach the service; used for links in emails and PDFs made by workers.
+        "BASE_URL": env.get("BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        "ROUTING_TOP_N": _int("ROUTING_TOP_N", 3),
         "WTF_CSRF_TIME_LIMIT": None,
     }
 

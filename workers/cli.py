@@ -1,12 +1,42 @@
-"""`flask --app wsgi worker [--burst]`: an RQ worker running inside the app context."""
+"""`flask --app wsgi worker [--burst]`: an RQ worker inside the app context, with
+RQ's scheduler (for retry backoff) and the outbox sweep."""
 from __future__ import annotations
 
+import logging
+import threading
+
 import click
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Worker
 
+from service.extensions import db
+from workers import outbox
 from workers.queues import ALL, redis_connection
+
+log = logging.getLogger(__name__)
+
+
+class AppWorker(Worker):
+    """Forks a work horse per job, as RQ does; the horse must not share the parent's
+    pooled database connections, so it drops them (without closing the parent's)."""
+
+    def main_work_horse(self, job, queue):
+        db.engine.dispose(close=False)
+        db.session.remove()
+        super().main_work_horse(job, queue)
+
+
+def _sweep_forever(app: Flask, stop: threading.Event, interval: float) -> None:
+    while not stop.wait(interval):
+        with app.app_context():
+            try:
+                outbox.sweep()
+            except Exception:
+                log.exception("outbox sweep failed; will try again")
+            finally:
+                db.session.remove()
 
 
 @click.command("worker")
@@ -14,11 +44,22 @@ from workers.queues import ALL, redis_connection
 @click.option("--queue", "queues", multiple=True, type=click.Choice(ALL), help="Listen to these queues only.")
 @with_appcontext
 def worker_command(burst: bool, queues: tuple[str, ...]) -> None:
-    """Run a worker with the scheduler on the declared queues."""
+    """Run a worker with the scheduler and the outbox sweep on the declared queues."""
     connection = redis_connection()
     try:
         connection.ping()
     except RedisConnectionError as exc:
         raise click.ClickException(f"cannot reach Redis: {exc}") from exc
-    worker = Worker(list(queues or ALL), connection=connection)
-    worker.work(burst=burst, with_scheduler=True)
+    outbox.sweep()
+    db.session.remove()
+    stop = threading.Event()
+    if not burst:
+        app = current_app._get_current_object()
+        threading.Thread(
+            target=_sweep_forever, args=(app, stop, outbox.SWEEP_SECONDS), name="outbox-sweep", daemon=True
+        ).start()
+    worker = AppWorker(list(queues or ALL), connection=connection)
+    try:
+        worker.work(burst=burst, with_scheduler=True)
+    finally:
+        stop.set()

@@ -7,18 +7,22 @@ from flask import current_app
 from redis import Redis
 from rq import Queue
 
+ROUTING: Final = "routing"
+NOTIFICATIONS: Final = "notifications"
+PAPERWORK: Final = "paperwork"
 DEFAULT: Final = "default"
 
-# Listening order: a worker drains earlier queues first.
-ALL: Final[tuple[str, ...]] = (DEFAULT,)
+# Listening order: a worker drains earlier queues first (quick decisions before slow PDFs).
+ALL: Final[tuple[str, ...]] = (ROUTING, NOTIFICATIONS, PAPERWORK, DEFAULT)
 
 
 def redis_connection() -> Redis:
-    """A client for the configured Redis; built on demand, never at import."""
+    """A client for the configured Redis; built on demand, never at import. Short
+    timeouts: a web request must not hang when Redis is down (the outbox keeps the work)."""
     connections: dict[str, Redis] = current_app.extensions.setdefault("redis", {})
     url = current_app.config["REDIS_URL"]
     if url not in connections:
-        connections[url] = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
+        connections[url] = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=5)
     return connections[url]
 
 

@@ -1,7 +1,8 @@
 """The landing page and a health check."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, redirect, render_template, url_for
+from werkzeug.wrappers import Response
 from sqlalchemy import text
 
 from service.catalog import queries
@@ -19,3 +20,9 @@ def index() -> str:
 def health() -> tuple[dict[str, str], int]:
     db.session.execute(text("SELECT 1"))
     return {"status": "ok"}, 200
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for /favicon.ico whatever the page links; answer with the SVG."""
+    return redirect(url_for("static", filename="favicon.svg"), code=301)

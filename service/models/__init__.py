@@ -1,5 +1,18 @@
 """The data model. Import models from here."""
 from service.models.case import Attachment, Case, CaseEvent, ReferenceCounter
 from service.models.catalog import Clinic, ClinicTreatment, Treatment
+from service.models.work import Document, Notification, OutboxMessage, Referral
 
-__all__ = ["Attachment", "Case", "CaseEvent", "ReferenceCounter", "Clinic", "ClinicTreatment", "Treatment"]
+__all__ = [
+    "Attachment",
+    "Case",
+    "CaseEvent",
+    "Clinic",
+    "ClinicTreatment",
+    "Document",
+    "Notification",
+    "OutboxMessage",
+    "ReferenceCounter",
+    "Referral",
+    "Treatment",
+]

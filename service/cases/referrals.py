@@ -1,0 +1,63 @@
+"""Referring a case to clinics: the database shell around the pure ranking in
+`service.routing`. Routing and re-routing both come here, and a case is never
+referred twice to the same clinic."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from service.cases import events
+from service.cases.status import CaseStatus
+from service.extensions import db
+from service.models import Case, Clinic, Referral
+from service.routing import (
+    case_facts,
+    clinic_facts,
+    rank_clinics,
+    referred_clinic_slugs,
+    top,
+    unqualified_reason,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RoutingOutcome:
+    referrals: list[Referral] = field(default_factory=list)
+    reason: str | None = None
+
+
+def route(case: Case, top_n: int, *, actor: str = events.SYSTEM) -> RoutingOutcome:
+    """Refer the case to its best `top_n` new clinics, or flag it for a person with the reason."""
+    facts = case_facts(case)
+    clinics = clinic_facts(db.session, case.treatment_id)
+    exclude = referred_clinic_slugs(db.session, case.id)
+    matches = top(rank_clinics(facts, clinics, exclude=exclude), top_n)
+    if not matches:
+        reason = unqualified_reason(facts, clinics, exclude=exclude)
+        events.change_status(case, CaseStatus.NEEDS_ATTENTION, actor, reason=reason)
+        log.info("case %s needs attention: %s", case.reference, reason)
+        return RoutingOutcome(reason=reason)
+    by_slug = {
+        c.slug: c for c in db.session.scalars(select(Clinic).where(Clinic.slug.in_([m.clinic_slug for m in matches])))
+    }
+    referrals = [
+        Referral(
+            case=case,
+            clinic=by_slug[m.clinic_slug],
+            score=m.score,
+            reasons=[{"key": c.key, "points": c.points, "reason": c.reason} for c in m.components],
+        )
+        for m in matches
+    ]
+    db.session.add_all(referrals)
+    db.session.flush()
+    events.change_status(
+        case, CaseStatus.ROUTED, actor, clinics=[m.clinic_slug for m in matches],
+        scores=[round(m.score, 2) for m in matches],
+    )
+    log.info("case %s referred to %s", case.reference, ", ".join(m.clinic_slug for m in matches))
+    return RoutingOutcome(referrals=referrals)

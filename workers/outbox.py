@@ -1,0 +1,248 @@
+"""Durable hand-off from the database to RQ (the transactional outbox).
+
+A change that needs background work adds an `OutboxMessage` in its own transaction
+(`record`). After the commit, `relay` moves pending rows into RQ, using
+`outbox-<id>` as the job id; the worker's periodic `sweep` relays whatever is still
+pending (Redis was down), re-enqueues rows whose job was lost, and records jobs that
+died for good. `execute` runs one row: the job's effects and the row's "done" mark
+commit together, so a row that runs twice does its work once.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Final
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Retry, get_current_job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
+from rq.worker import Worker
+from sqlalchemy import select, update
+
+from service.cases import events
+from service.extensions import db
+from service.models import Case, OutboxMessage
+from workers import queues
+
+log = logging.getLogger(__name__)
+
+PENDING: Final = "pending"
+ENQUEUED: Final = "enqueued"
+DONE: Final = "done"
+FAILED: Final = "failed"
+
+# Backoff between attempts of a failing job (seconds); its length is the retry count.
+RETRY_INTERVALS: Final = [5, 30, 120, 600]
+# An enqueued row whose RQ job has vanished for this long is enqueued again.
+LOST_AFTER: Final = timedelta(minutes=2)
+SWEEP_SECONDS: Final = 15
+JOB_TIMEOUT: Final = 300
+
+
+def job_id(message_id: int) -> str:
+    return f"outbox-{message_id}"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def record(job: str, *, case_id: int | None, **payload: Any) -> OutboxMessage:
+    """Add work to the current transaction; it is relayed only once that commits."""
+    from workers.jobs import JOBS
+
+    if job not in JOBS:
+        raise ValueError(f"unknown job {job!r}")
+    message = OutboxMessage(job=job, case_id=case_id, payload=payload, status=PENDING)
+    db.session.add(message)
+    return message
+
+
+def _enqueue(connection: Redis, message: OutboxMessage) -> None:
+    from workers.jobs import JOBS
+
+    spec = JOBS[message.job]
+    queue = queues.Queue(spec.queue, connection=connection)
+    queue.enqueue(
+        execute,
+        message.id,
+        job_id=job_id(message.id),
+        retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+        job_timeout=JOB_TIMEOUT,
+        description=f"{message.job} (outbox {message.id}, case {message.case_id})",
+    )
+
+
+def relay(ids: Iterable[int] | None = None, *, limit: int = 500) -> int:
+    """Move pending rows into RQ; returns how many were enqueued. Each row is claimed
+    with a conditional UPDATE first, so two relays never enqueue the same row. When
+    Redis is unreachable the rows stay pending for the next sweep; nothing is raised."""
+    query = select(OutboxMessage.id).where(OutboxMessage.status == PENDING).order_by(OutboxMessage.id)
+    if ids is not None:
+        query = query.where(OutboxMessage.id.in_(list(ids)))
+    pending = list(db.session.scalars(query.limit(limit)))
+    if not pending:
+        return 0
+    try:
+        connection = queues.redis_connection()
+        connection.ping()
+    except RedisError as exc:
+        log.warning("Redis unreachable, %d outbox row(s) stay pending: %s", len(pending), exc)
+        return 0
+    enqueued = 0
+    for message_id in pending:
+        claimed = db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.status == PENDING)
+            .values(status=ENQUEUED, enqueued_at=_now(), attempts=OutboxMessage.attempts + 1)
+        ).rowcount
+        db.session.commit()
+        if not claimed:
+            continue
+        message = db.session.get(OutboxMessage, message_id)
+        try:
+            _enqueue(connection, message)
+        except RedisError as exc:
+            log.warning("Redis failed while enqueuing outbox %s; it stays pending: %s", message_id, exc)
+            message.status = PENDING
+            db.session.commit()
+            break
+        enqueued += 1
+    return enqueued
+
+
+def execute(message_id: int) -> str:
+    """The RQ job for every outbox row: run its handler, mark it done, commit once."""
+    from workers.jobs import JOBS
+
+    message = db.session.get(OutboxMessage, message_id)
+    if message is None:
+        return "gone"
+    if message.status == DONE:
+        return "already done"
+    try:
+        JOBS[message.job].func(**message.payload)
+        message.status = DONE
+        message.done_at = _now()
+        message.last_error = None
+        follow_ups = [m for m in db.session.new if isinstance(m, OutboxMessage)]
+        db.session.commit()
+    except Exception as exc:
+        db.session.rollback()
+        _record_failure(message_id, exc)
+        raise
+    relay(ids=[m.id for m in follow_ups])
+    return "done"
+
+
+def _record_failure(message_id: int, exc: BaseException) -> None:
+    """Keep the error on the row; on the last attempt make it a visible problem."""
+    job = get_current_job()
+    final = job is None or not job.retries_left
+    message = db.session.get(OutboxMessage, message_id)
+    if message is None:
+        return
+    message.last_error = "".join(traceback.format_exception_only(type(exc), exc)).strip()[:2000]
+    if final:
+        _fail(message, message.last_error)
+    db.session.commit()
+
+
+def _fail(message: OutboxMessage, error: str) -> None:
+    message.status = FAILED
+    if message.case_id is not None:
+        case = db.session.get(Case, message.case_id)
+        if case is not None:
+            events.record_event(
+                case, events.SYSTEM, "job_failed", job=message.job, outbox_id=message.id, error=error[:500]
+            )
+    log.error("outbox %s (%s) failed for good: %s", message.id, message.job, error)
+
+
+def retry(message_id: int) -> None:
+    """Staff asked to try a failed job again: forget the old RQ job, relay afresh."""
+    message = db.session.get(OutboxMessage, message_id)
+    if message is None or message.status != FAILED:
+        raise ValueError(f"outbox {message_id} is not a failed job")
+    try:
+        Job.fetch(job_id(message_id), connection=queues.redis_connection()).delete()
+    except NoSuchJobError:
+        pass
+    message.status = PENDING
+    if message.case_id is not None:
+        case = db.session.get(Case, message.case_id)
+        if case is not None:
+            events.record_event(case, events.SYSTEM, "job_retried", job=message.job, outbox_id=message.id)
+    db.session.commit()
+    relay(ids=[message_id])
+
+
+@dataclass
+class SweepReport:
+    relayed: int = 0
+    recovered: int = 0
+    failed: int = 0
+
+
+def _worker_is_dead_here(connection: Redis, worker_name: str | None) -> bool:
+    """A worker of this host whose process is gone (killed with SIGKILL, say)."""
+    if not worker_name:
+        return False
+    worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + worker_name, connection=connection)
+    if worker is None:
+        return True
+    if worker.hostname != socket.gethostname() or not worker.pid:
+        return False
+    try:
+        os.kill(worker.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def sweep() -> SweepReport:
+    """Periodic repair, run by every worker: relay what Redis missed, re-enqueue rows
+    whose job was lost or whose worker died mid-job, record jobs that failed for good."""
+    report = SweepReport()
+    try:
+        connection = queues.redis_connection()
+        connection.ping()
+    except RedisError as exc:
+        log.warning("sweep skipped, Redis unreachable: %s", exc)
+        return report
+    for name in queues.ALL:
+        StartedJobRegistry(name, connection=connection).cleanup()
+    cutoff = _now() - LOST_AFTER
+    for message in db.session.scalars(select(OutboxMessage).where(OutboxMessage.status == ENQUEUED)):
+        try:
+            job = Job.fetch(job_id(message.id), connection=connection)
+        except NoSuchJobError:
+            job = None
+        status = job.get_status(refresh=False) if job is not None else None
+        if status == JobStatus.FAILED:
+            _fail(message, message.last_error or "the job failed in the worker")
+            report.failed += 1
+        elif status == JobStatus.STARTED and _worker_is_dead_here(connection, job.worker_name):
+            job.delete()
+            message.status = PENDING
+            report.recovered += 1
+        elif job is None and message.enqueued_at is not None and message.enqueued_at < cutoff:
+            message.status = PENDING
+            report.recovered += 1
+        elif status == JobStatus.FINISHED:
+            db.session.refresh(message)
+    db.session.commit()
+    report.relayed = relay()
+    if report.recovered or report.failed or report.relayed:
+        log.info("sweep: %s", report)
+    return report
