@@ -50,7 +50,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import boto3
 import requests
@@ -122,7 +122,9 @@ def port_open(port: int) -> bool:
         return True
 
 
-def wait_for(check, what: str, proc: subprocess.Popen, timeout: float = STARTUP_TIMEOUT) -> None:
+def wait_for(
+    check: Callable[[], bool], what: str, proc: subprocess.Popen, timeout: float = STARTUP_TIMEOUT
+) -> None:
     """Poll `check()` until it is true; fail early if `proc` died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -145,6 +147,7 @@ def start_s3(log_path: Path) -> tuple[subprocess.Popen, str]:
         [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     endpoint = f"http://{HOST}:{port}"
     wait_for(lambda: port_open(port), "moto server", proc)
@@ -197,6 +200,7 @@ def start_gunicorn(env: dict[str, str], workdir: Path) -> tuple[subprocess.Popen
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     base = f"http://{HOST}:{port}"
     wait_for(lambda: requests.get(f"{base}/healthz", timeout=2).status_code == 200, "gunicorn", proc)
@@ -501,8 +505,16 @@ def show_log(path: Path, lines: int = 40) -> None:
         print(f"--- last lines of {path.name} ---", *tail, sep="\n", file=sys.stderr)
 
 
+def interrupt(signum: int, _frame: object) -> None:
+    """Ctrl-C and SIGTERM both stop cleanly: the servers run in their own sessions,
+    so only this process gets the signal, and `run` stops them in order."""
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, interrupt)
     with tempfile.TemporaryDirectory(prefix="medtour-bench-") as tmp:
         try:
             run(args, Path(tmp))

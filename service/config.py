@@ -65,6 +65,9 @@ def load(instance_path: str) -> dict[str, Any]:
         # Where people reach the service; used for links in emails and PDFs made by workers.
         "BASE_URL": env.get("BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
         "ROUTING_TOP_N": _int("ROUTING_TOP_N", 3),
+        # Backoff between attempts of a failing background job, in seconds; its length
+        # is the number of retries before the job shows on the case timeline as failed.
+        "JOB_RETRY_INTERVALS": [5, 30, 120, 600],
         "WTF_CSRF_TIME_LIMIT": None,
     }
 

@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 from service.api.openapi import document
 from service.blueprints.requests import build_form
 from service.cases import intake
-from service.cases.events import describe
+from service.cases.events import describe, patient_timeline
 from service.cases.lookup import case_for_token
 from service.models import Attachment, Case
 from service.problems import problem
@@ -49,7 +49,7 @@ def status_json(case: Case) -> dict[str, Any]:
         "attachments": [attachment_json(a) for a in case.attachments],
         "timeline": [
             {"at": e.created_at.isoformat(), "actor": e.actor, "kind": e.kind, "text": describe(e)}
-            for e in case.events
+            for e in patient_timeline(case)
         ],
     }
 

@@ -6,6 +6,7 @@ from werkzeug.wrappers import Response
 
 from forms import AddFilesForm
 from service.cases import intake
+from service.cases.events import patient_timeline
 from service.cases.lookup import case_for_token
 from service.models import Case
 from service.store import get_storage
@@ -31,7 +32,8 @@ def _case_or_404(token: str, *, for_update: bool = False) -> Case:
 def _render(case: Case, token: str, form: AddFilesForm, status: int = 200) -> tuple[str, int]:
     files_left = current_app.config["MAX_FILES"] - len(case.attachments)
     return render_template(
-        "status/show.html", case=case, token=token, form=form, files_left=files_left
+        "status/show.html", case=case, token=token, form=form, files_left=files_left,
+        timeline=patient_timeline(case),
     ), status
 
 

@@ -24,11 +24,21 @@ def change_status(case: Case, new: CaseStatus, actor: str, **details: Any) -> Ca
     return record_event(case, actor, "status_changed", old=old, new=str(new), **details)
 
 
+# What the patient's status page and API show; the rest is for staff.
+PATIENT_VISIBLE = frozenset({"case_submitted", "files_added", "files_not_stored", "status_changed"})
+
+
+def patient_timeline(case: Case) -> list[CaseEvent]:
+    return [e for e in case.events if e.kind in PATIENT_VISIBLE]
+
+
 _DESCRIPTIONS: dict[str, str] = {
     "case_submitted": "Request received",
     "files_added": "{count} file(s) added",
     "files_not_stored": "{count} file(s) could not be stored; they can be added again from this page",
-    "status_changed": "Status changed to {new}",
+    "status_changed": "Status: {new_label}",
+    "job_failed": "Background job {job} failed: {error}",
+    "job_retried": "Background job {job} retried",
 }
 
 
@@ -37,7 +47,10 @@ def describe(event: CaseEvent) -> str:
     template = _DESCRIPTIONS.get(event.kind)
     if template is None:
         return event.kind.replace("_", " ").capitalize()
+    details = dict(event.details)
+    if "new" in details and details["new"] in CaseStatus.__members__.values():
+        details["new_label"] = CaseStatus(details["new"]).label
     try:
-        return template.format(**event.details)
+        return template.format(**details)
     except (KeyError, IndexError):
         return template.split("{")[0].strip() or event.kind

@@ -133,7 +133,7 @@ def test_patient_sends_request_with_three_files_then_adds_one(
 
     # One more file through the status page's own form.
     (more,) = write_files(tmp_path, {"ct-report.pdf": files.pdf("CT report")})
-    page.get_by_label("Add files", exact=True).set_input_files(more)
+    page.get_by_label("Files to add").set_input_files(more)
     expect(status_allowance).to_have_text("6 of 10 files left")  # files.js, before sending
     response = submit(page, "Add files")
     assert response.status == 303, f"the file was not accepted (HTTP {response.status})"
