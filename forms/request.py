@@ -14,6 +14,7 @@ from wtforms import (
     EmailField,
     SelectField,
     StringField,
+    TelField,
     TextAreaField,
     ValidationError,
 )
@@ -56,7 +57,7 @@ class RequestForm(FileBatchMixin, FlaskForm):
             Length(max=254),
         ],
     )
-    phone = StringField(
+    phone = TelField(
         "Phone (optional)",
         filters=[_blank_to_none],
         description="With country code, e.g. +49 30 123456",
@@ -137,7 +138,7 @@ class RequestForm(FileBatchMixin, FlaskForm):
 
     # -- field checks --------------------------------------------------------
 
-    def validate_phone(self, field: StringField) -> None:
+    def validate_phone(self, field: TelField) -> None:
         if not field.data:
             return
         region = self.country.data or None

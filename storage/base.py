@@ -40,9 +40,10 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     def put(self, key: str, stream: BinaryIO, *, content_type: str, filename: str) -> StoredObject:
-        """Stream ``stream`` to ``key`` in one bounded-memory pass that also sizes and hashes it.
+        """Stream ``stream`` to ``key`` with bounded memory, sizing and hashing it on the way
+        (a seekable stream may be read twice: once to hash, once to send with that hash).
 
-        Atomic: after any failure nothing is left at ``key``. Store and I/O errors
+        Safe to call from several threads at once, each with its own stream. Atomic: after any failure nothing is left at ``key``. Store and I/O errors
         (including an ``OSError`` while reading ``stream``) raise ``StorageUnavailable``.
         """
 

@@ -252,3 +252,114 @@ def test_request_form_fits_a_360px_screen(make_page, screenshot, browser_log) ->
     screenshot(page, "errors")
 
     browser_log.assert_clean()
+
+
+@pytest.mark.browser
+def test_long_file_names_wrap_on_a_360px_screen(make_page, tmp_path: Path, screenshot) -> None:
+    long_name = "MRT_knee_left_side_" + "x" * 60 + ".pdf"
+    (refused,) = write_files(tmp_path, {long_name: files.zip_archive()})
+    page = make_page(viewport={"width": 360, "height": 740}, device_scale_factor=1)
+    page.goto("/requests/new")
+    fill_request(page, valid_request())
+    page.get_by_label(FILES_LABEL, exact=True).set_input_files(refused)
+    expect(page.locator("[data-picked] li")).to_contain_text(long_name)
+    picked_width = page.evaluate("document.documentElement.scrollWidth")
+
+    assert submit(page).status == 422
+    expect(page.locator(".error-summary")).to_contain_text(long_name)
+    errors_width = page.evaluate("document.documentElement.scrollWidth")
+    screenshot(page, "errors")
+    assert (picked_width, errors_width) == (360, 360)
+
+
+# Computed properties that make a text-like input look like the others.
+BOX_STYLE = ["paddingLeft", "paddingTop", "borderTopWidth", "borderTopStyle", "borderTopColor",
+             "borderRadius", "fontSize", "backgroundColor", "boxSizing"]
+
+
+def box_style(locator) -> dict[str, str]:
+    return locator.evaluate(
+        "(el, names) => { const s = getComputedStyle(el); return Object.fromEntries(names.map(n => [n, s[n]])); }",
+        BOX_STYLE,
+    )
+
+
+def width(locator) -> float:
+    return locator.evaluate("el => el.getBoundingClientRect().width")
+
+
+@pytest.mark.browser
+def test_phone_and_budget_inputs_are_styled_like_the_other_inputs(page: Page, screenshot, browser_log) -> None:
+    page.goto("/requests/new")
+    email, phone, budget = field(page, "email"), field(page, "phone"), field(page, "budget")
+    # type=tel brings up the phone keypad on mobiles; it must look like its neighbours.
+    expect(phone).to_have_attribute("type", "tel")
+    expect(budget).to_have_attribute("type", "number")
+
+    expected = box_style(email)
+    assert box_style(phone) == expected
+    assert box_style(budget) == expected
+    assert width(phone) == width(email), "the phone input is not full width"
+    # The budget shares its row with the currency: it fills its own half.
+    budget_field = budget.locator("xpath=ancestor::div[contains(@class, 'field')][1]")
+    assert width(budget) == budget_field.evaluate("el => el.clientWidth"), "the budget input is not full width"
+    screenshot(page, "form")
+
+    browser_log.assert_clean()
+
+
+def described_by(locator) -> list[str]:
+    return (locator.get_attribute("aria-describedby") or "").split()
+
+
+@pytest.mark.browser
+def test_hints_are_read_with_their_fields(page: Page, browser_log) -> None:
+    page.goto("/requests/new")
+    rows = page.locator(".field").filter(has=page.locator(":scope > .hint"))
+    expect(rows.first).to_be_attached()
+    for row in rows.all():
+        hint = row.locator(":scope > .hint")
+        hint_id = hint.get_attribute("id")
+        control = row.locator("input, select, textarea")
+        label = row.locator("label").first.inner_text()
+        assert hint_id, f"the hint of {label!r} has no id"
+        assert hint_id in described_by(control), f"{label!r} is not described by its hint"
+        expect(page.locator(f"#{hint_id}")).to_have_count(1)
+    # What a screen reader announces after the label.
+    date_of_birth = field(page, "date_of_birth")
+    expect(date_of_birth).to_have_accessible_description("Optional. Clinics use your age to plan treatment.")
+    expect(field(page, "preferred_clinic")).to_have_accessible_description(re.compile(r"^You choose the clinic"))
+
+    # With an error, the field is described by its hint and then the message.
+    fill_request(page, valid_request(description="too short"))
+    assert submit(page).status == 422
+    description = field(page, "description")
+    assert described_by(description) == ["description-hint", "description-error"]
+    for element_id in described_by(description):
+        expect(page.locator(f"#{element_id}")).to_have_count(1)
+    expect(description).to_have_accessible_description(
+        re.compile(r"^Your diagnosis, .+ Write between \d+ and \d+ characters")
+    )
+    expect(description).to_have_attribute("aria-invalid", "true")
+
+    browser_log.assert_clean()
+
+
+@pytest.mark.browser
+def test_file_picker_button_is_a_44px_tap_target(make_page, screenshot, browser_log) -> None:
+    page = make_page(viewport={"width": 360, "height": 740}, device_scale_factor=1)
+    page.goto("/requests/new")
+    picker = page.get_by_label(FILES_LABEL, exact=True)
+    button = picker.evaluate(
+        """el => { const s = getComputedStyle(el, '::file-selector-button');
+                  return {height: parseFloat(s.height), minHeight: s.minHeight, cursor: s.cursor}; }"""
+    )
+    assert button["height"] >= 44, f"the file picker's button is {button['height']}px tall"
+    assert button["cursor"] == "pointer"
+    box = picker.bounding_box()
+    assert box is not None and box["height"] >= 44
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    picker.scroll_into_view_if_needed()
+    screenshot(page, "picker")
+
+    browser_log.assert_clean()

@@ -1,8 +1,11 @@
 """What only the S3 store promises: encryption, headers, prefix, multipart and its clean-up, failures."""
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import os
+import tempfile
 import threading
 import time
 import uuid
@@ -13,8 +16,9 @@ import boto3
 import pytest
 
 from storage import S3Store, StorageUnavailable, from_url
+from storage.s3 import DEFAULT_PART_SIZE, READ_CHUNK
 from tests.fixtures.services import free_port
-from tests.storage.streams import MiB, failing_after
+from tests.storage.streams import MiB, SeekableStream, failing_after
 
 PART_SIZE = 5 * MiB
 NAME = "МРТ колена.pdf"
@@ -152,3 +156,129 @@ def test_the_client_is_built_on_first_use_once_across_threads() -> None:
 def test_parts_below_the_s3_minimum_are_refused(part_size: int) -> None:
     with pytest.raises(ValueError):
         from_url("s3://medtour", secret_key="unused", part_size=part_size)
+
+
+# --- seekable streams: sent straight from the stream, single put up to the part size ---
+
+
+def count_calls(store: S3Store) -> dict[str, int]:
+    """How many times each S3 operation was called, counted by botocore itself."""
+    calls: dict[str, int] = {}
+
+    def count(event_name: str, **_: Any) -> None:
+        operation = event_name.rsplit(".", 1)[1]
+        calls[operation] = calls.get(operation, 0) + 1
+
+    store.client.meta.events.register("before-call.s3", count)
+    return calls
+
+
+def spooled(data: bytes) -> Any:
+    """A temporary file holding ``data``, rewound: what Werkzeug hands over for an upload."""
+    spool = tempfile.TemporaryFile()
+    spool.write(data)
+    spool.seek(0)
+    return spool
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        (10 * MiB, {"PutObject": 1}),
+        (
+            DEFAULT_PART_SIZE + 1,
+            {"CreateMultipartUpload": 1, "UploadPart": 2, "CompleteMultipartUpload": 1},
+        ),
+    ],
+    ids=["10-MiB-intake-limit", "one-byte-over-the-default-part"],
+)
+def test_an_upload_up_to_the_default_part_size_is_one_put_object(
+    s3_endpoint, s3_bucket, s3_client, size, expected
+) -> None:
+    store = from_url(f"s3://{s3_bucket}", secret_key="unused", endpoint_url=s3_endpoint)
+    assert isinstance(store, S3Store) and store.part_size == DEFAULT_PART_SIZE >= 10 * MiB
+    calls = count_calls(store)
+    data = os.urandom(size)
+    key = new_key()
+    with spooled(data) as spool:
+        stored = store.put(key, spool, content_type="application/pdf", filename=NAME)
+    assert calls == expected
+    assert (stored.size, stored.sha256) == (size, hashlib.sha256(data).hexdigest())
+    body = s3_client.get_object(Bucket=s3_bucket, Key=key)["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == stored.sha256
+
+
+def test_a_single_put_carries_the_sha256_it_reports_for_s3_to_verify(s3_endpoint, s3_bucket) -> None:
+    store = make_store(s3_bucket, s3_endpoint)
+    sent: list[dict[str, str]] = []
+    store.client.meta.events.register(
+        "before-send.s3.PutObject",
+        lambda request, **_: sent.append({k.lower(): v for k, v in request.headers.items()}),
+    )
+    data = os.urandom(3 * MiB)
+    stored = put_and_check(store, new_key(), SeekableStream(data), data)
+    [headers] = sent
+    digest = hashlib.sha256(data)
+    assert headers["x-amz-checksum-sha256"] == base64.b64encode(digest.digest())
+    assert stored.sha256 == digest.hexdigest()
+    assert not [name for name in headers if name.startswith("x-amz-checksum-") and name != "x-amz-checksum-sha256"]
+
+
+def put_and_check(store: S3Store, key: str, stream: Any, expected: bytes) -> Any:
+    stored = store.put(key, stream, content_type="application/pdf", filename=NAME)
+    assert (stored.size, stored.sha256) == (len(expected), hashlib.sha256(expected).hexdigest())
+    with store.open(key) as body:
+        assert body.read() == expected
+    return stored
+
+
+@pytest.mark.parametrize("size", [3 * MiB, 11 * MiB], ids=["single", "multipart"])
+def test_a_seekable_stream_is_sent_from_where_it_stands_in_bounded_reads(
+    s3_endpoint, s3_bucket, s3_client, size
+) -> None:
+    store = make_store(s3_bucket, s3_endpoint)
+    data = os.urandom(size)
+    stream = SeekableStream(b"already consumed" + data)
+    stream.seek(len(b"already consumed"))
+    key = new_key()
+    put_and_check(store, key, stream, data)
+    assert stream.requests and all(n is not None and 0 < n <= READ_CHUNK for n in stream.requests)
+    etag = s3_client.head_object(Bucket=s3_bucket, Key=key)["ETag"].strip('"')
+    assert etag.endswith("-3") if size > PART_SIZE else "-" not in etag
+
+
+@pytest.mark.parametrize("size", [3 * MiB, 11 * MiB], ids=["single", "multipart"])
+@pytest.mark.parametrize("from_pass", [1, 2], ids=["while-hashing", "while-sending"])
+def test_a_seekable_stream_failing_midway_leaves_nothing(
+    s3_endpoint, s3_bucket, s3_client, size, from_pass
+) -> None:
+    key = new_key()
+    stream = SeekableStream(os.urandom(size), fail_at=size - MiB, from_pass=from_pass)
+    with pytest.raises(StorageUnavailable) as failure:
+        make_store(s3_bucket, s3_endpoint).put(key, stream, content_type="application/pdf", filename=NAME)
+    assert isinstance(failure.value.__cause__, OSError)
+    assert stream.passes >= from_pass
+    assert s3_client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
+    assert s3_client.list_objects_v2(Bucket=s3_bucket).get("KeyCount") == 0
+
+
+@pytest.mark.parametrize(
+    ("size", "operation"), [(3 * MiB, "PutObject"), (11 * MiB, "UploadPart")], ids=["single", "multipart"]
+)
+def test_a_stream_that_shrinks_after_it_was_hashed_fails_instead_of_hanging(
+    s3_endpoint, s3_bucket, s3_client, size, operation
+) -> None:
+    store = make_store(s3_bucket, s3_endpoint)
+    stream = io.BytesIO(os.urandom(size))
+
+    def shrink(**_: Any) -> None:
+        stream.truncate(size - MiB)
+
+    store.client.meta.events.register(f"before-call.s3.{operation}", shrink)
+    key = new_key()
+    started = time.monotonic()
+    with pytest.raises(StorageUnavailable):
+        store.put(key, stream, content_type="application/pdf", filename=NAME)
+    assert time.monotonic() - started < 10
+    assert s3_client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
+    assert s3_client.list_objects_v2(Bucket=s3_bucket).get("KeyCount") == 0
