@@ -43,6 +43,8 @@ browser:
 
 bench: install-dev
 	$(BIN)/python bench/upload.py
+	$(BIN)/python bench/routing.py
+	$(BIN)/python bench/paperwork.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -38,10 +38,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.exempt(api.bp)
 
     from service.catalog.cli import catalog_cli
-    from workers.cli import worker_command
+    from workers.cli import jobs_cli, worker_command
 
     app.cli.add_command(catalog_cli)
     app.cli.add_command(worker_command)
+    app.cli.add_command(jobs_cli)
 
     from service import templating
 

@@ -65,6 +65,15 @@ def load(instance_path: str) -> dict[str, Any]:
         # Where people reach the service; used for links in emails and PDFs made by workers.
         "BASE_URL": env.get("BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
         "ROUTING_TOP_N": _int("ROUTING_TOP_N", 3),
+        # Lifetime of the attachment links printed in a clinic's dossier (at most 7 days,
+        # the ceiling of presigned S3 URLs); clinics usually answer within three days.
+        "DOSSIER_LINK_TTL": _int("DOSSIER_LINK_TTL", 72 * 3600),
+        # Outgoing email: smtp://user:pass@host:587?starttls=1 (smtps:// for implicit TLS);
+        # unset, messages are written to the log instead of sent.
+        "MAIL_URL": env.get("MAIL_URL") or None,
+        "MAIL_FROM": env.get("MAIL_FROM", "Medtour <no-reply@medtour.example>"),
+        # Where patients and clinics write to a person; printed in letters and emails.
+        "CONTACT_EMAIL": env.get("CONTACT_EMAIL", "care@medtour.example"),
         # Backoff between attempts of a failing background job, in seconds; its length
         # is the number of retries before the job shows on the case timeline as failed.
         "JOB_RETRY_INTERVALS": [5, 30, 120, 600],

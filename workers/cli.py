@@ -63,3 +63,43 @@ def worker_command(burst: bool, queues: tuple[str, ...]) -> None:
         worker.work(burst=burst, with_scheduler=True)
     finally:
         stop.set()
+
+
+@click.group("jobs")
+def jobs_cli() -> None:
+    """Background jobs that failed for good, and retrying them."""
+
+
+@jobs_cli.command("failed")
+@with_appcontext
+def failed_command() -> None:
+    """List failed jobs with their case and last error."""
+    from sqlalchemy import select
+
+    from service.models import Case, OutboxMessage
+
+    rows = db.session.execute(
+        select(OutboxMessage, Case.reference)
+        .outerjoin(Case, Case.id == OutboxMessage.case_id)
+        .where(OutboxMessage.status == outbox.FAILED)
+        .order_by(OutboxMessage.id)
+    ).all()
+    if not rows:
+        click.echo("No failed jobs.")
+        return
+    for message, reference in rows:
+        error = (message.last_error or "").splitlines()[-1:] or [""]
+        click.echo(f"{message.id}\t{message.job}\t{reference or '-'}\tattempts={message.attempts}\t{error[0]}")
+
+
+@jobs_cli.command("retry")
+@click.argument("outbox_ids", nargs=-1, type=int, required=True)
+@with_appcontext
+def retry_command(outbox_ids: tuple[int, ...]) -> None:
+    """Run failed jobs again (ids from `jobs failed`); the case timeline records it."""
+    for message_id in outbox_ids:
+        try:
+            outbox.retry(message_id)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"outbox {message_id}: queued again")

@@ -1,7 +1,11 @@
 """Every background job, as a plain function taking ids, and the registry that maps
 outbox job names to them and to their queue. Jobs are thin: the work itself lives
 in `service` (routing, paperwork, notifications). They run inside `outbox.execute`,
-which commits their effects together with the row's "done" mark."""
+which commits their effects together with the row's "done" mark; the follow-up
+work they record is relayed after that commit.
+
+The chain for a new case: `route_case` → `render_dossier` per referral →
+`notify_clinic`; beside it `render_confirmation` and `notify_patient`."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -9,19 +13,97 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from service.cases import referrals
+from service.cases import documents, referrals
+from service.cases.secrets_box import open_secret
+from service.cases.status import CaseStatus
 from service.extensions import db
-from service.models import Case
+from service.models import Case, Referral
+from service.notifications import CLINIC_REFERRAL, PATIENT_CONFIRMATION, messages, notify_once
+from service.store import get_storage
 from workers import outbox, queues
 
 
 def route_case(case_id: int) -> None:
+    """First routing of a new case; a case already routed (or flagged) is left alone,
+    so a second run refers nobody twice. Staff re-routing calls `referrals.route`."""
     case = db.session.get(Case, case_id)
-    if case is None:
+    if case is None or case.status != CaseStatus.SUBMITTED:
         return
     outcome = referrals.route(case, current_app.config["ROUTING_TOP_N"])
     for referral in outcome.referrals:
         outbox.record("render_dossier", case_id=case.id, referral_id=referral.id)
+
+
+def render_dossier(case_id: int, referral_id: int) -> None:
+    referral = db.session.get(Referral, referral_id)
+    if referral is None or referral.case_id != case_id:
+        return
+    config = current_app.config
+    saved = documents.store_dossier(
+        referral,
+        get_storage(),
+        base_url=config["BASE_URL"],
+        link_ttl=config["DOSSIER_LINK_TTL"],
+        reply_to=config["CONTACT_EMAIL"],
+    )
+    if saved.created:
+        outbox.record("notify_clinic", case_id=case_id, referral_id=referral_id)
+
+
+def render_confirmation(case_id: int) -> None:
+    case = db.session.get(Case, case_id)
+    if case is None:
+        return
+    documents.store_confirmation(case, get_storage(), contact_email=current_app.config["CONTACT_EMAIL"])
+
+
+def notify_patient(case_id: int, sealed_token: str) -> None:
+    """The status link exists only in this job's sealed payload (the case keeps a hash)."""
+    case = db.session.get(Case, case_id)
+    if case is None:
+        return
+    config = current_app.config
+    status_url = f"{config['BASE_URL']}/s/{open_secret(sealed_token)}"
+    notify_once(
+        db.session,
+        case_id=case.id,
+        kind=PATIENT_CONFIRMATION,
+        recipient=case.email,
+        referral_id=None,
+        mail_url=config["MAIL_URL"],
+        build=lambda: messages.patient_confirmation(
+            reference=case.reference,
+            status_url=status_url,
+            language=case.language,
+            contact_email=config["CONTACT_EMAIL"],
+            mail_from=config["MAIL_FROM"],
+            to=case.email,
+        ),
+    )
+
+
+def notify_clinic(case_id: int, referral_id: int) -> None:
+    referral = db.session.get(Referral, referral_id)
+    if referral is None or referral.case_id != case_id:
+        return
+    config = current_app.config
+    clinic = referral.clinic
+    notify_once(
+        db.session,
+        case_id=case_id,
+        kind=CLINIC_REFERRAL,
+        recipient=clinic.email,
+        referral_id=referral.id,
+        mail_url=config["MAIL_URL"],
+        build=lambda: messages.clinic_referral(
+            reference=referral.case.reference,
+            portal_url=f"{config['BASE_URL']}/clinic/referrals/{referral.id}",
+            clinic_name=clinic.name,
+            mail_from=config["MAIL_FROM"],
+            to=clinic.email,
+            contact_email=config["CONTACT_EMAIL"],
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -32,4 +114,8 @@ class JobSpec:
 
 JOBS: dict[str, JobSpec] = {
     "route_case": JobSpec(route_case, queues.ROUTING),
+    "render_dossier": JobSpec(render_dossier, queues.PAPERWORK),
+    "render_confirmation": JobSpec(render_confirmation, queues.PAPERWORK),
+    "notify_patient": JobSpec(notify_patient, queues.NOTIFICATIONS),
+    "notify_clinic": JobSpec(notify_clinic, queues.NOTIFICATIONS),
 }

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
+from flask import current_app
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Retry, get_current_job
@@ -39,12 +40,12 @@ ENQUEUED: Final = "enqueued"
 DONE: Final = "done"
 FAILED: Final = "failed"
 
-# Backoff between attempts of a failing job (seconds); its length is the retry count.
-RETRY_INTERVALS: Final = [5, 30, 120, 600]
 # An enqueued row whose RQ job has vanished for this long is enqueued again.
 LOST_AFTER: Final = timedelta(minutes=2)
 SWEEP_SECONDS: Final = 15
 JOB_TIMEOUT: Final = 300
+# Payload keys holding a sealed secret (a status token to email); wiped once the job is done.
+SEALED_PREFIX: Final = "sealed_"
 
 
 def job_id(message_id: int) -> str:
@@ -70,12 +71,13 @@ def _enqueue(connection: Redis, message: OutboxMessage) -> None:
     from workers.jobs import JOBS
 
     spec = JOBS[message.job]
+    intervals = current_app.config["JOB_RETRY_INTERVALS"]
     queue = queues.Queue(spec.queue, connection=connection)
     queue.enqueue(
         execute,
         message.id,
         job_id=job_id(message.id),
-        retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+        retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
         job_timeout=JOB_TIMEOUT,
         description=f"{message.job} (outbox {message.id}, case {message.case_id})",
     )
@@ -129,7 +131,11 @@ def execute(message_id: int) -> str:
     if message.status == DONE:
         return "already done"
     try:
-        JOBS[message.job].func(**message.payload)
+        arguments = dict(message.payload)
+        if message.case_id is not None:
+            arguments["case_id"] = message.case_id
+        JOBS[message.job].func(**arguments)
+        message.payload = {k: v for k, v in message.payload.items() if not k.startswith(SEALED_PREFIX)}
         message.status = DONE
         message.done_at = _now()
         message.last_error = None

@@ -8,20 +8,24 @@ from __future__ import annotations
 
 import logging
 import uuid
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timezone
 from decimal import Decimal
+from typing import Final
 
 from sqlalchemy import func, select
 
 from service.cases import events
 from service.cases.references import next_reference
+from service.cases.secrets_box import seal
 from service.cases.status import CaseStatus
 from service.cases.tokens import new_token
 from service.extensions import db
-from service.models import Attachment, Case, Clinic, Treatment
+from service.models import Attachment, Case, Clinic, OutboxMessage, Referral, Treatment
 from service.uploads import IncomingFile
-from storage import Storage, StorageUnavailable
+from storage import Storage, StorageUnavailable, StoredObject
+from workers import outbox
 
 log = logging.getLogger(__name__)
 
@@ -69,35 +73,73 @@ def attachment_count(case: Case) -> int:
     ) or 0
 
 
+PARALLEL_PUTS: Final = 4
+"""Files written at once per request: a store round trip overlaps the hashing and sending
+of the next file. Each put streams from its own spooled file, so memory does not grow
+with this; the S3 client's connection pool (10) covers it."""
+
+
 def _store_files(case: Case, files: list[IncomingFile], storage: Storage) -> list[Attachment]:
-    """Write every file or none: on the first failure, delete what was written."""
-    written: list[str] = []
-    attachments: list[Attachment] = []
-    try:
-        for incoming in files:
-            key = attachment_key(case.id)
-            stored = storage.put(
-                key,
-                incoming.stream,
-                content_type=incoming.content_type,
-                filename=incoming.filename,
-            )
-            written.append(key)
-            attachments.append(
-                Attachment(
-                    case_id=case.id,
-                    filename=incoming.filename,
-                    storage_key=stored.key,
-                    content_type=incoming.content_type,
-                    size=stored.size,
-                    sha256=stored.sha256,
-                )
-            )
-    except StorageUnavailable:
-        _delete_quietly(storage, written)
-        raise
+    """Write every file or none, up to ``PARALLEL_PUTS`` at a time.
+
+    If any put fails, the puts not yet started are dropped, the running ones are waited
+    for, every object written is deleted, and the failure of the earliest file (in
+    submission order) is re-raised. Attachments are recorded in submission order.
+    ``Storage.put`` is thread-safe in both stores and each file has its own stream; the
+    threads touch neither the database session nor the app context.
+    """
+    keys = [attachment_key(case.id) for _ in files]
+    stored = _put_all(storage, keys, files)
+    attachments = [
+        Attachment(
+            case_id=case.id,
+            filename=incoming.filename,
+            storage_key=result.key,
+            content_type=incoming.content_type,
+            size=result.size,
+            sha256=result.sha256,
+        )
+        for incoming, result in zip(files, stored)
+    ]
     case.attachments.extend(attachments)
     return attachments
+
+
+def _put_all(storage: Storage, keys: list[str], files: list[IncomingFile]) -> list[StoredObject]:
+    """The ``StoredObject`` of each file, put at its key concurrently; all-or-nothing as above."""
+    if not files:
+        return []
+    futures: list[Future[StoredObject]] = []
+    try:
+        with ThreadPoolExecutor(
+            max_workers=min(PARALLEL_PUTS, len(files)), thread_name_prefix="store-files"
+        ) as pool:
+            try:
+                for key, incoming in zip(keys, files):
+                    futures.append(
+                        pool.submit(
+                            storage.put,
+                            key,
+                            incoming.stream,
+                            content_type=incoming.content_type,
+                            filename=incoming.filename,
+                        )
+                    )
+                wait(futures, return_when=FIRST_EXCEPTION)
+            finally:
+                # After a failure (or an interrupt here) the files not started are not
+                # written at all; leaving the block waits for the puts still running.
+                for future in futures:
+                    future.cancel()
+        return [future.result() for future in futures]  # raises the earliest file's failure
+    except BaseException:
+        written = [
+            key
+            for key, future in zip(keys, futures)
+            if future.done() and not future.cancelled() and future.exception() is None
+        ]
+        _delete_quietly(storage, written)
+        raise
 
 
 def _delete_quietly(storage: Storage, keys: list[str]) -> None:
@@ -115,6 +157,14 @@ def _commit_or_clean(storage: Storage, attachments: list[Attachment]) -> None:
         db.session.rollback()
         _delete_quietly(storage, [a.storage_key for a in attachments])
         raise
+
+
+def _refresh_paperwork(case: Case) -> list[OutboxMessage]:
+    """New files change the confirmation and every dossier's attachment index."""
+    work = [outbox.record("render_confirmation", case_id=case.id)]
+    for referral_id in db.session.scalars(select(Referral.id).where(Referral.case_id == case.id)):
+        work.append(outbox.record("render_dossier", case_id=case.id, referral_id=referral_id))
+    return work
 
 
 def submit_request(
@@ -143,7 +193,13 @@ def submit_request(
             log.warning("storage unavailable: case %s recorded without its files", case.reference)
             events.record_event(case, events.SYSTEM, "files_not_stored", count=len(files))
             result.files_failed = True
+    work = [
+        outbox.record("route_case", case_id=case.id),
+        outbox.record("render_confirmation", case_id=case.id),
+        outbox.record("notify_patient", case_id=case.id, sealed_token=seal(token)),
+    ]
     _commit_or_clean(storage, result.attachments)
+    outbox.relay(ids=[m.id for m in work])
     log.info(
         "case %s recorded (%s, %d file(s)%s)",
         case.reference,
@@ -162,6 +218,8 @@ def add_files(case: Case, files: list[IncomingFile], storage: Storage) -> list[A
         db.session.rollback()
         raise FilesNotStored(str(exc)) from exc
     events.record_event(case, events.PATIENT, "files_added", count=len(attachments))
+    work = _refresh_paperwork(case)
     _commit_or_clean(storage, attachments)
+    outbox.relay(ids=[m.id for m in work])
     log.info("case %s: %d file(s) added", case.reference, len(attachments))
     return attachments

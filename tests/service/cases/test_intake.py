@@ -3,6 +3,8 @@ down, and no object left referenced or orphaned."""
 from __future__ import annotations
 
 import io
+import threading
+import time
 from pathlib import Path
 
 import boto3
@@ -157,3 +159,166 @@ def test_reference_is_unique_per_case(client):
     refs = db.session.scalars(select(Case.reference)).all()
     assert len(refs) == len(set(refs))
     assert db.session.scalar(select(func.count(Case.id))) == len(refs)
+
+
+# --- files are written concurrently, yet all-or-nothing and in submission order ---
+
+
+class Choreographed:
+    """A real store whose puts are held back per file (by name) to force an interleaving.
+
+    ``hold(name)`` is called on the put's own thread before the real put; it may wait on
+    the events below or raise. Records how many puts ran at once and when each finished.
+    """
+
+    def __init__(self, inner, hold) -> None:
+        self.inner, self.hold = inner, hold
+        self.lock = threading.Lock()
+        self.running = self.most_running = 0
+        self.started: list[str] = []
+        self.finished: list[str] = []
+        self.done = {name: threading.Event() for name in "12345"}
+
+    def put(self, key, stream, *, content_type, filename):
+        name = filename.split(".")[0]
+        with self.lock:
+            self.started.append(name)
+            self.running += 1
+            self.most_running = max(self.most_running, self.running)
+        try:
+            self.hold(self, name)
+            stored = self.inner.put(key, stream, content_type=content_type, filename=filename)
+            with self.lock:
+                self.finished.append(name)
+            return stored
+        finally:
+            with self.lock:
+                self.running -= 1
+            self.done[name].set()
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+FIVE = [
+    (files.pdf("one"), "1.pdf"),
+    (files.png(), "2.png"),
+    (files.jpeg(), "3.jpg"),
+    (files.pdf("four"), "4.pdf"),
+    (files.pdf("five"), "5.pdf"),
+]
+
+
+def _latest_case():
+    return db.session.scalars(select(Case).order_by(Case.id.desc())).first()
+
+
+def test_files_are_written_several_at_a_time(app, client, storage, monkeypatch):
+    monkeypatch.setattr(intake, "PARALLEL_PUTS", 4)
+    together = threading.Barrier(4, timeout=5)
+
+    def meet(store, name):
+        if name != "5":
+            try:
+                together.wait()
+            except threading.BrokenBarrierError:
+                pass
+
+    app.extensions["storage"] = store = Choreographed(storage, meet)
+    try:
+        response = _post(client, FIVE)
+    finally:
+        app.extensions["storage"] = storage
+    assert response.status_code == 303
+    assert store.most_running == 4
+    assert len(_latest_case().attachments) == 5
+
+
+def test_attachments_keep_the_submission_order_when_puts_finish_in_reverse(app, client, storage, monkeypatch):
+    import hashlib
+
+    monkeypatch.setattr(intake, "PARALLEL_PUTS", 4)
+    four = FIVE[:4]
+
+    def after_the_next_one(store, name):
+        following = str(int(name) + 1)
+        if following in {n.split(".")[0] for _, n in four}:
+            store.done[following].wait(timeout=5)
+
+    app.extensions["storage"] = store = Choreographed(storage, after_the_next_one)
+    try:
+        response = _post(client, four)
+    finally:
+        app.extensions["storage"] = storage
+    assert response.status_code == 303
+    assert store.finished == ["4", "3", "2", "1"]
+    case = _latest_case()
+    recorded = db.session.scalars(
+        select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.id)
+    ).all()
+    assert [a.filename for a in recorded] == [name for _, name in four]
+    assert [a.sha256 for a in recorded] == [hashlib.sha256(content).hexdigest() for content, _ in four]
+    for attachment in recorded:
+        with storage.open(attachment.storage_key) as stream:
+            assert hashlib.sha256(stream.read()).hexdigest() == attachment.sha256
+
+
+def test_a_failure_in_the_third_of_five_concurrent_puts_leaves_no_object_and_no_attachment(
+    app, client, s3_storage, s3_bucket, s3_endpoint, monkeypatch
+):
+    """Puts 1, 2 and 4 are still running when 3 fails and finish only afterwards: their
+    objects must be deleted too, and 5 must not be left behind whether it ran or not."""
+    monkeypatch.setattr(intake, "PARALLEL_PUTS", 4)
+    failed = threading.Event()
+
+    def third_fails(store, name):
+        if name == "3":
+            deadline = time.monotonic() + 5
+            while len(store.started) < 4 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            failed.set()
+            raise StorageUnavailable("injected: store went away")
+        failed.wait(timeout=5)
+        time.sleep(0.05)  # let the request notice the failure before these objects land
+
+    app.extensions["storage"] = store = Choreographed(s3_storage, third_fails)
+    try:
+        response = _post(client, FIVE)
+    finally:
+        app.extensions["storage"] = s3_storage
+    assert response.status_code == 303
+    for name in "124":  # an implementation that did not wait for them would have answered by now
+        store.done[name].wait(timeout=5)
+    assert {"1", "2", "4"} <= set(store.finished)  # written after the failure, then deleted
+    case = _latest_case()
+    assert case.attachments == []
+    assert [e.kind for e in case.events] == ["case_submitted", "files_not_stored"]
+    assert _keys(s3_bucket, s3_endpoint) == []
+
+
+def test_adding_files_concurrently_keeps_all_or_nothing_too(app, client, storage, monkeypatch):
+    monkeypatch.setattr(intake, "PARALLEL_PUTS", 4)
+    token = _post(client, []).location.rsplit("/", 1)[1]
+    root = Path(app.config["STORAGE_URL"].removeprefix("file://"))
+    before = {p for p in root.rglob("*") if p.is_file()}
+
+    def last_fails_first(store, name):
+        if name == "4":
+            raise StorageUnavailable("injected: store went away")
+        store.done["4"].wait(timeout=5)
+
+    app.extensions["storage"] = store = Choreographed(storage, last_fails_first)
+    try:
+        page = client.post(
+            f"/s/{token}/files",
+            data={"files": [upload(content, name) for content, name in FIVE[:4]]},
+            content_type="multipart/form-data",
+        )
+    finally:
+        app.extensions["storage"] = storage
+    assert page.status_code == 503
+    for name in "123":
+        store.done[name].wait(timeout=5)
+    assert sorted(store.finished) == ["1", "2", "3"]
+    assert _latest_case().attachments == []
+    assert {p for p in root.rglob("*") if p.is_file()} == before

@@ -1,0 +1,256 @@
+"""Dossier benchmark: the whole paperwork pipeline against WeasyPrint alone.
+
+`python bench/paperwork.py` makes a case with N photo attachments (default 10 JPEGs
+of 2000×1500 with photo-like detail, so they neither compress to nothing nor decode
+for free), then in each round times:
+
+* pipeline: `build_dossier_pdf` end to end: reading the attachments through the
+  callable, checking their SHA-256, decoding and downscaling every image with Pillow
+  (bounded to images.MAX_SIDE, JPEG q80), rendering the template, WeasyPrint, and the final bytes;
+* weasyprint: WeasyPrint alone rendering the very HTML the pipeline produced (captured
+  from the pipeline's own call to the renderer) with the same sandboxed fetcher and
+  the same registered resources.
+
+The pipeline does not hand images to WeasyPrint: its HTML has a fixed-size frame per
+image, the images are decoded and downscaled in worker threads *while* WeasyPrint
+lays out, and the JPEGs are painted into the frames afterwards (pypdf). So the
+"weasyprint" side is the layout and PDF writing of the exact same document, and the
+ratio pipeline/weasyprint is what our code adds in wall-clock time on top of that
+unavoidable rendering; the goal is <= 1.3×. Wall-clock only tells half of it when
+threads overlap, so the CPU time of each side (all threads, `time.process_time`) is
+printed too. The two sides interleave, alternating which goes first, and the summary
+takes medians, because the machine is noisy.
+
+Peak RSS is the process's high-water mark (VmHWM from /proc, and ru_maxrss), after
+all rounds, next to the RSS measured once the inputs were made and the libraries
+imported: the growth is what rendering costs in memory.
+
+Exit status: 0 when the measurement completed (goal met or not), 1 when it could not
+be made (e.g. the captured HTML differs from a fresh preparation).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import resource
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
+
+from service.paperwork import documents, dossier_content, images  # noqa: E402
+from service.paperwork.render import SandboxedFetcher, render_document  # noqa: E402
+
+RATIO_GOAL = 1.3
+
+
+# --- a case shaped like the ORM rows --------------------------------------------
+
+
+@dataclass
+class Treatment:
+    name: str = "Total knee replacement"
+
+
+@dataclass
+class Clinic:
+    name: str = "Klinikum Lübeck Orthopädie"
+    city: str = "Lübeck"
+    country: str = "DE"
+
+
+@dataclass
+class Attachment:
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    storage_key: str
+
+
+@dataclass
+class Case:
+    reference: str = "MT-2026-000123"
+    full_name: str = "Amina Petrova"
+    email: str = "amina@example.org"
+    phone: str | None = "+7 912 345-67-89"
+    country: str = "KZ"
+    date_of_birth: date | None = date(1979, 4, 2)
+    language: str = "ru"
+    description: str = ("Боль в колене после травмы в 2021 году; МРТ показало разрыв мениска и артроз "
+                        "третьей степени. Pain on stairs, walking limited to 500 m. ") * 3
+    travel_window: str | None = "March–May 2027"
+    medications: str | None = "Ibuprofen 400 mg as needed"
+    allergies: str | None = "none known"
+    conditions: str | None = None
+    treatment: Treatment = field(default_factory=Treatment)
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+@dataclass
+class Referral:
+    clinic: Clinic = field(default_factory=Clinic)
+    reasons: list[dict] = field(default_factory=lambda: [
+        {"key": "treatment", "points": 40, "reason": "Offers the requested treatment"},
+        {"key": "language", "points": 10, "reason": "Staff speak Russian"},
+    ])
+
+
+def photo(seed: int, width: int, height: int) -> bytes:
+    """A JPEG with gradients, shapes and sensor-like noise: compresses like a photo."""
+    base = Image.linear_gradient("L").resize((width, height))
+    noise = Image.effect_noise((width, height), 24)
+    red = Image.blend(base, noise, 0.35)
+    green = base.rotate(90 + seed * 7).resize((width, height))
+    blue = Image.blend(noise, base.transpose(Image.Transpose.FLIP_LEFT_RIGHT), 0.6)
+    image = Image.merge("RGB", (red, green, blue))
+    draw = ImageDraw.Draw(image)
+    for n in range(12):
+        x, y = (seed * 131 + n * 197) % width, (seed * 71 + n * 149) % height
+        draw.ellipse((x, y, x + width // 6, y + height // 6), outline=(250, 240, 200), width=6)
+    image = image.filter(ImageFilter.SMOOTH)
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=88)
+    return out.getvalue()
+
+
+def make_case(count: int, width: int, height: int) -> tuple[Case, dict[str, bytes]]:
+    case = Case()
+    store: dict[str, bytes] = {}
+    for n in range(1, count + 1):
+        data = photo(n, width, height)
+        key = f"cases/123/attachments/{n:04d}"
+        store[key] = data
+        case.attachments.append(Attachment(
+            id=n, filename=f"IMG_{4000 + n}.jpg", content_type="image/jpeg", size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(), storage_key=key,
+        ))
+    return case, store
+
+
+# --- measuring -------------------------------------------------------------------
+
+
+def rss_kib(field_name: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field_name + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def capture_html(content, read) -> tuple[str, dict]:
+    """Run the pipeline once and keep the HTML and resources it handed to WeasyPrint."""
+    seen: dict = {}
+    original = documents.render_document
+
+    def recording(html, fetcher=None):
+        seen["html"] = html
+        seen["resources"] = dict(fetcher._resources) if fetcher is not None else {}
+        return original(html, fetcher)
+
+    documents.render_document = recording
+    try:
+        documents.build_dossier_pdf(content, read)
+    finally:
+        documents.render_document = original
+    return seen["html"], seen["resources"]
+
+
+def _painted(pdf: bytes):
+    """The image streams of the finished dossier (to report what was embedded)."""
+    from pypdf import PdfReader
+
+    seen = {}
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        xobjects = page["/Resources"].get_object().get("/XObject") or {}
+        for ref in xobjects.values():
+            obj = ref.get_object()
+            if obj.get("/Subtype") == "/Image":
+                seen[ref.idnum] = type("Img", (), {"data": obj._data})
+    return list(seen.values())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--images", type=int, default=10)
+    parser.add_argument("--size", default="2000x1500", help="photo size, WIDTHxHEIGHT")
+    parser.add_argument("--max-side", type=int, help="override images.MAX_SIDE (default %d)" % images.MAX_SIDE)
+    parser.add_argument("--out", type=Path, help="also write the last dossier here")
+    args = parser.parse_args(argv)
+    if args.max_side:
+        images.MAX_SIDE = args.max_side
+    width, height = (int(v) for v in args.size.lower().split("x"))
+
+    case, store = make_case(args.images, width, height)
+    read = lambda entry: store[entry.storage_key]  # noqa: E731
+    content = dossier_content(case, Referral(), case.attachments, lambda a: f"https://files.test/{a.storage_key}")
+    input_bytes = sum(len(v) for v in store.values())
+
+    # Warm-up: imports, font files into the static cache, fontconfig, Pillow codecs.
+    html, resources = capture_html(content, read)
+    if html != documents.prepare_dossier(content, read).html:
+        print("captured HTML differs from a fresh preparation", file=sys.stderr)
+        return 1
+    render_document(html, SandboxedFetcher(resources))
+    baseline_rss = rss_kib("VmRSS")
+
+    pipeline_times, weasy_times, pipeline_cpu, weasy_cpu = [], [], [], []
+    result = None
+    for round_no in range(args.rounds):
+        def run_pipeline():
+            nonlocal result
+            cpu, start = time.process_time(), time.perf_counter()
+            result = documents.build_dossier_pdf(content, read)
+            pipeline_times.append(time.perf_counter() - start)
+            pipeline_cpu.append(time.process_time() - cpu)
+
+        def run_weasyprint():
+            cpu, start = time.process_time(), time.perf_counter()
+            render_document(html, SandboxedFetcher(resources))
+            weasy_times.append(time.perf_counter() - start)
+            weasy_cpu.append(time.process_time() - cpu)
+
+        order = (run_pipeline, run_weasyprint) if round_no % 2 == 0 else (run_weasyprint, run_pipeline)
+        for step in order:
+            step()
+        print(f"round {round_no + 1}: pipeline {pipeline_times[-1]:.3f} s, weasyprint {weasy_times[-1]:.3f} s, "
+              f"ratio {pipeline_times[-1] / weasy_times[-1]:.2f}×")
+
+    assert result is not None
+    if args.out:
+        args.out.write_bytes(result.data)
+    pipeline = statistics.median(pipeline_times)
+    weasy = statistics.median(weasy_times)
+    ratio = statistics.median(p / w for p, w in zip(pipeline_times, weasy_times))
+    peak_hwm = rss_kib("VmHWM")
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    embedded = sum(len(image.data) for image in _painted(result.data))
+    print()
+    print(f"input: {args.images} JPEG photos {width}×{height}, {input_bytes / 1e6:.1f} MB; "
+          f"images bounded to {images.MAX_SIDE} px, {images.RESAMPLE.name.lower()}, JPEG q{images.JPEG_QUALITY}; "
+          f"embedded after downscaling: {embedded / 1e6:.1f} MB")
+    print(f"dossier: {result.pages} pages, {len(result.data) / 1e6:.2f} MB")
+    print(f"build_dossier_pdf median:       {pipeline:.3f} s  (min {min(pipeline_times):.3f})")
+    print(f"WeasyPrint same HTML median:    {weasy:.3f} s  (min {min(weasy_times):.3f})")
+    print(f"ratio (median of rounds):       {ratio:.2f}×  (goal <= {RATIO_GOAL}×: "
+          f"{'met' if ratio <= RATIO_GOAL else 'NOT met'})")
+    print(f"CPU time median (all threads):  pipeline {statistics.median(pipeline_cpu):.3f} s, "
+          f"weasyprint {statistics.median(weasy_cpu):.3f} s "
+          f"({statistics.median(pipeline_cpu) / statistics.median(weasy_cpu):.2f}×)")
+    print(f"RSS after inputs and warm-up:   {baseline_rss / 1024:.1f} MiB")
+    print(f"peak RSS (VmHWM):               {peak_hwm / 1024:.1f} MiB  (ru_maxrss {maxrss / 1024:.1f} MiB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,290 @@
+"""Routing benchmark: how routing one case grows with the size of the catalogue.
+
+`python bench/routing.py` builds synthetic catalogues of 100, 1,000 and 5,000 clinics,
+each in its own temporary SQLite database created through the app and its migrations
+(`create_app` + `flask_migrate.upgrade()`), bulk-inserted: 20 treatments, each clinic
+offering 3 to 8 of them (so about 28 % of the clinics are candidates for a case), in
+currencies of the indicative table plus one without a rate; and, so that the open-
+referral GROUP BY has work to do, background referrals in every status (on average a
+third of each clinic's capacity open, as many again closed).
+
+Then it routes 2,000 synthetic cases (random treatment, language, budget in several
+currencies, one in ten with a chosen clinic) and times, per case:
+
+* full path: `clinic_facts(session, treatment_id)` + `rank_clinics` + `top(..., 3)`,
+  as the routing job runs it, without writing referrals;
+* rank alone: `rank_clinics` + `top(..., 3)` on facts loaded beforehand.
+
+It prints ms per case (mean, and the 95th percentile) for each size, the growth ratios
+(time ratio divided by the clinic ratio: <= 1.0 means linear or better) and whether the
+goal holds: under 10 ms per case at 1,000 clinics on SQLite.
+
+A last table, "every clinic a candidate", repeats the full path for 200 cases of a
+treatment offered by every clinic: the worst case for a catalogue of that size.
+
+Exit status: 0 when the measurement completed (goal met or not), 1 when it could not
+be made.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import io
+import logging
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from flask_migrate import upgrade  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
+
+from service import create_app  # noqa: E402
+from service.cases.status import ReferralStatus  # noqa: E402
+from service.extensions import db  # noqa: E402
+from service.models import Case, Clinic, ClinicTreatment, Referral, Treatment  # noqa: E402
+from service.routing import CaseFacts, ClinicFacts, clinic_facts, rank_clinics, top  # noqa: E402
+from service.routing.fx import RATES_TO_EUR  # noqa: E402
+
+GOAL_MS = 10.0
+GOAL_SIZE = 1000
+SIZES = (100, 1000, 5000)
+TREATMENTS = 20
+UNIVERSAL = "universal-treatment"  # offered by every clinic: the worst case
+LANGUAGES = ("en", "ru", "de", "ar", "tr", "fr", "es", "he", "ko", "zh", "th", "hi", "uk", "kk", "pl", "cs")
+ACCREDITATIONS = ("JCI", "DNV", "ISO 9001", "NABH", "TEMOS", "ACHSI", "Regional Board")
+CURRENCIES = (*RATES_TO_EUR, "XOF")  # XOF has no indicative rate: budget comparison skipped
+COUNTRIES = ("TR", "DE", "IL", "KR", "TH", "IN", "CZ", "ES", "LT", "PL", "AE", "MX")
+
+
+@dataclass
+class Catalogue:
+    treatment_ids: dict[str, int]  # slug -> id
+    treatment_names: dict[str, str]
+    clinic_slugs: list[str]
+    candidates: dict[str, int]  # treatment slug -> clinics offering it
+
+
+def build_catalogue(size: int, rng: random.Random) -> Catalogue:
+    """Bulk-insert treatments, `size` clinics with their offers, and background referrals."""
+    treatments = [
+        {"id": i + 1, "slug": f"treatment-{i:02d}", "name": f"Treatment {i}", "category": "orthopaedics", "description": ""}
+        for i in range(TREATMENTS)
+    ]
+    treatments.append(
+        {"id": TREATMENTS + 1, "slug": UNIVERSAL, "name": "Universal treatment", "category": "dental", "description": ""}
+    )
+    clinics, offers = [], []
+    capacities: list[int] = []
+    for c in range(1, size + 1):
+        capacity = rng.randint(5, 30)
+        capacities.append(capacity)
+        clinics.append({
+            "id": c,
+            "slug": f"clinic-{c:05d}",
+            "name": f"Clinic {c}",
+            "city": "City",
+            "country": rng.choice(COUNTRIES),
+            "languages": rng.sample(LANGUAGES, rng.randint(1, 4)),
+            "accreditations": rng.sample(ACCREDITATIONS, rng.choice((0, 0, 1, 1, 1, 2))),
+            "capacity": capacity,
+            "accepting": rng.random() < 0.9,
+            "email": f"referrals@clinic-{c}.example",
+            "website": None,
+            "response_hours": rng.choice((None, *range(4, 96, 4))),
+            "acceptance_rate": None if rng.random() < 0.1 else Decimal(rng.randint(300, 990)) / 1000,
+        })
+        offered = rng.sample(range(1, TREATMENTS + 1), rng.randint(3, 8)) + [TREATMENTS + 1]
+        for t in offered:
+            offers.append({
+                "clinic_id": c,
+                "treatment_id": t,
+                "price_from": Decimal(rng.randint(1000, 60000)),
+                "currency": rng.choice(CURRENCIES),
+            })
+
+    # Background cases and referrals: about a third of each clinic's capacity open and
+    # as many closed, so the open-referral count scans a realistic referrals table.
+    case_count = 400
+    now = datetime.now(timezone.utc)
+    cases = [
+        {
+            "id": i, "reference": f"MT-B-{i:06d}", "token_hash": hashlib.sha256(str(i).encode()).hexdigest(),
+            "status": "routed", "source": "web", "full_name": "Bench Patient", "email": "p@example.org",
+            "country": "KZ", "language": "ru", "treatment_id": 1, "description": "bench",
+            "consent_at": now, "created_at": now, "updated_at": now,
+        }
+        for i in range(1, case_count + 1)
+    ]
+    referrals = []
+    statuses = list(ReferralStatus)
+    for c, capacity in enumerate(capacities, start=1):
+        for case_id in rng.sample(range(1, case_count + 1), min(case_count, capacity * 2 // 3)):
+            referrals.append({
+                "case_id": case_id, "clinic_id": c, "status": rng.choice(statuses), "score": 1.0,
+                "reasons": [], "created_at": now,
+            })
+
+    session = db.session
+    session.execute(insert(Treatment.__table__), treatments)
+    session.execute(insert(Clinic.__table__), clinics)
+    session.execute(insert(ClinicTreatment.__table__), offers)
+    session.execute(insert(Case.__table__), cases)
+    session.execute(insert(Referral.__table__), referrals)
+    session.commit()
+
+    candidates: dict[str, int] = {}
+    slug_by_id = {t["id"]: t["slug"] for t in treatments}
+    for offer in offers:
+        slug = slug_by_id[offer["treatment_id"]]
+        candidates[slug] = candidates.get(slug, 0) + 1
+    return Catalogue(
+        treatment_ids={t["slug"]: t["id"] for t in treatments},
+        treatment_names={t["slug"]: t["name"] for t in treatments},
+        clinic_slugs=[c["slug"] for c in clinics],
+        candidates=candidates,
+    )
+
+
+def make_cases(n: int, catalogue: Catalogue, rng: random.Random, *, treatment: str | None = None) -> list[CaseFacts]:
+    slugs = [s for s in catalogue.treatment_ids if s != UNIVERSAL]
+    cases = []
+    for _ in range(n):
+        slug = treatment or rng.choice(slugs)
+        with_budget = rng.random() < 0.7
+        cases.append(CaseFacts(
+            treatment_slug=slug,
+            treatment_name=catalogue.treatment_names[slug],
+            language=rng.choice(LANGUAGES),
+            country=rng.choice(("KZ", "UA", "DE", "AE", "GB")),
+            budget=Decimal(rng.randint(2000, 50000)) if with_budget else None,
+            budget_currency=rng.choice(("EUR", "USD", "GBP", "RUB", "KZT", "XOF")) if with_budget else None,
+            preferred_clinic_slug=rng.choice(catalogue.clinic_slugs) if rng.random() < 0.1 else None,
+        ))
+    return cases
+
+
+@dataclass
+class Timing:
+    mean_ms: float
+    p95_ms: float
+
+
+def time_per_case(cases: list[CaseFacts], run: Callable[[CaseFacts], object]) -> Timing:
+    for case in cases[:20]:  # warm-up: statement cache, connection, imports
+        run(case)
+    samples = []
+    clock = time.perf_counter
+    for case in cases:
+        start = clock()
+        run(case)
+        samples.append((clock() - start) * 1000)
+    samples.sort()
+    return Timing(statistics.fmean(samples), samples[int(len(samples) * 0.95) - 1])
+
+
+@dataclass
+class SizeResult:
+    size: int
+    mean_candidates: float
+    full: Timing
+    rank: Timing
+    worst: Timing
+
+
+def measure(size: int, n_cases: int, workdir: Path, seed: int) -> SizeResult:
+    rng = random.Random(seed + size)
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / f'routing-{size}.db'}",
+        "STORAGE_URL": f"file://{workdir / f'store-{size}'}",
+        "SECRET_KEY": "bench",
+        "LOG_LEVEL": "WARNING",
+    })
+    with app.app_context():
+        with contextlib.redirect_stderr(io.StringIO()):  # Alembic's own log configuration
+            upgrade()
+        catalogue = build_catalogue(size, rng)
+        cases = make_cases(n_cases, catalogue, rng)
+        session = db.session
+        ids = catalogue.treatment_ids
+
+        def full_path(case: CaseFacts) -> list:
+            return top(rank_clinics(case, clinic_facts(session, ids[case.treatment_slug])), 3)
+
+        facts: dict[str, list[ClinicFacts]] = {slug: clinic_facts(session, tid) for slug, tid in ids.items()}
+
+        def rank_alone(case: CaseFacts) -> list:
+            return top(rank_clinics(case, facts[case.treatment_slug]), 3)
+
+        # Sanity: both paths pick the same clinics.
+        for case in cases[:50]:
+            if [m.clinic_slug for m in full_path(case)] != [m.clinic_slug for m in rank_alone(case)]:
+                raise RuntimeError("the full path and the ranking alone disagree")
+
+        full = time_per_case(cases, full_path)
+        rank = time_per_case(cases, rank_alone)
+        worst_cases = make_cases(max(20, n_cases // 10), catalogue, rng, treatment=UNIVERSAL)
+        worst = time_per_case(worst_cases, full_path)
+        mean_candidates = statistics.fmean(catalogue.candidates.get(c.treatment_slug, 0) for c in cases)
+        session.remove()
+        db.engine.dispose()
+    return SizeResult(size, mean_candidates, full, rank, worst)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=2000, help="cases routed per catalogue size")
+    parser.add_argument("--seed", type=int, default=20260101)
+    args = parser.parse_args(argv)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+    workdir = Path(tempfile.mkdtemp(prefix="medtour-routing-bench-"))
+    try:
+        results = {size: measure(size, args.cases, workdir, args.seed) for size in SIZES}
+    except Exception as exc:  # noqa: BLE001 - report and exit 1, as documented
+        print(f"measurement failed: {exc!r}", file=sys.stderr)
+        return 1
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    print(f"Routing {args.cases} cases per catalogue (SQLite, Python {sys.version.split()[0]})")
+    print()
+    print(f"{'clinics':>8} {'candidates/case':>16} {'full path ms/case':>18} {'p95':>7} {'rank alone ms/case':>19} {'p95':>7}")
+    for r in results.values():
+        print(
+            f"{r.size:>8,} {r.mean_candidates:>16.0f} {r.full.mean_ms:>18.3f} {r.full.p95_ms:>7.3f}"
+            f" {r.rank.mean_ms:>19.3f} {r.rank.p95_ms:>7.3f}"
+        )
+    print()
+    print("growth (time ratio / clinic ratio; <= 1.0 means linear or better):")
+    for big, small in ((1000, 100), (5000, 1000)):
+        factor = big / small
+        full = results[big].full.mean_ms / results[small].full.mean_ms / factor
+        rank = results[big].rank.mean_ms / results[small].rank.mean_ms / factor
+        print(f"  {big:,} vs {small:,} ({factor:g}x clinics): full path {full:.2f}, rank alone {rank:.2f}")
+    print()
+    print("every clinic a candidate (worst case), full path:")
+    for r in results.values():
+        print(f"  {r.size:>6,} clinics: {r.worst.mean_ms:.3f} ms/case (p95 {r.worst.p95_ms:.3f})")
+    print()
+    met = results[GOAL_SIZE].full.mean_ms < GOAL_MS
+    print(
+        f"goal: under {GOAL_MS:g} ms per case at {GOAL_SIZE:,} clinics on SQLite: {'met' if met else 'NOT met'}"
+        f" ({results[GOAL_SIZE].full.mean_ms:.3f} ms)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

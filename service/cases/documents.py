@@ -1,0 +1,103 @@
+"""Generated paperwork on record: render a case's PDFs with `service.paperwork`, put
+them in object storage and record them as `Document` rows.
+
+Each document has a fixed slot ("confirmation", "dossier:<referral id>") and a key
+derived from it, so regenerating overwrites the same object and updates the same row:
+running a job twice never leaves two documents."""
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass
+from typing import Final
+
+from sqlalchemy import select
+
+from service.extensions import db
+from service.models import Attachment, Case, Document, Referral
+from service.paperwork import (
+    RenderedPdf,
+    build_confirmation_pdf,
+    build_dossier_pdf,
+    confirmation_content,
+    dossier_content,
+)
+from storage import Storage
+
+log = logging.getLogger(__name__)
+
+DOSSIER: Final = "dossier"
+CONFIRMATION: Final = "confirmation"
+PDF: Final = "application/pdf"
+
+
+@dataclass(frozen=True)
+class Saved:
+    document: Document
+    created: bool
+
+
+def document_key(case_id: int, slot: str) -> str:
+    return f"cases/{case_id}/documents/{slot.replace(':', '-')}.pdf"
+
+
+def dossier_slot(referral_id: int) -> str:
+    return f"{DOSSIER}:{referral_id}"
+
+
+def _save(
+    case: Case, slot: str, kind: str, language: str, pdf: RenderedPdf, filename: str,
+    storage: Storage, referral: Referral | None = None,
+) -> Saved:
+    key = document_key(case.id, slot)
+    stored = storage.put(key, io.BytesIO(pdf.data), content_type=PDF, filename=filename)
+    document = db.session.scalar(select(Document).where(Document.case_id == case.id, Document.slot == slot))
+    created = document is None
+    if document is None:
+        document = Document(case_id=case.id, slot=slot, storage_key=key)
+        db.session.add(document)
+    document.kind = kind
+    document.referral_id = referral.id if referral is not None else None
+    document.language = language
+    document.size = stored.size
+    document.sha256 = stored.sha256
+    document.pages = pdf.pages
+    db.session.flush()
+    log.info("case %s: %s %s (%d pages)", case.reference, "stored" if created else "replaced", slot, pdf.pages)
+    return Saved(document, created)
+
+
+def store_confirmation(case: Case, storage: Storage, *, contact_email: str) -> Saved:
+    content = confirmation_content(case, case.attachments, contact_email)
+    pdf = build_confirmation_pdf(content)
+    return _save(
+        case, CONFIRMATION, CONFIRMATION, content.language, pdf, f"{case.reference}-confirmation.pdf", storage
+    )
+
+
+def store_dossier(
+    referral: Referral, storage: Storage, *, base_url: str, link_ttl: int, reply_to: str
+) -> Saved:
+    """The clinic's dossier: the case without the patient's identity, its files'
+    time-limited links, images as figures and PDFs as exhibits."""
+    case = referral.case
+
+    def link_for(attachment: Attachment) -> str:
+        url = storage.url(
+            attachment.storage_key,
+            filename=attachment.filename,
+            content_type=attachment.content_type,
+            expires_in=link_ttl,
+        )
+        return base_url + url if url.startswith("/") else url
+
+    def attachment_bytes(entry) -> bytes:
+        with storage.open(entry.storage_key) as stream:
+            return stream.read()
+
+    content = dossier_content(case, referral, case.attachments, link_for, reply_to=reply_to)
+    pdf = build_dossier_pdf(content, attachment_bytes)
+    return _save(
+        case, dossier_slot(referral.id), DOSSIER, "en", pdf,
+        f"{case.reference}-{referral.clinic.slug}.pdf", storage, referral,
+    )

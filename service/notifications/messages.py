@@ -1,0 +1,162 @@
+"""The emails themselves, as `EmailMessage` objects ready for `transport.send`.
+
+Email travels and is stored in the clear, so no message carries health data: the
+builders take nothing but a reference, a link and contact details, and anything
+about the case stays behind the link. Patients read their confirmation in their
+language (English and Russian so far, English otherwise); clinics read English.
+"""
+from __future__ import annotations
+
+import email.policy
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from typing import Final
+
+DEFAULT_LANGUAGE: Final = "en"
+
+# 7-bit clean: non-ASCII text goes out quoted-printable or base64, so a relay
+# without 8BITMIME still carries Russian intact.
+_POLICY: Final = email.policy.default.clone(cte_type="7bit")
+
+_PATIENT: Final[dict[str, dict[str, str]]] = {
+    "en": {
+        "subject": "Medtour: we have received your request {reference}",
+        "body": (
+            "Hello,\n"
+            "\n"
+            "Thank you: we have received your request for treatment abroad.\n"
+            "Your reference is {reference}.\n"
+            "\n"
+            "Follow your case on your private status page:\n"
+            "{status_url}\n"
+            "\n"
+            "This link is personal: anyone who has it can see your case. Keep it\n"
+            "private and do not forward this email. You can add more files on that\n"
+            "page at any time.\n"
+            "\n"
+            "What happens next\n"
+            "- A coordinator reviews your request, usually within one working day.\n"
+            "- We send your case to the clinics best suited to you; they usually answer\n"
+            "  within three days.\n"
+            "- We send you the clinics' answers and quotes so that you can compare them\n"
+            "  and choose.\n"
+            "\n"
+            "Questions? Write to {contact_email}\n"
+            "and quote your reference {reference}.\n"
+            "\n"
+            "Medtour\n"
+        ),
+    },
+    "ru": {
+        "subject": "Medtour: мы получили ваш запрос {reference}",
+        "body": (
+            "Здравствуйте!\n"
+            "\n"
+            "Спасибо: мы получили ваш запрос на лечение за рубежом.\n"
+            "Номер вашего запроса: {reference}.\n"
+            "\n"
+            "Следите за ходом дела на вашей личной странице:\n"
+            "{status_url}\n"
+            "\n"
+            "Эта ссылка личная: любой, у кого она есть, увидит ваше дело. Никому её\n"
+            "не сообщайте и не пересылайте это письмо. На этой странице можно в любой\n"
+            "момент добавить файлы.\n"
+            "\n"
+            "Что дальше\n"
+            "- Координатор рассмотрит ваш запрос, обычно в течение одного рабочего дня.\n"
+            "- Мы направим ваше дело в клиники, которые подходят вам лучше всего; обычно\n"
+            "  они отвечают в течение трёх дней.\n"
+            "- Мы пришлём вам ответы и предложения клиник, чтобы вы могли сравнить их\n"
+            "  и выбрать.\n"
+            "\n"
+            "Есть вопросы? Напишите на {contact_email}\n"
+            "и укажите номер запроса {reference}.\n"
+            "\n"
+            "Medtour\n"
+        ),
+    },
+}
+
+_CLINIC_SUBJECT: Final = "Medtour: a new referral is waiting ({reference})"
+_CLINIC_BODY: Final = (
+    "Hello {clinic_name},\n"
+    "\n"
+    "A new referral is waiting for you in the Medtour clinic portal.\n"
+    "Reference: {reference}\n"
+    "\n"
+    "Open it here:\n"
+    "{portal_url}\n"
+    "\n"
+    "To protect the patient's privacy this email carries no details of the case;\n"
+    "you will find them in the portal.\n"
+    "\n"
+    "Questions? Write to {contact_email}\n"
+    "and quote the reference {reference}.\n"
+    "\n"
+    "Medtour\n"
+)
+
+
+def language_for(language: str | None) -> str:
+    """The language we have words for: "ru", "RU" and "ru-KZ" read Russian; any
+    language without a translation reads English."""
+    primary = (language or "").strip().lower().replace("_", "-").split("-")[0]
+    return primary if primary in _PATIENT else DEFAULT_LANGUAGE
+
+
+def _message(
+    *, subject: str, body: str, mail_from: str, to: str, reply_to: str, language: str
+) -> EmailMessage:
+    message = EmailMessage(policy=_POLICY)
+    message["Subject"] = subject
+    message["From"] = mail_from
+    message["To"] = to
+    message["Reply-To"] = reply_to
+    message["Date"] = format_datetime(datetime.now(timezone.utc))
+    # The sender's own domain: make_msgid's default looks up this host's FQDN.
+    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "localhost"
+    message["Message-ID"] = make_msgid(domain=domain)
+    # RFC 3834: out-of-office robots must not answer an automatic message.
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(body)
+    # After set_content, which drops every Content-* header set before it.
+    message["Content-Language"] = language
+    return message
+
+
+def patient_confirmation(
+    *, reference: str, status_url: str, language: str | None, contact_email: str, mail_from: str, to: str
+) -> EmailMessage:
+    """"We received request <reference>" with the private status link, in the patient's language."""
+    lang = language_for(language)
+    words = _PATIENT[lang]
+    values = {"reference": reference, "status_url": status_url, "contact_email": contact_email}
+    return _message(
+        subject=words["subject"].format(**values),
+        body=words["body"].format(**values),
+        mail_from=mail_from,
+        to=to,
+        reply_to=contact_email,
+        language=lang,
+    )
+
+
+def clinic_referral(
+    *, reference: str, portal_url: str, clinic_name: str, mail_from: str, to: str, contact_email: str
+) -> EmailMessage:
+    """"A new referral is waiting" with the portal link; of the patient, only the reference."""
+    values = {
+        "reference": reference,
+        "portal_url": portal_url,
+        "clinic_name": clinic_name,
+        "contact_email": contact_email,
+    }
+    return _message(
+        subject=_CLINIC_SUBJECT.format(**values),
+        body=_CLINIC_BODY.format(**values),
+        mail_from=mail_from,
+        to=to,
+        reply_to=contact_email,
+        language=DEFAULT_LANGUAGE,
+    )

@@ -1,0 +1,315 @@
+"""What goes into each document, as plain data built from ORM objects.
+
+The builders read attributes only (``case.reference``, ``referral.clinic.name``...), so
+they take ORM rows or any object shaped like them, and the result is detached from
+the database session: the renderer never touches the database.
+
+The dossier is what a clinic needs to quote, and nothing more. It never holds the
+patient's name, email, phone or birth date (only the age), and by default it strips
+those identifiers from the free text the patient typed, too; ``released=True`` (once
+the patient has chosen the clinic) adds the contact details and stops the redaction.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any, Final
+
+import phonenumbers
+import pycountry
+
+from service import limits
+from service.paperwork import i18n
+from service.uploads import human_size
+
+NOT_PROVIDED: Final = "not provided"
+REDACTED: Final = "[redacted]"
+
+PDF_TYPES: Final = frozenset({"application/pdf"})
+# What Pillow decodes without plugins; HEIC/HEIF and DICOM are listed without a preview.
+IMAGE_TYPES: Final = frozenset({"image/jpeg", "image/png", "image/webp", "image/tiff"})
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class AttachmentEntry:
+    """One of the patient's files, as the documents list it.
+
+    Shaped like ``Attachment`` (``storage_key``, ``filename``, ``content_type``, ``size``,
+    ``sha256``), so it is what ``build_dossier_pdf`` hands to its ``attachment_bytes``
+    callable. ``filename`` is the name to show (redacted in a dossier), ``original_filename``
+    the stored one.
+    """
+
+    number: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    storage_key: str = ""
+    id: int | None = None
+    link: str | None = None
+    original_filename: str = ""
+
+    @property
+    def type_label(self) -> str:
+        return limits.ACCEPTED_TYPES.get(self.content_type.split(";")[0].strip().lower(), "File")
+
+    @property
+    def size_label(self) -> str:
+        return human_size(self.size)
+
+    @property
+    def is_pdf(self) -> bool:
+        return self.content_type in PDF_TYPES
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type in IMAGE_TYPES
+
+
+@dataclass(frozen=True)
+class PatientContact:
+    full_name: str
+    email: str
+    phone: str | None
+
+
+@dataclass(frozen=True)
+class DossierContent:
+    reference: str
+    clinic_name: str
+    clinic_location: str
+    prepared_on: date
+    age: str                      # "47 years" or "not provided"; never the birth date
+    country: str                  # "Kazakhstan (KZ)"
+    language: str                 # "Russian (ru)"
+    treatment: str
+    description: str
+    medications: str              # as typed ("none known"), or "not provided"
+    allergies: str
+    conditions: str
+    travel_window: str
+    referral_reasons: tuple[str, ...]
+    attachments: tuple[AttachmentEntry, ...]
+    reply_to: str | None = None
+    contact: PatientContact | None = None   # only when released
+
+    @property
+    def released(self) -> bool:
+        return self.contact is not None
+
+
+@dataclass(frozen=True)
+class ConfirmationContent:
+    reference: str
+    language: str                 # "en" or "ru": the one the text is in
+    received_on: date
+    treatment: str
+    files: tuple[AttachmentEntry, ...]
+    contact_email: str
+    strings: dict[str, str] = field(repr=False, compare=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.strings:
+            object.__setattr__(self, "strings", i18n.strings(self.language))
+
+
+# --------------------------------------------------------------------------- builders
+
+
+def dossier_content(
+    case: Any,
+    referral: Any,
+    attachments: Iterable[Any],
+    link_for: Callable[[Any], str],
+    *,
+    released: bool = False,
+    reasons: Sequence[str] | None = None,
+    reply_to: str | None = None,
+    today: date | None = None,
+) -> DossierContent:
+    """The dossier for one referral. ``link_for(attachment)`` gives each file's
+    time-limited download link; ``reasons`` overrides the routing reasons stored on
+    the referral (``referral.reasons``: ``[{"reason": ...}, ...]``)."""
+    today = today or datetime.now(timezone.utc).date()
+    redact = _identity if released else _redactor(case)
+    clinic = referral.clinic
+    entries = _entries(attachments, shown=lambda a: redact(a.filename) or "file", link_for=link_for)
+    if reasons is None:
+        reasons = [
+            str(item.get("reason", "")).strip()
+            for item in (getattr(referral, "reasons", None) or [])
+            if isinstance(item, dict)
+        ]
+    treatment = case.treatment.name
+    return DossierContent(
+        reference=case.reference,
+        clinic_name=clinic.name,
+        clinic_location=_location(getattr(clinic, "city", None), getattr(clinic, "country", None)),
+        prepared_on=today,
+        age=age_label(case.date_of_birth, today),
+        country=country_label(case.country),
+        language=language_label(case.language),
+        treatment=treatment,
+        description=redact(case.description or "").strip() or NOT_PROVIDED,
+        medications=answer(redact(case.medications) if case.medications else None),
+        allergies=answer(redact(case.allergies) if case.allergies else None),
+        conditions=answer(redact(case.conditions) if case.conditions else None),
+        travel_window=answer(case.travel_window),
+        referral_reasons=tuple(r for r in (redact(r) for r in reasons) if r),
+        attachments=entries,
+        reply_to=reply_to,
+        contact=PatientContact(case.full_name, case.email, case.phone) if released else None,
+    )
+
+
+def confirmation_content(case: Any, attachments: Iterable[Any], contact_email: str) -> ConfirmationContent:
+    """The patient's confirmation, in their language (English for languages we lack)."""
+    received = getattr(case, "created_at", None) or datetime.now(timezone.utc)
+    files = _entries(attachments, shown=lambda a: a.filename)
+    return ConfirmationContent(
+        reference=case.reference,
+        language=i18n.resolve(case.language),
+        received_on=received.date() if isinstance(received, datetime) else received,
+        treatment=case.treatment.name,
+        files=files,
+        contact_email=contact_email,
+    )
+
+
+def _entries(
+    attachments: Iterable[Any],
+    *,
+    shown: Callable[[Any], str],
+    link_for: Callable[[Any], str] | None = None,
+) -> tuple[AttachmentEntry, ...]:
+    """The attachments numbered from 1 as the documents list them; ``shown`` gives the name to print."""
+    return tuple(
+        AttachmentEntry(
+            number=number,
+            filename=shown(a),
+            original_filename=a.filename,
+            content_type=a.content_type,
+            size=a.size,
+            sha256=a.sha256,
+            storage_key=a.storage_key,
+            id=getattr(a, "id", None),
+            link=link_for(a) if link_for is not None else None,
+        )
+        for number, a in enumerate(attachments, start=1)
+    )
+
+
+# --------------------------------------------------------------------------- labels
+
+
+def answer(value: str | None) -> str:
+    """A health question's answer as typed ("none known" is an answer); blank is "not provided"."""
+    if value is None or not value.strip():
+        return NOT_PROVIDED
+    return value.strip()
+
+
+def age_years(born: date | None, today: date) -> int | None:
+    if born is None:
+        return None
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def age_label(born: date | None, today: date) -> str:
+    years = age_years(born, today)
+    if years is None or years < 0:
+        return NOT_PROVIDED
+    return "1 year" if years == 1 else f"{years} years"
+
+
+def country_label(code: str | None) -> str:
+    if not code:
+        return NOT_PROVIDED
+    country = pycountry.countries.get(alpha_2=code.upper())
+    return f"{country.name} ({code.upper()})" if country else code.upper()
+
+
+def language_label(code: str | None) -> str:
+    if not code:
+        return NOT_PROVIDED
+    base = code.replace("_", "-").split("-")[0].lower()
+    language = pycountry.languages.get(alpha_2=base) if len(base) == 2 else None
+    return f"{language.name} ({code})" if language else code
+
+
+def _location(city: str | None, country: str | None) -> str:
+    parts = [city] if city else []
+    if country:
+        found = pycountry.countries.get(alpha_2=country.upper())
+        parts.append(found.name if found else country.upper())
+    return ", ".join(parts)
+
+
+# --------------------------------------------------------------------------- redaction
+
+
+def _identity(text: str) -> str:
+    return text
+
+
+def _redactor(case: Any) -> Callable[[str], str]:
+    """Replace the patient's own identifiers wherever they typed them: email, phone
+    (with or without the country code, any separators), full name and each part of
+    it, birth date in the usual numeric forms. Best effort for our text; the
+    patient's files themselves are passed on as they are."""
+    patterns: list[str] = []
+    email = (getattr(case, "email", None) or "").strip()
+    if email:
+        patterns.append(re.escape(email))
+    patterns.extend(_phone_patterns(getattr(case, "phone", None)))
+    name = " ".join((getattr(case, "full_name", None) or "").split())
+    if name:
+        patterns.append(r"\s+".join(re.escape(part) for part in name.split()))
+        patterns.extend(re.escape(part) for part in name.split() if len(part) >= 3)
+    born = getattr(case, "date_of_birth", None)
+    if born:
+        d, m, y = born.day, born.month, born.year
+        forms = {
+            f"{y:04d}-{m:02d}-{d:02d}",
+            f"{d:02d}.{m:02d}.{y:04d}", f"{d}.{m}.{y:04d}",
+            f"{d:02d}/{m:02d}/{y:04d}", f"{d}/{m}/{y:04d}",
+            f"{m:02d}/{d:02d}/{y:04d}", f"{m}/{d}/{y:04d}",
+        }
+        patterns.extend(re.escape(form) for form in sorted(forms, key=len, reverse=True))
+    if not patterns:
+        return _identity
+    # Longest first, and never inside a longer word or number ("Anna" in "Annabel", "_" counts as a break).
+    patterns.sort(key=len, reverse=True)
+    regex = re.compile(r"(?<![^\W_])(?:" + "|".join(patterns) + r")(?![^\W_])", re.IGNORECASE)
+
+    def redact(text: str) -> str:
+        return regex.sub(REDACTED, text) if text else text
+
+    return redact
+
+
+_SEP: Final = r"[\s\-.()/]*"
+
+
+def _phone_patterns(phone: str | None) -> list[str]:
+    """The number as typed in any grouping: international (+7 912…, 7912…) or national
+    with its trunk prefix (8 912…, 020 7946…)."""
+    if not phone:
+        return []
+    digits = re.sub(r"\D", "", phone)
+    patterns = [r"\+?" + _SEP.join(digits)] if len(digits) >= 6 else []
+    try:
+        parsed = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException:
+        return patterns
+    national = str(parsed.national_number)
+    if len(national) >= 6:
+        patterns.append(r"\+?" + _SEP.join(f"{parsed.country_code}{national}"))
+        patterns.append(r"(?:[08]" + _SEP + r")?" + _SEP.join(national))
+    return patterns

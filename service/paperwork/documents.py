@@ -1,0 +1,302 @@
+"""The two documents: a clinic's referral dossier and a patient's confirmation.
+
+Plain functions from content (see :mod:`service.paperwork.content`) to PDF bytes.
+No Flask request, no database session, no queue: the caller passes a callable that
+returns an attachment's bytes, and stores the result.
+
+How a dossier is built:
+
+1. Image attachments go to worker threads at once: read, check the SHA-256,
+   decode, downscale (:mod:`images`). Pillow releases the GIL, so this overlaps
+   everything below.
+2. PDF attachments are read and prepared as exhibits (:mod:`exhibits`) here.
+3. The HTML is rendered: summary, attachment index, an empty frame per image,
+   a placeholder page per exhibit page. WeasyPrint lays it out in the sandbox.
+4. Each downscaled image is painted into its frame and each exhibit page merged
+   under its placeholder (:mod:`figures`, :mod:`exhibits`) in one pypdf pass.
+
+If an image turns out to be undecodable (rare: the upload checks already proved
+its type), the HTML is rendered once more with that file listed as "preview not
+available", so the index never points at a missing figure.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from pypdf import PdfWriter
+
+from service.paperwork import exhibits, figures, i18n, images
+from service.paperwork.content import NOT_PROVIDED, AttachmentEntry, ConfirmationContent, DossierContent
+from service.paperwork.render import SandboxedFetcher, render_document, render_template
+
+log = logging.getLogger(__name__)
+
+# Exhibit pages appended to one dossier, at most; a PDF that would pass it is listed
+# with its link instead (a clinic can download it; the dossier stays a sane size).
+MAX_EXHIBIT_PAGES: Final = 300
+# Frame for one image: the full text width by this height, so two fit on a page.
+FIGURE_HEIGHT_MM: Final = 105
+# Threads decoding images; each holds at most one original and its decoded pixels.
+IMAGE_WORKERS: Final = 2
+
+AttachmentBytes = Callable[[AttachmentEntry], bytes]
+
+
+@dataclass(frozen=True)
+class RenderedPdf:
+    data: bytes
+    pages: int
+    sha256: str
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    @classmethod
+    def of(cls, data: bytes, pages: int) -> RenderedPdf:
+        return cls(data=data, pages=pages, sha256=hashlib.sha256(data).hexdigest())
+
+
+@dataclass(frozen=True)
+class IndexRow:
+    """How one attachment appears in the dossier."""
+
+    entry: AttachmentEntry
+    status: str                 # "exhibit", "figure", "listed" (no preview) or "failed"
+    label: str | None = None    # "Exhibit 1" / "Figure 2"
+    anchor: str | None = None
+    pages: int | None = None    # PDFs: their page count, when readable
+    note: str | None = None     # "preview not available" / why it could not be included
+
+    @property
+    def link_ok(self) -> bool:
+        link = self.entry.link or ""
+        return link.startswith(("https://", "http://"))
+
+
+@dataclass
+class _Outcome:
+    """What became of one attachment: a row, plus its prepared image or exhibit."""
+
+    row: IndexRow
+    image: images.PreparedImage | None = None
+    exhibit: exhibits.PreparedExhibit | None = None
+    future: Future | None = None  # the image job, until collected
+
+
+@dataclass
+class PreparedDossier:
+    """The HTML of a dossier and what gets painted or merged into its rendering."""
+
+    html: str
+    outcomes: list[_Outcome]
+    figures: list[tuple[str, _Outcome]] = field(default_factory=list)  # (frame id, outcome)
+
+    @property
+    def rows(self) -> list[IndexRow]:
+        return [outcome.row for outcome in self.outcomes]
+
+    @property
+    def exhibits(self) -> list[exhibits.PreparedExhibit]:
+        return [o.exhibit for o in self.outcomes if o.exhibit is not None]
+
+
+def build_dossier_pdf(
+    content: DossierContent,
+    attachment_bytes: AttachmentBytes,
+    *,
+    fetcher: SandboxedFetcher | None = None,
+) -> RenderedPdf:
+    """The clinic's dossier: summary, attachment index, images as figures, PDFs as exhibits.
+
+    ``attachment_bytes(entry)`` returns one attachment's bytes; ``entry`` is shaped like
+    the ``Attachment`` (``storage_key``, ``filename``, ``content_type``, ``size``,
+    ``sha256``). It is called once per PDF or decodable image (never for HEIC/DICOM),
+    from worker threads for images, so it must be thread-safe (a storage backend's
+    ``open(key).read()`` is). A ``FileNotFoundError`` lists the file as missing; any
+    other exception (e.g. ``StorageUnavailable``) propagates so the job is retried.
+    Pass ``fetcher`` to inspect what the renderer fetched or was refused.
+    """
+    with ThreadPoolExecutor(max_workers=IMAGE_WORKERS, thread_name_prefix="dossier-image") as pool:
+        prepared = prepare_dossier(content, attachment_bytes, pool=pool)
+        output = render_document(prepared.html, fetcher)
+        pending = _collect(prepared)
+    if pending:  # an image failed after all: list it as such and lay out again
+        prepared = _render_html(content, prepared.outcomes)
+        output = render_document(prepared.html, fetcher)
+    data = _assemble(output, prepared)
+    return RenderedPdf.of(data, output.pages)
+
+
+def prepare_dossier(
+    content: DossierContent,
+    attachment_bytes: AttachmentBytes,
+    *,
+    pool: ThreadPoolExecutor | None = None,
+) -> PreparedDossier:
+    """Start the images (in ``pool``, or here when None), prepare the exhibits and render
+    the HTML, which does not depend on the images' pixels."""
+    outcomes: list[_Outcome] = []
+    exhibit_pages = 0
+    for entry in content.attachments:
+        if entry.is_image:
+            outcome = _Outcome(IndexRow(entry, "figure"))
+            if pool is None:
+                _finish_image(outcome, _image_job(entry, attachment_bytes))
+            else:
+                outcome.future = pool.submit(_image_job, entry, attachment_bytes)
+            outcomes.append(outcome)
+        elif entry.is_pdf:
+            outcome = _exhibit_outcome(entry, attachment_bytes, exhibit_pages)
+            if outcome.exhibit is not None:
+                exhibit_pages += outcome.exhibit.pages
+            outcomes.append(outcome)
+        else:
+            # HEIC/HEIF need decoders Pillow lacks; DICOM needs a viewer.
+            outcomes.append(_Outcome(IndexRow(entry, "listed", note="preview not available")))
+    return _render_html(content, outcomes)
+
+
+def build_confirmation_pdf(content: ConfirmationContent, *, fetcher: SandboxedFetcher | None = None) -> RenderedPdf:
+    """The patient's confirmation, in ``content.language``."""
+    output = render_document(confirmation_html(content), fetcher)
+    return RenderedPdf.of(output.data, output.pages)
+
+
+def confirmation_html(content: ConfirmationContent) -> str:
+    return render_template(
+        "paperwork/confirmation.html",
+        c=content,
+        t=content.strings,
+        received_on=i18n.format_date(content.received_on, content.language),
+        size=lambda label: i18n.format_size(label, content.language),
+        g=exhibits.GEOMETRY,
+        lang=content.language,
+    )
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def _image_job(entry: AttachmentEntry, attachment_bytes: AttachmentBytes) -> images.PreparedImage | IndexRow:
+    data = _read(entry, attachment_bytes)
+    if isinstance(data, IndexRow):
+        return data
+    try:
+        return images.prepare(data)
+    except images.ImageNotUsable as exc:
+        return IndexRow(entry, "listed", note=f"preview not available: {exc}")
+
+
+def _finish_image(outcome: _Outcome, result: images.PreparedImage | IndexRow) -> bool:
+    """Record an image job's result; False when the image did not make it."""
+    if isinstance(result, IndexRow):
+        outcome.row = result
+        return False
+    outcome.image = result
+    return True
+
+
+def _collect(prepared: PreparedDossier) -> bool:
+    """Wait for the image jobs; True when one failed, so the HTML must change."""
+    failed = False
+    for outcome in prepared.outcomes:
+        if outcome.future is not None:
+            result = outcome.future.result()  # re-raises a storage outage
+            outcome.future = None
+            if not _finish_image(outcome, result):
+                failed = True
+    return failed
+
+
+def _exhibit_outcome(entry: AttachmentEntry, attachment_bytes: AttachmentBytes, pages_so_far: int) -> _Outcome:
+    data = _read(entry, attachment_bytes)
+    if isinstance(data, IndexRow):
+        return _Outcome(data)
+    try:
+        exhibit = exhibits.prepare_exhibit(data)
+    except exhibits.ExhibitNotUsable as exc:
+        return _Outcome(IndexRow(entry, "failed", note=str(exc)))
+    finally:
+        del data
+    if pages_so_far + exhibit.pages > MAX_EXHIBIT_PAGES:
+        return _Outcome(IndexRow(entry, "failed", pages=exhibit.source_pages,
+                                 note="too many pages to append here; use the download link"))
+    return _Outcome(IndexRow(entry, "exhibit", pages=exhibit.source_pages), exhibit=exhibit)
+
+
+def _render_html(content: DossierContent, outcomes: list[_Outcome]) -> PreparedDossier:
+    """Number figures and exhibits in index order and render the dossier's HTML."""
+    figure_no = exhibit_no = 0
+    figure_list: list[tuple[str, _Outcome]] = []
+    figure_context: list[dict[str, Any]] = []
+    pages: list[dict[str, Any]] = []
+    for outcome in outcomes:
+        row = outcome.row
+        if row.status == "figure":
+            figure_no += 1
+            anchor = f"figure-{figure_no}"
+            outcome.row = row = IndexRow(row.entry, "figure", label=f"Figure {figure_no}", anchor=anchor)
+            figure_list.append((f"{anchor}-frame", outcome))
+            figure_context.append({"anchor": anchor, "frame": f"{anchor}-frame", "label": row.label,
+                                   "entry": row.entry})
+        elif row.status == "exhibit" and outcome.exhibit is not None:
+            exhibit_no += 1
+            anchor = f"exhibit-{exhibit_no}"
+            outcome.row = row = IndexRow(row.entry, "exhibit", label=f"Exhibit {exhibit_no}", anchor=anchor,
+                                         pages=row.pages)
+            for index, landscape in enumerate(outcome.exhibit.orientations):
+                pages.append({
+                    "entry": row.entry, "label": row.label, "landscape": landscape, "first": index == 0,
+                    "anchor": anchor if index == 0 else None, "number": index + 1,
+                    "of": outcome.exhibit.pages,
+                })
+    html = render_template(
+        "paperwork/dossier.html",
+        c=content,
+        rows=[o.row for o in outcomes],
+        figures=figure_context,
+        exhibit_pages=pages,
+        prepared_on=i18n.format_date(content.prepared_on, "en"),
+        not_provided=NOT_PROVIDED,
+        g=exhibits.GEOMETRY,
+        figure_height=FIGURE_HEIGHT_MM,
+        t=i18n.strings("en"),
+        lang="en",
+    )
+    return PreparedDossier(html=html, outcomes=outcomes, figures=figure_list)
+
+
+def _assemble(output, prepared: PreparedDossier) -> bytes:
+    """Paint the figures and merge the exhibits into the rendered PDF, in one pass."""
+    paintings = []
+    for frame_id, outcome in prepared.figures:
+        located = output.anchors.get(frame_id)
+        if outcome.image is None or located is None:
+            log.warning("dossier figure %s has no %s", frame_id, "image" if located else "frame")
+            continue
+        paintings.append((frame_id, outcome.image, figures.Frame(*located)))
+    if not paintings and not prepared.exhibits:
+        return output.data
+    writer = PdfWriter(clone_from=io.BytesIO(output.data))
+    figures.paint(writer, paintings)
+    exhibits.merge_exhibits(writer, prepared.exhibits)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _read(entry: AttachmentEntry, attachment_bytes: AttachmentBytes) -> bytes | IndexRow:
+    try:
+        data = attachment_bytes(entry)
+    except FileNotFoundError:
+        return IndexRow(entry, "failed", note="the file is missing from storage")
+    if entry.sha256 and hashlib.sha256(data).hexdigest() != entry.sha256.lower():
+        return IndexRow(entry, "failed", note="the stored file does not match its SHA-256")
+    return data

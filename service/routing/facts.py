@@ -1,0 +1,113 @@
+"""Reading the facts routing needs from the database: the only module of
+`service.routing` that touches it. Everything else works on the frozen dataclasses.
+
+`clinic_facts` costs one query whatever the size of the catalogue: the clinics
+offering the treatment, their offer, and their open-referral count (open referrals
+LEFT JOINed and counted with a GROUP BY per clinic), selecting only the columns
+routing reads.
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+from sqlalchemy import Float, Text, and_, bindparam, cast, func, select, type_coerce
+from sqlalchemy.orm import Session
+
+from service.cases.status import ReferralStatus
+from service.models import Case, Clinic, ClinicTreatment, Referral, Treatment
+from service.routing.ranking import CaseFacts, ClinicFacts, Offer
+
+
+def case_facts(case: Case) -> CaseFacts:
+    """What routing needs to know about a case (loads its treatment and chosen clinic)."""
+    preferred = case.preferred_clinic
+    return CaseFacts(
+        treatment_slug=case.treatment.slug,
+        treatment_name=case.treatment.name,
+        language=case.language,
+        country=case.country,
+        budget=case.budget,
+        budget_currency=case.budget_currency,
+        preferred_clinic_slug=preferred.slug if preferred is not None else None,
+    )
+
+
+# The clinics offering one treatment, each with its offer and its count of open
+# referrals: LEFT JOIN the open referrals and GROUP BY the clinic (and its offer), so
+# the count is 0 for a clinic without any. Clinic columns are functionally dependent
+# on clinics.id, which PostgreSQL accepts in a GROUP BY; the JSON lists come back as
+# text (PostgreSQL cannot group json, and decoding is memoised below). Built once;
+# only the treatment id is bound per call.
+_CLINIC_FACTS = (
+    select(
+        Clinic.slug,
+        Clinic.name,
+        Clinic.country,
+        cast(Clinic.languages, Text),
+        cast(Clinic.accreditations, Text),
+        Clinic.accepting,
+        Clinic.capacity,
+        func.count(Referral.id),
+        Clinic.response_hours,
+        type_coerce(Clinic.acceptance_rate, Float),
+        ClinicTreatment.price_from,
+        ClinicTreatment.currency,
+        Treatment.slug,
+    )
+    .select_from(ClinicTreatment)
+    .join(Clinic, Clinic.id == ClinicTreatment.clinic_id)
+    .join(Treatment, Treatment.id == ClinicTreatment.treatment_id)
+    .outerjoin(
+        Referral,
+        and_(Referral.clinic_id == Clinic.id, Referral.status.in_([str(s) for s in ReferralStatus.open()])),
+    )
+    .where(ClinicTreatment.treatment_id == bindparam("treatment_id"))
+    .group_by(Clinic.id, ClinicTreatment.id, Treatment.id)
+    .order_by(Clinic.slug)
+)
+
+
+@lru_cache(maxsize=4096)
+def _json_tuple(raw: str | None) -> tuple[str, ...]:
+    """A JSON list of strings as a tuple; catalogues repeat the same few lists."""
+    if raw is None:
+        return ()
+    value = json.loads(raw)
+    return tuple(str(item) for item in value) if isinstance(value, list) else ()
+
+
+def clinic_facts(session: Session, treatment_id: int) -> list[ClinicFacts]:
+    """Every clinic offering the treatment, with that offer and its open referrals,
+    ordered by slug. One query. Each clinic's `offers` holds only this treatment."""
+    connection = session.connection(bind_arguments={"mapper": Clinic})
+    rows = connection.execute(_CLINIC_FACTS, {"treatment_id": treatment_id}).all()
+    return [
+        ClinicFacts(
+            slug=slug,
+            name=name,
+            country=country,
+            languages=_json_tuple(languages),
+            accreditations=_json_tuple(accreditations),
+            accepting=bool(accepting),
+            capacity=capacity,
+            open_referrals=open_referrals,
+            offers={treatment_slug: Offer(price_from, currency)},
+            response_hours=None if response_hours is None else float(response_hours),
+            acceptance_rate=None if acceptance_rate is None else float(acceptance_rate),
+        )
+        for (
+            slug, name, country, languages, accreditations, accepting, capacity, open_referrals,
+            response_hours, acceptance_rate, price_from, currency, treatment_slug,
+        ) in rows
+    ]
+
+
+def referred_clinic_slugs(session: Session, case_id: int) -> set[str]:
+    """Slugs of every clinic the case was ever referred to, whatever the referral's
+    status: re-routing never refers a case to the same clinic twice."""
+    return set(
+        session.scalars(
+            select(Clinic.slug).join(Referral, Referral.clinic_id == Clinic.id).where(Referral.case_id == case_id)
+        )
+    )

@@ -1,0 +1,320 @@
+"""Explainable clinic ranking: plain functions over plain facts.
+
+No Flask, no SQLAlchemy, no queue here: `service.routing.facts` turns rows into the
+frozen dataclasses below, and this module decides. Every point a clinic earns is a
+`Component` with a reason in words, so staff can see why a clinic was chosen.
+The weights and the scoring rules are documented in `service.routing.weights`
+and docs/routing.md.
+
+Cost: one pass over the clinics (constant work per clinic: components are memoised
+on the plain values they depend on) plus the final sort.
+"""
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+
+from service.routing import fx
+from service.routing import weights as w
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A clinic's indicative starting price for one treatment."""
+
+    price_from: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    treatment_slug: str
+    treatment_name: str
+    language: str
+    country: str
+    budget: Decimal | None
+    budget_currency: str | None
+    preferred_clinic_slug: str | None
+
+
+@dataclass(frozen=True)
+class ClinicFacts:
+    slug: str
+    name: str
+    country: str
+    languages: tuple[str, ...]
+    accreditations: tuple[str, ...]
+    accepting: bool
+    capacity: int
+    open_referrals: int
+    offers: Mapping[str, Offer]  # treatment slug -> offer
+    response_hours: float | None
+    acceptance_rate: float | None  # 0..1
+
+
+@dataclass(frozen=True)
+class Component:
+    """One part of a score: a stable key, its points, and the reason in words for staff."""
+
+    key: str
+    points: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Match:
+    clinic_slug: str
+    clinic_name: str
+    score: float
+    components: tuple[Component, ...]
+
+    @property
+    def reasons(self) -> list[str]:
+        return [c.reason for c in self.components]
+
+
+# --------------------------------------------------------------------------- filters
+
+
+def _open_slots(clinic: ClinicFacts) -> bool:
+    return clinic.open_referrals < clinic.capacity
+
+
+def _qualifies(case: CaseFacts, clinic: ClinicFacts, exclude: Collection[str]) -> bool:
+    return (
+        case.treatment_slug in clinic.offers
+        and clinic.accepting
+        and _open_slots(clinic)
+        and clinic.slug not in exclude
+    )
+
+
+# --------------------------------------------------------------------------- components
+
+
+# Components depend on a few plain values (a language, a list of accreditations, a
+# number of hours...) that repeat across clinics and cases, and are immutable, so
+# each distinct one is built once and shared: ranking stays a few dictionary look-ups
+# per clinic. The caches are bounded.
+_cached = lru_cache(maxsize=4096)
+
+
+def _round(points: float) -> float:
+    return round(points, w.POINTS_DECIMALS)
+
+
+@_cached
+def _language_code(code: str | None) -> str:
+    """ISO 639-1 primary subtag, lower case: "RU" and "ru-KZ" both give "ru"."""
+    return (code or "").strip().replace("_", "-").split("-", 1)[0].lower()
+
+
+@_cached
+def _language(language: str, languages: tuple[str, ...]) -> Component:
+    spoken = {_language_code(code) for code in languages}
+    if language and language in spoken:
+        return Component("language", w.LANGUAGE_MATCH, f"speaks {language}")
+    wanted = language or "the patient's language"
+    if language == w.FALLBACK_LANGUAGE:
+        return Component("language", 0.0, f"does not speak {language}")
+    if w.FALLBACK_LANGUAGE in spoken:
+        return Component("language", w.LANGUAGE_FALLBACK, f"speaks English (not {wanted})")
+    return Component("language", 0.0, f"speaks neither {wanted} nor English")
+
+
+# Accreditations that are certifications rather than accreditations, for the wording.
+_CERTIFICATIONS = frozenset({"ISO 9001", "TEMOS"})
+_ACCREDITATION_POINTS = {name.upper(): points for name, points in w.ACCREDITATION_POINTS.items()}
+
+
+@_cached
+def _accreditations(accreditations: tuple[str, ...]) -> tuple[Component, ...]:
+    """One component per distinct accreditation, best first, the total capped."""
+    seen: dict[str, str] = {}
+    for name in accreditations:
+        label = " ".join(str(name).split())
+        if label and label.upper() not in seen:
+            seen[label.upper()] = label
+    ranked = sorted(
+        seen.items(), key=lambda item: (-_ACCREDITATION_POINTS.get(item[0], w.OTHER_ACCREDITATION), item[0])
+    )
+    remaining = w.ACCREDITATION_CAP
+    components = []
+    for key, label in ranked:
+        full = _ACCREDITATION_POINTS.get(key, w.OTHER_ACCREDITATION)
+        points = min(full, remaining)
+        remaining -= points
+        reason = f"{label} {'certified' if key in _CERTIFICATIONS else 'accredited'}"
+        if points < full:
+            reason += f" (accreditation points capped at {w.ACCREDITATION_CAP:g})"
+        components.append(Component(f"accreditation:{key}", _round(points), reason))
+    return tuple(components)
+
+
+_WITHIN_BUDGET = Component("budget", w.BUDGET_WITHIN, "within budget")
+
+
+@_cached
+def _over_budget(percent: float) -> Component:
+    penalty = min(percent * w.BUDGET_OVER_PER_PERCENT, w.BUDGET_OVER_MAX_PENALTY)
+    return Component("budget", _round(-penalty), f"over budget by ~{max(1, round(percent))}%")
+
+
+@dataclass(frozen=True)
+class _Budget:
+    """The case's budget, prepared once per ranking."""
+
+    amount: Decimal
+    currency: str  # upper case, may have no indicative rate
+    eur: Decimal | None  # None when the currency has no indicative rate
+
+    @classmethod
+    def of(cls, case: CaseFacts) -> _Budget | None:
+        if case.budget is None or case.budget <= 0 or not case.budget_currency:
+            return None
+        currency = case.budget_currency.strip().upper()
+        return cls(case.budget, currency, fx.to_eur(case.budget, currency))
+
+    def compare(self, offer: Offer) -> Component | None:
+        """Indicative price against the budget; None when there is nothing to compare.
+        Same currency: compared as given. Otherwise both in EUR at indicative rates."""
+        currency = offer.currency.strip().upper()
+        if currency == self.currency:
+            price, budget = offer.price_from, self.amount
+        else:
+            price = fx.to_eur(offer.price_from, currency)
+            budget = self.eur
+            if price is None or budget is None:
+                return None
+        if price <= budget:
+            return _WITHIN_BUDGET
+        return _over_budget(round(float(price / budget - 1) * 100, 2))
+
+
+@_cached
+def _response(hours: float | None) -> Component:
+    if hours is None:
+        return Component("response", 0.0, "no response history yet")
+    span = w.RESPONSE_SLOW_HOURS - w.RESPONSE_FAST_HOURS
+    share = min(1.0, max(0.0, (w.RESPONSE_SLOW_HOURS - hours) / span))
+    return Component("response", _round(w.RESPONSE_MAX * share), f"answers in ~{max(1, round(hours))} h")
+
+
+@_cached
+def _acceptance(rate: float | None) -> Component:
+    if rate is None:
+        return Component("acceptance", 0.0, "no acceptance history yet")
+    rate = min(1.0, max(0.0, rate))
+    return Component("acceptance", _round(w.ACCEPTANCE_MAX * rate), f"accepts {round(rate * 100)}% of referrals")
+
+
+@_cached
+def _load(open_referrals: int, capacity: int) -> Component:
+    free = 1 - open_referrals / capacity
+    return Component("load", _round(w.LOAD_MAX * free), f"{open_referrals} of {capacity} open cases")
+
+
+_PREFERRED = Component("preferred", w.PREFERRED_CLINIC_BONUS, "patient's chosen clinic")
+
+
+# --------------------------------------------------------------------------- public
+
+
+def rank_clinics(
+    case: CaseFacts, clinics: Iterable[ClinicFacts], *, exclude: Collection[str] = ()
+) -> list[Match]:
+    """Every clinic that passes the hard filters, best first, each with its components.
+
+    Order: score descending, then the lower load ratio (open referrals / capacity),
+    then the slug alphabetically. `exclude` holds slugs of clinics the case was already
+    referred to; they never appear. Reads `clinics` once.
+    """
+    excluded = exclude if isinstance(exclude, (set, frozenset)) else frozenset(exclude)
+    treatment = case.treatment_slug
+    language = _language_code(case.language)
+    budget = _Budget.of(case)
+    offered = Component("treatment", w.TREATMENT_OFFERED, f"offers {case.treatment_name}")
+    keyed: list[tuple[float, float, str, Match]] = []
+    for clinic in clinics:
+        if not _qualifies(case, clinic, excluded):
+            continue
+        parts = [_PREFERRED, offered] if clinic.slug == case.preferred_clinic_slug else [offered]
+        parts.append(_language(language, _tuple(clinic.languages)))
+        parts.extend(_accreditations(_tuple(clinic.accreditations)))
+        if budget is not None:
+            price = budget.compare(clinic.offers[treatment])
+            if price is not None:
+                parts.append(price)
+        parts.append(_response(clinic.response_hours))
+        parts.append(_acceptance(clinic.acceptance_rate))
+        parts.append(_load(clinic.open_referrals, clinic.capacity))
+        score = _round(sum(c.points for c in parts))
+        match = Match(clinic.slug, clinic.name, score, tuple(parts))
+        keyed.append((-score, clinic.open_referrals / clinic.capacity, clinic.slug, match))
+    keyed.sort(key=_order)
+    return [item[3] for item in keyed]
+
+
+def _tuple(values: Collection[str]) -> tuple[str, ...]:
+    return values if isinstance(values, tuple) else tuple(values)
+
+
+def _order(item: tuple[float, float, str, Match]) -> tuple[float, float, str]:
+    return item[0], item[1], item[2]
+
+
+def top(matches: list[Match], n: int) -> list[Match]:
+    """The first `n` of an already ranked list (none when n <= 0)."""
+    return matches[: max(0, n)]
+
+
+def unqualified_reason(
+    case: CaseFacts, clinics: Iterable[ClinicFacts], *, exclude: Collection[str] = ()
+) -> str:
+    """One sentence for staff saying why no clinic qualified for the case."""
+    excluded = exclude if isinstance(exclude, (set, frozenset)) else frozenset(exclude)
+    treatment = case.treatment_name
+    offering = sorted(
+        (c for c in clinics if case.treatment_slug in c.offers), key=lambda c: c.slug
+    )
+    if not offering:
+        return f"No clinic offers {treatment}."
+    qualifying = [c for c in offering if _qualifies(case, c, excluded)]
+    if qualifying:
+        n = len(qualifying)
+        return f"{n} clinic{'s' if n != 1 else ''} can take this case for {treatment}."
+
+    details: list[str] = []
+    referred = blocked = 0
+    for clinic in offering:
+        why: list[str] = []
+        if clinic.slug in excluded:
+            why.append("already referred")
+        if not clinic.accepting:
+            why.append("not accepting")
+        if not _open_slots(clinic):
+            why.append(f"{clinic.open_referrals} of {clinic.capacity} open cases")
+        if clinic.slug in excluded and len(why) == 1:
+            referred += 1
+        else:
+            blocked += 1
+        details.append(f"{clinic.slug} ({'; '.join(why)})")
+
+    n = len(offering)
+    if n == 1:
+        head = f"1 clinic offers {treatment} but "
+        if referred:
+            head += "the case was already referred to it"
+        else:
+            head += "it is not accepting cases or is at capacity"
+    else:
+        head = f"{n} clinics offer {treatment} but "
+        if not referred:
+            head += "none is accepting cases or all are at capacity"
+        elif not blocked:
+            head += "the case was already referred to all of them"
+        else:
+            head += "the case was already referred to some and the others are not accepting cases or are at capacity"
+    return f"{head}: {', '.join(details)}."

@@ -1,0 +1,125 @@
+"""In-memory stand-ins for the ORM rows the paperwork reads (same attribute names),
+and a little store of attachment bytes keyed like the real storage."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+from tests.fixtures import files
+
+
+@dataclass
+class Treatment:
+    name: str = "Osseointegrated prosthesis (transfemoral)"
+    slug: str = "osseointegrated-prosthesis-transfemoral"
+
+
+@dataclass
+class Clinic:
+    name: str = "Klinikum Lübeck Orthopädie"
+    city: str = "Lübeck"
+    country: str = "DE"
+
+
+@dataclass
+class Attachment:
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    storage_key: str
+    id: int = 0
+
+
+@dataclass
+class Case:
+    reference: str = "MT-2026-000042"
+    full_name: str = "Amina Petrova"
+    email: str = "amina@example.org"
+    phone: str | None = "+7 912 345-67-89"
+    country: str = "KZ"
+    date_of_birth: date | None = date(1979, 4, 2)
+    language: str = "ru"
+    description: str = (
+        "Above-knee amputation in 2019; the socket prosthesis causes sores. "
+        "I would like an osseointegrated implant."
+    )
+    travel_window: str | None = "Spring 2027"
+    medications: str | None = "none known"
+    allergies: str | None = None
+    conditions: str | None = "Type 2 diabetes, controlled"
+    treatment: Treatment = field(default_factory=Treatment)
+    created_at: datetime = datetime(2026, 11, 25, 9, 30, tzinfo=timezone.utc)
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+@dataclass
+class Referral:
+    clinic: Clinic = field(default_factory=Clinic)
+    reasons: list[dict[str, Any]] = field(default_factory=lambda: [
+        {"key": "treatment", "points": 40, "reason": "Offers the requested treatment"},
+        {"key": "language", "points": 10, "reason": "Staff speak Russian"},
+    ])
+
+
+class Store:
+    """Attachment bytes by storage key, and a record of what was read."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+        self.reads: list[str] = []
+
+    def add(self, case: Case, filename: str, content_type: str, data: bytes) -> Attachment:
+        number = len(case.attachments) + 1
+        attachment = Attachment(
+            id=number,
+            filename=filename,
+            content_type=content_type,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            storage_key=f"cases/1/attachments/{number:04d}",
+        )
+        self.objects[attachment.storage_key] = data
+        case.attachments.append(attachment)
+        return attachment
+
+    def read(self, entry: Any) -> bytes:
+        self.reads.append(entry.storage_key)
+        return self.objects[entry.storage_key]
+
+
+def link_for(attachment: Attachment) -> str:
+    return f"https://files.medtour.test/{attachment.storage_key}?X-Amz-Expires=300&sig=abc"
+
+
+def photo(size: tuple[int, int] = (640, 480), fmt: str = "JPEG") -> bytes:
+    return files.image(fmt, size)
+
+
+def multipage_pdf(texts: list[str]) -> bytes:
+    """A valid PDF with one page per text (built with pypdf from the fixture's one-pagers)."""
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    for text in texts:
+        writer.add_page(PdfReader(io.BytesIO(files.pdf(text))).pages[0])
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def rotated_pdf(text: str = "Rotated scan", degrees: int = 90) -> bytes:
+    """A one-page PDF whose page carries /Rotate, as scanners often write them."""
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(files.pdf(text))))
+    writer.pages[0].rotate(degrees)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

@@ -1,0 +1,249 @@
+"""Facts read from the database (SQLite and PostgreSQL): the demo catalogue, open
+referral counts, the clinics a case was already referred to, and a constant number
+of queries whatever the catalogue's size."""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import event, select
+
+from service.cases.status import ReferralStatus
+from service.extensions import db
+from service.models import Case, Clinic, ClinicTreatment, Referral, Treatment
+from service.routing import (
+    CaseFacts,
+    Offer,
+    case_facts,
+    clinic_facts,
+    rank_clinics,
+    referred_clinic_slugs,
+    top,
+)
+from tests.conftest import CATALOG
+
+TRANSFEMORAL = "osseointegrated-prosthesis-transfemoral"
+
+
+@pytest.fixture(scope="module")
+def catalog() -> dict:
+    return json.loads(CATALOG.read_text(encoding="utf-8"))
+
+
+def treatment(slug: str) -> Treatment:
+    return db.session.scalars(select(Treatment).where(Treatment.slug == slug)).one()
+
+
+def clinic(slug: str) -> Clinic:
+    return db.session.scalars(select(Clinic).where(Clinic.slug == slug)).one()
+
+
+_cases = 0
+
+
+def make_case(treatment_slug: str = TRANSFEMORAL, **overrides) -> Case:
+    global _cases
+    _cases += 1
+    values = dict(
+        reference=f"MT-T-{_cases:06d}",
+        token_hash=hashlib.sha256(f"routing-facts-{_cases}".encode()).hexdigest(),
+        full_name="Amina Petrova",
+        email="amina@example.org",
+        country="KZ",
+        language="ru",
+        treatment=treatment(treatment_slug),
+        description="Above-knee amputation in 2019.",
+        consent_at=datetime.now(timezone.utc),
+    )
+    values.update(overrides)
+    case = Case(**values)
+    db.session.add(case)
+    db.session.flush()
+    return case
+
+
+def refer(case: Case, clinic_slug: str, status: str) -> Referral:
+    referral = Referral(case=case, clinic=clinic(clinic_slug), status=status, score=1.0, reasons=[])
+    db.session.add(referral)
+    db.session.flush()
+    return referral
+
+
+@contextlib.contextmanager
+def counting_statements() -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement)
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+# --------------------------------------------------------------------------- the demo catalogue
+
+
+def test_clinic_facts_match_the_demo_catalogue_for_every_treatment(app_ctx, catalog):
+    for entry in catalog["treatments"]:
+        expected = {
+            c["slug"]: (c, offer)
+            for c in catalog["clinics"]
+            for offer in c["treatments"]
+            if offer["slug"] == entry["slug"]
+        }
+        facts = clinic_facts(db.session, treatment(entry["slug"]).id)
+        assert [f.slug for f in facts] == sorted(expected), entry["slug"]
+        for fact in facts:
+            source, offer = expected[fact.slug]
+            assert fact.name == source["name"]
+            assert fact.country == source["country"]
+            assert fact.languages == tuple(source["languages"])
+            assert fact.accreditations == tuple(source["accreditations"])
+            assert fact.accepting is source["accepting"]
+            assert fact.capacity == source["capacity"]
+            assert fact.open_referrals == 0
+            assert fact.response_hours == float(source["response_hours"])
+            assert fact.acceptance_rate == pytest.approx(source["acceptance_rate"])
+            assert isinstance(fact.acceptance_rate, float)
+            assert dict(fact.offers) == {
+                entry["slug"]: Offer(Decimal(offer["price_from"]).quantize(Decimal("0.01")), offer["currency"])
+            }
+
+
+def test_an_unknown_treatment_has_no_clinics(app_ctx):
+    assert clinic_facts(db.session, 987654) == []
+
+
+def test_missing_history_reads_as_none(app_ctx):
+    target = clinic("baltic-limb-vilnius")
+    target.response_hours = None
+    target.acceptance_rate = None
+    db.session.flush()
+    [fact] = [f for f in clinic_facts(db.session, treatment(TRANSFEMORAL).id) if f.slug == target.slug]
+    assert fact.response_hours is None and fact.acceptance_rate is None
+
+
+# --------------------------------------------------------------------------- open referrals
+
+
+def test_open_referral_counts_include_only_open_statuses(app_ctx):
+    offering = [f.slug for f in clinic_facts(db.session, treatment(TRANSFEMORAL).id)]
+    busy, quiet = offering[0], offering[1]
+    for status in ReferralStatus:  # one referral per status, plus a second pending one
+        refer(make_case(), busy, status)
+    refer(make_case(), busy, ReferralStatus.PENDING)
+    refer(make_case(), quiet, ReferralStatus.DECLINED)
+    refer(make_case(), quiet, ReferralStatus.WITHDRAWN)
+    # Open referrals for another treatment still count against the clinic's capacity.
+    refer(make_case("knee-replacement"), quiet, ReferralStatus.ACCEPTED)
+
+    counts = {f.slug: f.open_referrals for f in clinic_facts(db.session, treatment(TRANSFEMORAL).id)}
+    assert set(ReferralStatus.open()) == {ReferralStatus.PENDING, ReferralStatus.ACCEPTED}
+    assert counts[busy] == 3  # pending, accepted, pending
+    assert counts[quiet] == 1  # the accepted knee case; declined and withdrawn are closed
+    assert all(n == 0 for slug, n in counts.items() if slug not in (busy, quiet))
+
+
+def test_a_clinic_filled_to_capacity_drops_out_of_the_ranking(app_ctx):
+    treatment_id = treatment(TRANSFEMORAL).id
+    target = clinic(clinic_facts(db.session, treatment_id)[0].slug)
+    target.capacity = 2
+    refer(make_case(), target.slug, ReferralStatus.PENDING)
+    facts = case_facts(make_case())
+    assert target.slug in [m.clinic_slug for m in rank_clinics(facts, clinic_facts(db.session, treatment_id))]
+    refer(make_case(), target.slug, ReferralStatus.ACCEPTED)
+    assert target.slug not in [m.clinic_slug for m in rank_clinics(facts, clinic_facts(db.session, treatment_id))]
+
+
+# --------------------------------------------------------------------------- the case
+
+
+def test_case_facts(app_ctx):
+    chosen = clinic("baltic-limb-vilnius")
+    case = make_case(
+        preferred_clinic=chosen, budget=Decimal("30000.00"), budget_currency="EUR", language="ru", country="KZ"
+    )
+    assert case_facts(case) == CaseFacts(
+        treatment_slug=TRANSFEMORAL,
+        treatment_name="Osseointegrated prosthesis, above knee",
+        language="ru",
+        country="KZ",
+        budget=Decimal("30000.00"),
+        budget_currency="EUR",
+        preferred_clinic_slug="baltic-limb-vilnius",
+    )
+    plain = case_facts(make_case())
+    assert plain.preferred_clinic_slug is None and plain.budget is None and plain.budget_currency is None
+
+
+def test_referred_clinic_slugs_cover_every_status_but_only_this_case(app_ctx):
+    offering = [f.slug for f in clinic_facts(db.session, treatment(TRANSFEMORAL).id)]
+    case, other = make_case(), make_case()
+    refer(case, offering[0], ReferralStatus.DECLINED)
+    refer(case, offering[1], ReferralStatus.WITHDRAWN)
+    refer(case, offering[2], ReferralStatus.PENDING)
+    refer(other, offering[3], ReferralStatus.PENDING)
+    assert referred_clinic_slugs(db.session, case.id) == set(offering[:3])
+    assert referred_clinic_slugs(db.session, make_case().id) == set()
+
+    # Re-routing the case leaves out every clinic it has already been sent to.
+    ranked = rank_clinics(
+        case_facts(case), clinic_facts(db.session, case.treatment_id),
+        exclude=referred_clinic_slugs(db.session, case.id),
+    )
+    assert ranked and not {m.clinic_slug for m in ranked} & set(offering[:3])
+
+
+def test_the_demo_request_is_routed_to_three_clinics_with_reasons(app_ctx):
+    case = make_case(budget=Decimal("30000"), budget_currency="EUR")
+    matches = top(rank_clinics(case_facts(case), clinic_facts(db.session, case.treatment_id)), 3)
+    assert len(matches) == 3
+    assert [m.score for m in matches] == sorted((m.score for m in matches), reverse=True)
+    for match in matches:
+        assert match.reasons[0] == "offers Osseointegrated prosthesis, above knee"
+        assert all(match.reasons)
+
+
+# --------------------------------------------------------------------------- query count
+
+
+def test_clinic_facts_costs_one_query_whatever_the_catalogue(app_ctx, catalog):
+    treatments = db.session.scalars(select(Treatment).order_by(Treatment.slug)).all()
+    db.session.execute(select(1))  # the test transaction's SAVEPOINT is not ours to count
+
+    def queries_per_treatment() -> list[int]:
+        counts = []
+        for t in treatments:
+            with counting_statements() as statements:
+                clinic_facts(db.session, t.id)
+            counts.append(len(statements))
+        return counts
+
+    before = queries_per_treatment()
+    assert before == [1] * len(treatments)
+
+    # Ten times the clinics, all offering everything, with referrals in every status.
+    for i in range(len(catalog["clinics"]) * 10):
+        extra = Clinic(
+            slug=f"extra-{i:04d}", name=f"Extra {i}", city="Riga", country="LV", languages=["lv", "en"],
+            accreditations=["JCI"], capacity=50, email=f"x{i}@clinic.example",
+        )
+        extra.offers = [ClinicTreatment(treatment=t, price_from=Decimal("1000"), currency="EUR") for t in treatments]
+        db.session.add(extra)
+    db.session.flush()
+    for i, status in enumerate(list(ReferralStatus) * 5):
+        refer(make_case(), f"extra-{i:04d}", status)
+
+    after = queries_per_treatment()
+    assert after == before
+    sizes = {t.slug: len(clinic_facts(db.session, t.id)) for t in treatments}
+    assert min(sizes.values()) >= len(catalog["clinics"]) * 10

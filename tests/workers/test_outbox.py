@@ -1,0 +1,131 @@
+"""The durable hand-off: outbox rows written with the case, relayed to the real
+Redis, executed once, surviving Redis being down, failures made visible and retryable."""
+from __future__ import annotations
+
+from rq.job import Job
+from rq.registry import FailedJobRegistry
+from sqlalchemy import func, select
+
+from service.cases.status import CaseStatus
+from service.extensions import db
+from service.models import Case, CaseEvent, OutboxMessage, Referral
+from tests.fixtures.forms import valid_request
+from tests.fixtures.services import free_port
+from tests.fixtures.cases import rows, run_worker, submit
+from workers import jobs, outbox, queues
+
+
+def test_the_case_and_its_outbox_row_commit_together_and_are_relayed(client, redis_queue):
+    case = submit(client)
+    [message] = rows(case)
+    assert message.status == outbox.ENQUEUED
+    job = Job.fetch(outbox.job_id(message.id), connection=redis_queue)
+    assert job.origin == queues.ROUTING
+
+
+def test_submission_routes_the_case_with_reasons(app, client, redis_queue):
+    case = submit(client)
+    run_worker(app)
+    db.session.refresh(case)
+    assert case.status == CaseStatus.ROUTED
+    referrals = list(db.session.scalars(select(Referral).where(Referral.case_id == case.id)))
+    assert 1 <= len(referrals) <= app.config["ROUTING_TOP_N"]
+    assert all(r.reasons and all(c["reason"] for c in r.reasons) for r in referrals)
+    assert rows(case)[0].status == outbox.DONE
+
+
+def test_with_redis_down_submissions_succeed_and_are_processed_once_it_returns(
+    app, client, redis_queue, redis_url
+):
+    app.config["REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"
+    app.extensions.pop("redis", None)
+    cases = [submit(client) for _ in range(3)]
+    assert [rows(c)[0].status for c in cases] == [outbox.PENDING] * 3
+
+    app.config["REDIS_URL"] = redis_url
+    app.extensions.pop("redis", None)
+    with app.app_context():
+        report = outbox.sweep()
+    assert report.relayed == 3 * 3  # route_case, render_confirmation, notify_patient per case
+    run_worker(app)
+    for case in cases:
+        db.session.refresh(case)
+        assert case.status in (CaseStatus.ROUTED, CaseStatus.NEEDS_ATTENTION)
+        assert rows(case)[0].status == outbox.DONE
+
+
+def test_a_row_enqueued_twice_runs_once(app, client, redis_queue):
+    case = submit(client)
+    [message] = rows(case)
+    with app.app_context():
+        outbox._enqueue(queues.redis_connection(), message)
+    assert redis_queue.llen(f"rq:queue:{queues.ROUTING}") >= 1
+    run_worker(app)
+    referrals = db.session.scalar(select(func.count(Referral.id)).where(Referral.case_id == case.id))
+    assert 1 <= referrals <= app.config["ROUTING_TOP_N"]
+    with app.app_context():
+        assert outbox.execute(message.id) == "already done"
+    assert db.session.scalar(select(func.count(Referral.id)).where(Referral.case_id == case.id)) == referrals
+    statuses = db.session.scalars(
+        select(CaseEvent.details).where(CaseEvent.case_id == case.id, CaseEvent.kind == "status_changed")
+    ).all()
+    assert len(statuses) == 1
+
+
+def test_a_job_that_keeps_failing_is_visible_on_the_timeline_and_can_be_retried(
+    app, client, redis_queue, monkeypatch
+):
+    calls: list[int] = []
+
+    def broken(case_id: int) -> None:
+        calls.append(case_id)
+        raise OSError("clinic catalogue store unreachable")
+
+    monkeypatch.setitem(jobs.JOBS, "route_case", jobs.JobSpec(broken, queues.ROUTING))
+    case = submit(client)
+    run_worker(app)
+    [message] = rows(case)
+    assert len(calls) == 1 + len(app.config["JOB_RETRY_INTERVALS"])
+    assert message.status == outbox.FAILED
+    assert "clinic catalogue store unreachable" in message.last_error
+    failed = FailedJobRegistry(queues.ROUTING, connection=redis_queue)
+    assert outbox.job_id(message.id) in failed.get_job_ids()
+    [event] = [e for e in case.events if e.kind == "job_failed"]
+    assert event.details["job"] == "route_case"
+
+    monkeypatch.undo()
+    with app.app_context():
+        outbox.retry(message.id)
+    run_worker(app)
+    db.session.refresh(message)
+    db.session.refresh(case)
+    assert message.status == outbox.DONE
+    assert case.status in (CaseStatus.ROUTED, CaseStatus.NEEDS_ATTENTION)
+    assert [e.kind for e in case.events].count("job_retried") == 1
+
+
+def test_internal_failures_stay_off_the_patient_timeline(app, client, redis_queue, monkeypatch):
+    def broken(case_id: int) -> None:
+        raise OSError("boom")
+
+    monkeypatch.setitem(jobs.JOBS, "route_case", jobs.JobSpec(broken, queues.ROUTING))
+    response = client.post("/requests/new", data=valid_request(), content_type="multipart/form-data")
+    run_worker(app)
+    page = client.get(response.location)
+    assert "Request received" in page.text
+    assert "boom" not in page.text and "Background job" not in page.text
+
+
+def test_no_clinic_qualifies_means_needs_attention_with_the_reason(app, client, redis_queue):
+    from service.models import Clinic
+
+    for clinic in db.session.scalars(select(Clinic)):
+        clinic.accepting = False
+    db.session.commit()
+    case = submit(client)
+    run_worker(app)
+    db.session.refresh(case)
+    assert case.status == CaseStatus.NEEDS_ATTENTION
+    [change] = [e for e in case.events if e.kind == "status_changed"]
+    assert change.details["reason"]
+    assert db.session.scalar(select(func.count(Referral.id)).where(Referral.case_id == case.id)) == 0
