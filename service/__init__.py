@@ -37,12 +37,28 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)
 
+    from service.accounts import guard
+
+    guard.init_app(app)
+    # Staff console blueprints (all under /staff):
+    from service.blueprints import staff_auth, staff_case, staff_catalog, staff_dashboard, staff_queue
+
+    staff_auth.init_app(app)
+    app.register_blueprint(staff_queue.bp)
+    app.register_blueprint(staff_case.bp)
+    app.register_blueprint(staff_dashboard.bp)
+    app.register_blueprint(staff_catalog.bp)
+
+    from service.accounts.cli import users_cli
     from service.catalog.cli import catalog_cli
+    from service.demo.cli import demo_cli
     from workers.cli import jobs_cli, worker_command
 
     app.cli.add_command(catalog_cli)
     app.cli.add_command(worker_command)
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(demo_cli)
+    app.cli.add_command(users_cli)
 
     from service import templating
 

@@ -36,6 +36,17 @@ def _int(name: str, default: int) -> int:
         raise RuntimeError(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise RuntimeError(f"{name} must be true or false, got {raw!r}")
+
+
 def load(instance_path: str) -> dict[str, Any]:
     """Read the environment once, at app creation (never at import)."""
     env = os.environ
@@ -45,6 +56,7 @@ def load(instance_path: str) -> dict[str, Any]:
     storage_url = env.get("STORAGE_URL") or (
         "file://" + str(_instance_default(instance_path, "storage"))
     )
+    base_url = env.get("BASE_URL", "http://127.0.0.1:8000").rstrip("/")
     max_files = _int("MAX_FILES", limits.MAX_FILES)
     max_file_bytes = _int("MAX_FILE_BYTES", limits.MAX_FILE_BYTES)
     return {
@@ -63,7 +75,7 @@ def load(instance_path: str) -> dict[str, Any]:
         "MAX_FORM_PARTS": 200,
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
         # Where people reach the service; used for links in emails and PDFs made by workers.
-        "BASE_URL": env.get("BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        "BASE_URL": base_url,
         "ROUTING_TOP_N": _int("ROUTING_TOP_N", 3),
         # Lifetime of the attachment links printed in a clinic's dossier (at most 7 days,
         # the ceiling of presigned S3 URLs); clinics usually answer within three days.
@@ -78,6 +90,16 @@ def load(instance_path: str) -> dict[str, Any]:
         # is the number of retries before the job shows on the case timeline as failed.
         "JOB_RETRY_INTERVALS": [5, 30, 120, 600],
         "WTF_CSRF_TIME_LIMIT": None,
+        # Staff sessions: HttpOnly, SameSite=Lax, Secure whenever the service is served
+        # over https (BASE_URL), and signed out after this much inactivity.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", base_url.startswith("https://")),
+        "STAFF_SESSION_IDLE_MINUTES": _int("STAFF_SESSION_IDLE_MINUTES", 30),
+        # Admins must use a TOTP second factor when this is on.
+        "STAFF_ADMIN_TOTP": _bool("STAFF_ADMIN_TOTP", False),
+        # Assign new cases to coordinators automatically, balanced by open load and capacity.
+        "AUTO_ASSIGN": _bool("AUTO_ASSIGN", True),
     }
 
 

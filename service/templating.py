@@ -22,7 +22,11 @@ def _context() -> dict[str, Any]:
 
 
 def init_app(app: Flask) -> None:
+    from service.accounts.nav import staff_nav
+
     app.context_processor(_context)
+    app.jinja_env.globals["staff_nav"] = staff_nav
     app.add_template_filter(human_size, "filesize")
     app.add_template_filter(describe, "describe_event")
+    app.add_template_filter(lambda event: describe(event, staff=True), "describe_staff_event")
     app.add_template_filter(lambda dt: dt.strftime("%d %b %Y, %H:%M UTC"), "when")

@@ -5,7 +5,8 @@ which commits their effects together with the row's "done" mark; the follow-up
 work they record is relayed after that commit.
 
 The chain for a new case: `route_case` → `render_dossier` per referral →
-`notify_clinic`; beside it `render_confirmation` and `notify_patient`."""
+`notify_clinic`; beside it `render_confirmation`, `notify_patient` and, when
+AUTO_ASSIGN is on, `assign_case`."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from service.cases import documents, referrals
+from service.cases import assignment, documents, referrals
 from service.cases.secrets_box import open_secret
 from service.cases.status import CaseStatus
 from service.extensions import db
@@ -106,6 +107,16 @@ def notify_clinic(case_id: int, referral_id: int) -> None:
     )
 
 
+def assign_case(case_id: int) -> None:
+    """Automatic assignment of a new case: first the cases already queued for lack of
+    capacity (oldest first), then this one, or it joins the queue. Running it twice
+    assigns nobody twice (an assigned case is left alone)."""
+    assignment.assign_waiting()
+    case = db.session.get(Case, case_id)
+    if case is not None:
+        assignment.assign_new(case)
+
+
 @dataclass(frozen=True)
 class JobSpec:
     func: Callable[..., None]
@@ -118,4 +129,5 @@ JOBS: dict[str, JobSpec] = {
     "render_confirmation": JobSpec(render_confirmation, queues.PAPERWORK),
     "notify_patient": JobSpec(notify_patient, queues.NOTIFICATIONS),
     "notify_clinic": JobSpec(notify_clinic, queues.NOTIFICATIONS),
+    "assign_case": JobSpec(assign_case, queues.ROUTING),
 }

@@ -48,7 +48,8 @@ def status_json(case: Case) -> dict[str, Any]:
         "files_left": current_app.config["MAX_FILES"] - len(case.attachments),
         "attachments": [attachment_json(a) for a in case.attachments],
         "timeline": [
-            {"at": e.created_at.isoformat(), "actor": e.actor, "kind": e.kind, "text": describe(e)}
+            # Who in kind only ("staff", "patient", "system"): never a coordinator's email.
+            {"at": e.created_at.isoformat(), "actor": e.actor.split(":", 1)[0], "kind": e.kind, "text": describe(e)}
             for e in patient_timeline(case)
         ],
     }

@@ -78,8 +78,9 @@ def store_confirmation(case: Case, storage: Storage, *, contact_email: str) -> S
 def store_dossier(
     referral: Referral, storage: Storage, *, base_url: str, link_ttl: int, reply_to: str
 ) -> Saved:
-    """The clinic's dossier: the case without the patient's identity, its files'
-    time-limited links, images as figures and PDFs as exhibits."""
+    """The clinic's dossier: the case without the patient's identity (until staff
+    release it to this clinic), its files' time-limited links, images as figures and
+    PDFs as exhibits."""
     case = referral.case
 
     def link_for(attachment: Attachment) -> str:
@@ -95,7 +96,10 @@ def store_dossier(
         with storage.open(entry.storage_key) as stream:
             return stream.read()
 
-    content = dossier_content(case, referral, case.attachments, link_for, reply_to=reply_to)
+    content = dossier_content(
+        case, referral, case.attachments, link_for,
+        reply_to=reply_to, released=referral.contact_released_at is not None,
+    )
     pdf = build_dossier_pdf(content, attachment_bytes)
     return _save(
         case, dossier_slot(referral.id), DOSSIER, "en", pdf,

@@ -39,17 +39,28 @@ _DESCRIPTIONS: dict[str, str] = {
     "status_changed": "Status: {new_label}",
     "job_failed": "Background job {job} failed: {error}",
     "job_retried": "Background job {job} retried",
+    "case_viewed": "Case file viewed",
+    "file_opened": "File opened: {file}",
+    "assigned": "Assigned to {assignee}",
+    "unassigned": "Unassigned (was {previous})",
+    "priority_set": "Priority set to {new} (was {old})",
+    "treatment_corrected": "Treatment corrected from {old_name} to {new_name}",
+    "note": "Note: {body}",
+    "contact_released": "Patient's contact details released to {clinic_name}",
+    "paperwork_requested": "Paperwork regeneration requested",
 }
 
 
-def describe(event: CaseEvent) -> str:
-    """Timeline wording for people; unknown kinds fall back to their name."""
+def describe(event: CaseEvent, *, staff: bool = False) -> str:
+    """Timeline wording for people (the staff console's status names when `staff`);
+    unknown kinds fall back to their name."""
     template = _DESCRIPTIONS.get(event.kind)
     if template is None:
         return event.kind.replace("_", " ").capitalize()
     details = dict(event.details)
     if "new" in details and details["new"] in CaseStatus.__members__.values():
-        details["new_label"] = CaseStatus(details["new"]).label
+        status = CaseStatus(details["new"])
+        details["new_label"] = status.staff_label if staff else status.label
     try:
         return template.format(**details)
     except (KeyError, IndexError):

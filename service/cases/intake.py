@@ -14,6 +14,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Final
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from service.cases import events
@@ -159,8 +160,8 @@ def _commit_or_clean(storage: Storage, attachments: list[Attachment]) -> None:
         raise
 
 
-def _refresh_paperwork(case: Case) -> list[OutboxMessage]:
-    """New files change the confirmation and every dossier's attachment index."""
+def refresh_paperwork(case: Case) -> list[OutboxMessage]:
+    """Render the confirmation and every dossier again (new files change their index)."""
     work = [outbox.record("render_confirmation", case_id=case.id)]
     for referral_id in db.session.scalars(select(Referral.id).where(Referral.case_id == case.id)):
         work.append(outbox.record("render_dossier", case_id=case.id, referral_id=referral_id))
@@ -195,6 +196,7 @@ def submit_request(
             result.files_failed = True
     work = [
         outbox.record("route_case", case_id=case.id),
+        *([outbox.record("assign_case", case_id=case.id)] if current_app.config["AUTO_ASSIGN"] else []),
         outbox.record("render_confirmation", case_id=case.id),
         outbox.record("notify_patient", case_id=case.id, sealed_token=seal(token)),
     ]
@@ -218,7 +220,7 @@ def add_files(case: Case, files: list[IncomingFile], storage: Storage) -> list[A
         db.session.rollback()
         raise FilesNotStored(str(exc)) from exc
     events.record_event(case, events.PATIENT, "files_added", count=len(attachments))
-    work = _refresh_paperwork(case)
+    work = refresh_paperwork(case)
     _commit_or_clean(storage, attachments)
     outbox.relay(ids=[m.id for m in work])
     log.info("case %s: %d file(s) added", case.reference, len(attachments))

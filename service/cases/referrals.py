@@ -13,6 +13,7 @@ from service.cases.status import CaseStatus
 from service.extensions import db
 from service.models import Case, Clinic, Referral
 from service.routing import (
+    Match,
     case_facts,
     clinic_facts,
     rank_clinics,
@@ -24,18 +25,44 @@ from service.routing import (
 log = logging.getLogger(__name__)
 
 
+class RoutingRefused(ValueError):
+    """Staff picked a clinic that cannot take the case; the message names it."""
+
+
 @dataclass
 class RoutingOutcome:
     referrals: list[Referral] = field(default_factory=list)
     reason: str | None = None
 
 
-def route(case: Case, top_n: int, *, actor: str = events.SYSTEM) -> RoutingOutcome:
-    """Refer the case to its best `top_n` new clinics, or flag it for a person with the reason."""
+def suggestions(case: Case) -> list[Match]:
+    """Every clinic that could take the case now, best first, with reasons (for staff)."""
+    return rank_clinics(
+        case_facts(case), clinic_facts(db.session, case.treatment_id),
+        exclude=referred_clinic_slugs(db.session, case.id),
+    )
+
+
+def route(
+    case: Case, top_n: int, *, actor: str = events.SYSTEM, only: list[str] | None = None
+) -> RoutingOutcome:
+    """Refer the case to its best `top_n` new clinics, or to the clinics staff picked
+    (`only`, each still through the hard filters), or flag it with the reason."""
     facts = case_facts(case)
     clinics = clinic_facts(db.session, case.treatment_id)
     exclude = referred_clinic_slugs(db.session, case.id)
-    matches = top(rank_clinics(facts, clinics, exclude=exclude), top_n)
+    ranked = rank_clinics(facts, clinics, exclude=exclude)
+    if only is not None:
+        picked = set(only)
+        matches = [m for m in ranked if m.clinic_slug in picked]
+        refused = picked - {m.clinic_slug for m in matches}
+        if refused:
+            raise RoutingRefused(
+                "Cannot refer to " + ", ".join(sorted(refused))
+                + ": already referred, not offering the treatment, not accepting or full."
+            )
+    else:
+        matches = top(ranked, top_n)
     if not matches:
         reason = unqualified_reason(facts, clinics, exclude=exclude)
         events.change_status(case, CaseStatus.NEEDS_ATTENTION, actor, reason=reason)

@@ -9,6 +9,9 @@ class CaseStatus(StrEnum):
     SUBMITTED = "submitted"
     ROUTED = "routed"
     NEEDS_ATTENTION = "needs_attention"
+    AWAITING_PATIENT = "awaiting_patient"
+    CHOSEN = "chosen"
+    CLOSED = "closed"
 
     @property
     def label(self) -> str:
@@ -17,6 +20,11 @@ class CaseStatus(StrEnum):
     @property
     def next_step(self) -> str:
         return _LABELS[self][1]
+
+    @property
+    def staff_label(self) -> str:
+        """The console's wording: staff read "waiting on the patient", not "your answer"."""
+        return _STAFF_LABELS.get(self, self.label)
 
 
 _LABELS: dict[CaseStatus, tuple[str, str]] = {
@@ -32,6 +40,24 @@ _LABELS: dict[CaseStatus, tuple[str, str]] = {
         "Being reviewed",
         "A coordinator is reviewing your request personally and will contact you soon.",
     ),
+    CaseStatus.AWAITING_PATIENT: (
+        "Waiting for your answer",
+        "Your coordinator asked you a question below; your request moves on as soon as you answer.",
+    ),
+    CaseStatus.CHOSEN: (
+        "Clinic chosen",
+        "Your coordinator is arranging treatment, travel and paperwork with the clinic you chose.",
+    ),
+    CaseStatus.CLOSED: (
+        "Closed",
+        "This request is closed. If you need anything, reply to our last email or send a new request.",
+    ),
+}
+
+_STAFF_LABELS: dict[CaseStatus, str] = {
+    CaseStatus.SUBMITTED: "New",
+    CaseStatus.NEEDS_ATTENTION: "Needs attention",
+    CaseStatus.AWAITING_PATIENT: "Waiting on the patient",
 }
 
 

@@ -1,6 +1,7 @@
 """The data model. Import models from here."""
 from service.models.case import Attachment, Case, CaseEvent, ReferenceCounter
 from service.models.catalog import Clinic, ClinicTreatment, Treatment
+from service.models.staff import PatientQuestion, User
 from service.models.work import Document, Notification, OutboxMessage, Referral
 
 __all__ = [
@@ -12,7 +13,9 @@ __all__ = [
     "Document",
     "Notification",
     "OutboxMessage",
+    "PatientQuestion",
     "ReferenceCounter",
     "Referral",
     "Treatment",
+    "User",
 ]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -22,6 +22,9 @@ from service.cases.status import CaseStatus
 from service.extensions import db
 from service.models.catalog import Clinic, Treatment
 from service.models.types import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from service.models.staff import User
 
 
 class Case(db.Model):
@@ -52,18 +55,32 @@ class Case(db.Model):
     allergies: Mapped[str | None] = mapped_column(Text)
     conditions: Mapped[str | None] = mapped_column(Text)
 
+    # Staff work on the case (staff console).
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    priority: Mapped[str] = mapped_column(String(10), default="normal")
+    closed_reason: Mapped[str | None] = mapped_column(String(40))
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The SLA clock stops while the case waits on the patient: since when, and how long in all.
+    sla_paused_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_paused_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    # Optimistic locking: two coordinators cannot overwrite each other silently.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
     consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     treatment: Mapped[Treatment] = relationship()
     preferred_clinic: Mapped[Clinic | None] = relationship()
+    assignee: Mapped[User | None] = relationship()
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="case", order_by="Attachment.id"
     )
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case", order_by="CaseEvent.id"
     )
+
+    __mapper_args__ = {"version_id_col": version}
 
     @property
     def status_enum(self) -> CaseStatus:

@@ -30,6 +30,8 @@ class Referral(db.Model):
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When staff released the patient's name and contact details to this clinic.
+    contact_released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     case: Mapped[Case] = relationship()
     clinic: Mapped[Clinic] = relationship()

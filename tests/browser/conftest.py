@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
 from tests.conftest import CATALOG, ROOT, make_config
 from tests.fixtures.services import free_port, unavailable
@@ -37,11 +38,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app with CSRF on, on its own SQLite file (the server thread opens its own
-    connections, so the rollback-per-test fixture cannot be used here)."""
+def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """The app `live_server` serves: CSRF on, its own SQLite file, the catalogue loaded.
+    Tests use it to seed data (staff accounts, cases) inside `with live_app.app_context():`
+    and end with `db.session.remove()`, as the server thread opens its own connections."""
     from flask_migrate import upgrade
-    from werkzeug.serving import make_server
 
     from service import create_app
     from service.catalog.loader import load_file
@@ -55,8 +56,20 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         upgrade()
         load_file(CATALOG)
         db.session.remove()
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.engine.dispose()
 
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+
+@pytest.fixture(scope="session")
+def live_server(live_app: Flask) -> Iterator[str]:
+    """The app with CSRF on, on its own SQLite file (the server thread opens its own
+    connections, so the rollback-per-test fixture cannot be used here)."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", free_port(), live_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     try:
@@ -65,8 +78,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.shutdown()
         thread.join(timeout=5)
         server.server_close()
-        with app.app_context():
-            db.engine.dispose()
 
 
 @pytest.fixture(scope="session")

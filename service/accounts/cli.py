@@ -1,0 +1,121 @@
+"""`flask --app wsgi users create|list|disable|enable|password|totp`: staff accounts from
+the command line (the first administrator has no other way in)."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import AppGroup
+
+from service.accounts import totp
+from service.accounts import users as accounts
+from service.accounts.roles import ROLES
+from service.extensions import db
+
+users_cli = AppGroup("users", help="Manage staff accounts.")
+# Who the log names as having made a change from here.
+ACTOR = "the command line"
+
+
+def _read_password(from_stdin: bool) -> str:
+    """One line from stdin (for scripts), else asked twice without echo."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+def _user(email: str):
+    try:
+        return accounts.get_by_email(email)
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+_password_stdin = click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of stdin instead of asking."
+)
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="What the account may do.")
+@_password_stdin
+@click.option("--capacity", type=click.IntRange(0, accounts.MAX_CAPACITY), default=None,
+              help="Open cases auto-assignment may give this coordinator.")
+def create_command(email: str, role: str, password_stdin: bool, capacity: int | None) -> None:
+    """Create a staff account."""
+    password = _read_password(password_stdin)
+    try:
+        user = accounts.create_user(email, role, password, capacity=capacity, actor=ACTOR)
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"created {user.email} ({user.role}, capacity {user.capacity})")
+
+
+@users_cli.command("list")
+def list_command() -> None:
+    """Every staff account: email, role, active, capacity, last sign-in, second factor."""
+    rows = [
+        (u.email, u.role, "yes" if u.active else "no", str(u.capacity),
+         u.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if u.last_login_at else "never",
+         "on" if u.totp_secret else "off")
+        for u in accounts.all_users()
+    ]
+    if not rows:
+        click.echo("no staff accounts yet; create one with: flask --app wsgi users create EMAIL --role admin")
+        return
+    header = ("EMAIL", "ROLE", "ACTIVE", "CAPACITY", "LAST SIGN-IN", "TOTP")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+@users_cli.command("disable")
+@click.argument("email")
+def disable_command(email: str) -> None:
+    """Disable an account; a signed-in user loses access on their next request."""
+    user = _user(email)
+    accounts.set_active(user, False, actor=ACTOR)
+    db.session.commit()
+    click.echo(f"disabled {user.email}")
+
+
+@users_cli.command("enable")
+@click.argument("email")
+def enable_command(email: str) -> None:
+    """Enable an account again (and lift a sign-in lockout)."""
+    user = _user(email)
+    accounts.set_active(user, True, actor=ACTOR)
+    db.session.commit()
+    click.echo(f"enabled {user.email}")
+
+
+@users_cli.command("password")
+@click.argument("email")
+@_password_stdin
+def password_command(email: str, password_stdin: bool) -> None:
+    """Set a new password (and lift a sign-in lockout)."""
+    user = _user(email)
+    try:
+        accounts.set_password(user, _read_password(password_stdin), actor=ACTOR)
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"password set for {user.email}")
+
+
+@users_cli.command("totp")
+@click.argument("email")
+@click.option("--replace", is_flag=True, help="Issue a new secret even if one is enrolled (a lost phone).")
+def totp_command(email: str, replace: bool) -> None:
+    """Enrol a TOTP second factor and print what the authenticator app needs."""
+    user = _user(email)
+    try:
+        secret = accounts.enrol_totp(user, replace=replace, actor=ACTOR)
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"second factor enrolled for {user.email}; add it to their authenticator app:")
+    click.echo(f"  {totp.provisioning_uri(secret, user.email)}")
+    click.echo(f"  (or type the key: {secret})")

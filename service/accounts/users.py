@@ -1,0 +1,122 @@
+"""Managing staff accounts, shared by the `users` CLI and the admin users page. Each
+function flushes and logs the change (there is no user audit table); the caller commits."""
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select
+
+from service.accounts import totp
+from service.accounts.passwords import MIN_LENGTH, hash_password
+from service.accounts.roles import ROLES
+from service.extensions import db
+from service.models import User
+
+log = logging.getLogger(__name__)
+
+# Open cases a coordinator may hold; the upper bound only catches typing slips.
+MAX_CAPACITY: Final = 500
+PER_PAGE: Final = 50
+
+
+class AccountError(ValueError):
+    """A change refused, with a message for the person who asked for it."""
+
+
+def default_capacity() -> int:
+    return User.__table__.c.capacity.default.arg
+
+
+def normalize_email(raw: str) -> str:
+    try:
+        address = validate_email(raw.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise AccountError(f"{raw!r} is not a valid email address: {exc}") from exc
+    return address.lower()
+
+
+def find_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+def get_by_email(email: str) -> User:
+    user = find_by_email(email)
+    if user is None:
+        raise AccountError(f"There is no staff account for {email}.")
+    return user
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_LENGTH:
+        raise AccountError(f"A password needs at least {MIN_LENGTH} characters.")
+
+
+def check_capacity(capacity: int) -> None:
+    if not 0 <= capacity <= MAX_CAPACITY:
+        raise AccountError(f"Capacity must be between 0 and {MAX_CAPACITY} open cases.")
+
+
+def create_user(email: str, role: str, password: str, *, capacity: int | None = None, actor: str) -> User:
+    address = normalize_email(email)
+    if role not in ROLES:
+        raise AccountError(f"Role must be one of: {', '.join(ROLES)}.")
+    check_password(password)
+    capacity = default_capacity() if capacity is None else capacity
+    check_capacity(capacity)
+    if find_by_email(address) is not None:
+        raise AccountError(f"There is already a staff account for {address}.")
+    user = User(email=address, role=role, password_hash=hash_password(password), capacity=capacity, active=True)
+    db.session.add(user)
+    db.session.flush()
+    log.info("staff user %s created with role %s by %s", address, role, actor)
+    return user
+
+
+def set_active(user: User, active: bool, *, actor: str) -> None:
+    """Disabling takes effect on the user's next request (the session loader re-reads
+    `active`). Enabling also lifts a sign-in lockout: an admin vouched for the person."""
+    user.active = active
+    if active:
+        user.failed_logins = 0
+        user.locked_until = None
+    db.session.flush()
+    log.info("staff user %s %s by %s", user.email, "enabled" if active else "disabled", actor)
+
+
+def set_password(user: User, password: str, *, actor: str) -> None:
+    """A new password (forgotten, or leaked); it also lifts a sign-in lockout."""
+    check_password(password)
+    user.password_hash = hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    db.session.flush()
+    log.info("staff user %s password set by %s", user.email, actor)
+
+
+def set_capacity(user: User, capacity: int, *, actor: str) -> None:
+    check_capacity(capacity)
+    previous = user.capacity
+    user.capacity = capacity
+    db.session.flush()
+    log.info("staff user %s capacity %s -> %s by %s", user.email, previous, capacity, actor)
+
+
+def enrol_totp(user: User, *, replace: bool = False, actor: str) -> str:
+    """Store a new TOTP secret and return it; an existing one is kept unless `replace`,
+    so a slip cannot lock someone out of their authenticator app."""
+    if user.totp_secret and not replace:
+        raise AccountError(f"{user.email} already has a second factor; pass --replace to issue a new one.")
+    user.totp_secret = totp.new_secret()
+    db.session.flush()
+    log.info("staff user %s enrolled in TOTP by %s%s", user.email, actor, " (replaced)" if replace else "")
+    return user.totp_secret
+
+
+def all_users() -> list[User]:
+    return list(db.session.scalars(select(User).order_by(User.email)))
+
+
+def page_of_users(page: int):
+    return db.paginate(select(User).order_by(User.email), page=page, per_page=PER_PAGE, error_out=False)

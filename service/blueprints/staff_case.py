@@ -1,0 +1,341 @@
+"""The case file (`/staff/cases/<reference>`): everything about one case, and the
+forms for the actions its status allows. A thin shell over `service.cases.workflow`,
+which decides and records; this module parses, commits, relays and answers.
+
+Every look at the case's health data is recorded: opening the file writes one
+`case_viewed` event, taking a copy of a file one `file_opened` event. Inline previews
+belong to the view that showed them and record nothing more."""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Final
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import event, func, select
+from sqlalchemy.orm.exc import StaleDataError
+
+from forms.choices import countries, languages
+from forms.staff_case import FORMS, MANUAL, SUGGESTIONS, ActionForm, AssignForm, RouteForm, TreatmentForm
+from service.accounts.guard import current_staff, staff_required
+from service.accounts.roles import COORDINATOR, GRANTS
+from service.cases import events, referrals, sla, workflow
+from service.cases.status import CaseStatus, ReferralStatus
+from service.extensions import db
+from service.models import (
+    Attachment,
+    Case,
+    CaseEvent,
+    Clinic,
+    Document,
+    OutboxMessage,
+    PatientQuestion,
+    Referral,
+    Treatment,
+    User,
+)
+from service.store import get_storage
+from storage import content_disposition
+from workers import outbox
+
+bp = Blueprint("staff_case", __name__, url_prefix="/staff/cases")
+
+TIMELINE_PAGE: Final = 50
+# Actions whose forms sit beside what they act on rather than in the actions panel.
+CONTEXTUAL: Final = {
+    "request_info": "questions", "add_note": "notes", "route": "routing",
+    "release_contact": "referrals", "record_choice": "referrals",
+}
+# Types a browser shows safely inline: images in <img>, PDFs in its own viewer.
+IMAGE_PREVIEW: Final = frozenset({"image/jpeg", "image/png", "image/webp"})
+PDF_PREVIEW: Final = frozenset({"application/pdf"})
+CHUNK: Final = 256 * 1024
+
+
+@bp.after_request
+def _private(response: Response) -> Response:
+    """Health data: never cached, never leaked through a referrer."""
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _case_or_404(reference: str) -> Case:
+    case = db.session.scalar(select(Case).where(Case.reference == reference))
+    if case is None:
+        abort(404, f"There is no case {reference}.")
+    return case
+
+
+@contextmanager
+def _new_outbox_rows() -> Iterator[list[OutboxMessage]]:
+    """Outbox rows the action adds to the session, to relay once it commits. Caught as
+    they are added: `perform` flushes, so `session.new` is empty by the commit."""
+    session = db.session()
+    added: list[OutboxMessage] = []
+
+    def attached(_session: Any, instance: object) -> None:
+        if isinstance(instance, OutboxMessage):
+            added.append(instance)
+
+    event.listen(session, "after_attach", attached)
+    try:
+        yield added
+    finally:
+        event.remove(session, "after_attach", attached)
+
+
+# ---------------------------------------------------------------- page
+
+
+@dataclass(frozen=True)
+class ManualClinic:
+    """A clinic offering the case's treatment, for routing by hand."""
+
+    slug: str
+    name: str
+    country: str
+    referred: bool
+    match: referrals.Match | None
+
+
+def _coordinators() -> list[User]:
+    return list(db.session.scalars(
+        select(User).where(User.active.is_(True), User.role.in_(GRANTS[COORDINATOR])).order_by(User.email)
+    ))
+
+
+def _build_form(action: str, case: Case, *, bound: bool) -> ActionForm:
+    """The action's form, filled from the request when `bound`, else blank at the case's version."""
+    cls = FORMS[action]
+    kwargs: dict[str, Any] = {} if bound else {"formdata": None, "version": case.version}
+    if cls is AssignForm:
+        kwargs["coordinators"] = _coordinators()
+    elif cls is TreatmentForm:
+        kwargs["treatments"] = list(db.session.scalars(select(Treatment).order_by(Treatment.name)))
+        if not bound:
+            kwargs["treatment"] = case.treatment.slug
+    elif cls is RouteForm:
+        kwargs["clinics"] = workflow.clinics_for_manual_routing(case)
+        kwargs["top_n"] = current_app.config["ROUTING_TOP_N"]
+    elif action == "set_priority" and not bound:
+        kwargs["priority"] = case.priority
+    return cls(**kwargs)
+
+
+def _clinic_names(timeline: list[CaseEvent]) -> dict[str, str]:
+    """Names of the clinics the page's events mention by slug (one query)."""
+    slugs: set[str] = set()
+    for event in timeline:
+        details = event.details or {}
+        slugs.update(details.get("clinics") or [])
+        if isinstance(details.get("clinic"), str):
+            slugs.add(details["clinic"])
+    if not slugs:
+        return {}
+    return {slug: name for slug, name in db.session.execute(select(Clinic.slug, Clinic.name).where(Clinic.slug.in_(slugs)))}
+
+
+def _timeline_page(case: Case) -> tuple[list[CaseEvent], int, int]:
+    total = db.session.scalar(select(func.count(CaseEvent.id)).where(CaseEvent.case_id == case.id)) or 0
+    pages = max(1, math.ceil(total / TIMELINE_PAGE))
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    rows = list(db.session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == case.id)
+        .order_by(CaseEvent.id.desc()).offset((page - 1) * TIMELINE_PAGE).limit(TIMELINE_PAGE)
+    ))
+    return rows, page, pages
+
+
+def _render(
+    case: Case, status: int = 200, *, error: str | None = None,
+    failed: str | None = None, failed_form: ActionForm | None = None,
+) -> tuple[str, int]:
+    allowed = [a.name for a in workflow.allowed_actions(case)]
+    forms = {name: _build_form(name, case, bound=False) for name in allowed}
+    if failed_form is not None and failed in forms:
+        # Keep what the coordinator typed, at the version they can act on now.
+        failed_form.version.data = case.version
+        forms[failed] = failed_form
+    case_referrals = list(db.session.scalars(
+        select(Referral).where(Referral.case_id == case.id).order_by(Referral.score.desc(), Referral.id)
+    ))
+    suggestions = referrals.suggestions(case) if case.status != CaseStatus.CLOSED else []
+    by_slug = {m.clinic_slug: m for m in suggestions}
+    referred = {r.clinic.slug for r in case_referrals}
+    manual = [
+        ManualClinic(c.slug, c.name, c.country, c.slug in referred, by_slug.get(c.slug))
+        for c in workflow.clinics_for_manual_routing(case)
+    ] if "route" in allowed else []
+    timeline, page, pages = _timeline_page(case)
+    return render_template(
+        "staff/case/show.html",
+        clinic_names=_clinic_names(timeline),
+        case=case,
+        me=current_staff(),
+        error=error,
+        failed=failed,
+        forms=forms,
+        allowed=allowed,
+        actions=workflow.ACTIONS,
+        sla=sla.case_sla(case),
+        suggestions=suggestions,
+        referrals=case_referrals,
+        accepted=[r for r in case_referrals if r.status == ReferralStatus.ACCEPTED],
+        manual_clinics=manual,
+        documents=list(db.session.scalars(
+            select(Document).where(Document.case_id == case.id).order_by(Document.id)
+        )),
+        questions=list(db.session.scalars(
+            select(PatientQuestion).where(PatientQuestion.case_id == case.id).order_by(PatientQuestion.id.desc())
+        )),
+        notes=list(db.session.scalars(
+            select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.kind == "note")
+            .order_by(CaseEvent.id.desc())
+        )),
+        timeline=timeline,
+        page=page,
+        pages=pages,
+        close_reasons=workflow.CLOSE_REASONS,
+        image_preview=IMAGE_PREVIEW,
+        pdf_preview=PDF_PREVIEW,
+        manual_mode=MANUAL,
+        suggestions_mode=SUGGESTIONS,
+        patient_visible=events.PATIENT_VISIBLE,
+        contextual=CONTEXTUAL,
+        country_name=dict(countries()).get(case.country, case.country),
+        language_name=dict(languages()).get(case.language, case.language),
+        download_ttl=current_app.config["DOWNLOAD_URL_TTL"],
+        max_top_n=workflow.MAX_TOP_N,
+        reopen_label=workflow.REOPEN_STATUS.staff_label,
+    ), status
+
+
+@bp.get("/<reference>")
+@staff_required()
+def show(reference: str) -> tuple[str, int]:
+    case = _case_or_404(reference)
+    workflow.record_view(case, current_staff())
+    db.session.commit()
+    return _render(case)
+
+
+# ---------------------------------------------------------------- actions
+
+
+def _form_problem(form: ActionForm) -> str:
+    problems = [
+        f"{field.label.text}: {message}" if field.label.text else message
+        for field in form if field.errors for message in field.errors
+    ]
+    return " ".join(problems) or "The form could not be read; reload the case and try again."
+
+
+@bp.post("/<reference>/actions/<action>")
+@staff_required()
+def act(reference: str, action: str) -> Response | tuple[str, int]:
+    if action not in workflow.ACTIONS:
+        abort(404)
+    case = _case_or_404(reference)
+    form = _build_form(action, case, bound=True)
+    if not form.validate_on_submit():
+        return _render(case, 422, error=_form_problem(form), failed=action, failed_form=form)
+    user = current_staff()
+    try:
+        with _new_outbox_rows() as work:
+            workflow.perform(case, action, user, expected_version=form.version.data, **form.params())
+            done = db.session.scalar(
+                select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id.desc()).limit(1)
+            )
+            message = events.describe(done, staff=True) if done is not None else workflow.ACTIONS[action].label
+            db.session.commit()
+    except workflow.ActionRefused as exc:
+        db.session.rollback()
+        return _render(case, 422, error=str(exc), failed=action, failed_form=form)
+    except (workflow.CaseChanged, StaleDataError):
+        db.session.rollback()
+        return _render(case, 409, error=workflow.CHANGED_MESSAGE, failed=action, failed_form=form)
+    outbox.relay(ids=[m.id for m in work])
+    flash(f"{message}.", "success")
+    return redirect(url_for("staff_case.show", reference=case.reference), code=303)
+
+
+# ---------------------------------------------------------------- files
+
+
+def _attachment(case: Case, attachment_id: int) -> Attachment:
+    attachment = db.session.get(Attachment, attachment_id)
+    if attachment is None or attachment.case_id != case.id:
+        abort(404)
+    return attachment
+
+
+def _document(case: Case, document_id: int) -> Document:
+    document = db.session.get(Document, document_id)
+    if document is None or document.case_id != case.id:
+        abort(404)
+    return document
+
+
+def _download(case: Case, key: str, filename: str, content_type: str) -> Response:
+    """Record the copy, then hand out a link that expires after DOWNLOAD_URL_TTL."""
+    workflow.record_file_opened(case, current_staff(), filename)
+    db.session.commit()
+    url = get_storage().url(
+        key, filename=filename, content_type=content_type, expires_in=current_app.config["DOWNLOAD_URL_TTL"]
+    )
+    return redirect(url, code=303)
+
+
+@bp.get("/<reference>/attachments/<int:attachment_id>")
+@staff_required()
+def attachment(reference: str, attachment_id: int) -> Response:
+    case = _case_or_404(reference)
+    a = _attachment(case, attachment_id)
+    return _download(case, a.storage_key, a.filename, a.content_type)
+
+
+@bp.get("/<reference>/documents/<int:document_id>")
+@staff_required()
+def document(reference: str, document_id: int) -> Response:
+    case = _case_or_404(reference)
+    d = _document(case, document_id)
+    return _download(case, d.storage_key, f"{case.reference}-{d.slot.replace(':', '-')}.pdf", "application/pdf")
+
+
+@bp.get("/<reference>/attachments/<int:attachment_id>/preview")
+@staff_required()
+def preview(reference: str, attachment_id: int) -> Response:
+    """The file's bytes shown inline, for the case file's <img> and <iframe>.
+
+    Served here rather than through the store's short-lived link: those links force a
+    download (`Content-Disposition: attachment`, and the local store's responses may
+    not be framed), which no <iframe> can display, and S3 links would need the page to
+    trust the bucket's origin. Behind the staff session, so nobody else can fetch it."""
+    case = _case_or_404(reference)
+    a = _attachment(case, attachment_id)
+    if a.content_type not in IMAGE_PREVIEW | PDF_PREVIEW:
+        abort(404, "This type of file has no preview; download it instead.")
+    try:
+        stream = get_storage().open(a.storage_key)
+    except FileNotFoundError:
+        abort(404)
+
+    def chunks() -> Iterator[bytes]:
+        with stream:
+            while block := stream.read(CHUNK):
+                yield block
+
+    response = Response(chunks(), mimetype=a.content_type, direct_passthrough=True)
+    response.headers["Content-Length"] = str(a.size)
+    response.headers["Content-Disposition"] = content_disposition(a.filename).replace("attachment", "inline", 1)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if a.content_type in PDF_PREVIEW:
+        # Framed by the case file only; no other directive, so the browser's PDF viewer runs.
+        response.headers["Content-Security-Policy"] = "frame-ancestors 'self'"
+        response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    else:
+        response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'self'"
+    return response

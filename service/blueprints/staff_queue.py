@@ -1,0 +1,186 @@
+"""The staff triage queue (`/staff/cases`) and its CSV export (`/staff/cases.csv`):
+thin shells over `service.cases.queue`. Filters live in the query string, so the
+export is exactly the queue on screen, all pages."""
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from typing import Any, Final
+from urllib.parse import quote
+
+from flask import Blueprint, Response, current_app, render_template, request, stream_with_context, url_for
+from sqlalchemy import select
+
+from forms import choices
+from forms.staff_queue import QueueFilterForm, status_choices
+from service.accounts import current_staff, staff_required
+from service.accounts.roles import ROLES
+from service.cases import queue
+from service.cases.status import CaseStatus
+from service.extensions import db
+from service.models import Case, Clinic, Treatment, User
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("staff_queue", __name__)
+
+
+@bp.record_once
+def _unicode_search_on_sqlite(state: Any) -> None:
+    """Search folds case like PostgreSQL does, on SQLite too (see `queue.register_sqlite_functions`)."""
+    from sqlalchemy import event
+
+    with state.app.app_context():
+        engine = db.engine
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", lambda dbapi_connection, _record: queue.register_sqlite_functions(dbapi_connection))
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def case_href(reference: str) -> str:
+    """Link to a case file (the case-file blueprint's `staff_case.show`)."""
+    if "staff_case.show" in current_app.view_functions:
+        return url_for("staff_case.show", reference=reference)
+    return "/staff/cases/" + quote(reference)
+
+
+def _form() -> QueueFilterForm:
+    return QueueFilterForm(
+        request.args,
+        treatments=list(db.session.scalars(select(Treatment).order_by(Treatment.name))),
+        clinics=list(db.session.scalars(select(Clinic).order_by(Clinic.name))),
+        countries=list(db.session.scalars(select(Case.country).distinct())),
+        staff=list(db.session.scalars(
+            select(User).where(User.active.is_(True), User.role.in_(ROLES)).order_by(User.email)
+        )),
+    )
+
+
+def _args(filters: queue.QueueFilters, **changes: Any) -> dict[str, Any]:
+    """Query-string arguments for `filters` with `changes`, defaults left out."""
+    values = {
+        "q": filters.search,
+        "status": filters.status,
+        "treatment": filters.treatment,
+        "country": filters.country,
+        "clinic": filters.clinic,
+        "assignee": filters.assignee,
+        "overdue": "y" if filters.overdue else None,
+        "sort": filters.sort,
+        "page": filters.page,
+    }
+    values.update(changes)
+    defaults = {"status": queue.OPEN, "sort": "newest", "page": 1}
+    return {k: v for k, v in values.items() if v not in (None, "") and defaults.get(k) != v}
+
+
+def due_words(row: queue.QueueRow, now: datetime) -> str:
+    """The row's next deadline in words for the queue."""
+    if row.case.sla_paused_since is not None:
+        return "Paused: waiting on the patient"
+    if row.next_due is None:
+        return "—"
+    if row.overdue:
+        return f"Overdue by {_span(now - row.next_due)}"
+    return f"Due in {_span(row.next_due - now)}"
+
+
+def _span(delta: timedelta) -> str:
+    hours = int(delta.total_seconds() // 3600)
+    if hours < 1:
+        return f"{max(1, int(delta.total_seconds() // 60))} min"
+    if hours < 48:
+        return f"{hours} h"
+    return f"{hours // 24} days"
+
+
+@bp.get("/staff/cases")
+@staff_required()
+def index() -> str:
+    form = _form()
+    filters = form.filters()
+    now = _now()
+    user = current_staff()
+    session = db.session
+    result = queue.page(session, filters, user_id=user.id, now=now)
+    filters = replace(filters, page=result.page)
+    counts = queue.status_counts(session, filters, user_id=user.id, now=now)
+    return render_template(
+        "staff/queue/index.html",
+        form=form,
+        filters=filters,
+        result=result,
+        counts=counts,
+        statuses=status_choices(),
+        status_labels={s.value: s.staff_label for s in CaseStatus},
+        countries=dict(choices.countries()),
+        any_cases=result.total > 0 or queue.any_cases(session),
+        filtered=_args(filters, page=None, sort=None) != {},
+        link=lambda **changes: url_for("staff_queue.index", **_args(filters, **changes)),
+        export_url=url_for("staff_queue.export", **_args(filters, page=None)),
+        case_href=case_href,
+        due_words=lambda row: due_words(row, now),
+        now=now,
+    )
+
+
+FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> str:
+    """A CSV cell a spreadsheet will not run as a formula (OWASP "CSV injection"):
+    text beginning with = + - @ tab or CR gets a leading apostrophe."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _cells(row: Iterable[Any]) -> list[str]:
+    out = []
+    for value in row:
+        if isinstance(value, datetime):
+            value = value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        elif isinstance(value, bool):
+            value = "yes" if value else "no"
+        out.append(spreadsheet_safe(value))
+    return out
+
+
+def csv_lines(rows: Iterable[Iterable[Any]]) -> Iterator[str]:
+    """The CSV text, a line at a time, header first; a byte-order mark lets Excel read UTF-8."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(queue.EXPORT_COLUMNS)
+    yield "\ufeff" + buffer.getvalue()
+    for row in rows:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(_cells(row))
+        yield buffer.getvalue()
+
+
+@bp.get("/staff/cases.csv")
+@staff_required()
+def export() -> Response:
+    filters = _form().filters()
+    now = _now()
+    user = current_staff()
+    rows = queue.export_rows(db.session, filters, user_id=user.id, now=now)
+
+    def generate() -> Iterator[str]:
+        count = 0
+        for line in csv_lines(rows):
+            count += 1
+            yield line
+        log.info("%s exported %d case(s) from the queue (%s)", user.email, count - 1, _args(filters, page=None))
+
+    response = Response(stream_with_context(generate()), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="medtour-cases-{now:%Y%m%d-%H%M}.csv"'
+    response.headers["Cache-Control"] = "no-store"
+    return response

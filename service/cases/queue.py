@@ -1,0 +1,252 @@
+"""The staff triage queue as plain query functions: filters, search, sort, pagination
+and counts per status, all in SQL (the overdue filter and the "due soonest" sort use
+`sla`'s SQL expressions, so filtering and paging stay exact on any page). The view
+and the CSV export are thin shells over these."""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import Select, case as sql_case, exists, func, or_, select
+from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.sql.elements import ColumnElement
+
+from service.cases import sla
+from service.cases.status import CaseStatus
+from service.cases.workflow import PRIORITIES
+from service.models import Case, Clinic, Referral, Treatment, User
+
+PER_PAGE: Final = 25
+
+# Status filter values beyond the statuses themselves.
+OPEN: Final = "open"
+ALL: Final = "all"
+
+# Assignee filter values beyond a user id.
+MINE: Final = "mine"
+UNASSIGNED: Final = "unassigned"
+
+SORTS: Final[dict[str, str]] = {
+    "newest": "Newest first",
+    "oldest": "Oldest first",
+    "priority": "Priority (urgent first)",
+    "due": "Due soonest",
+}
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """What the coordinator asked for; every field is optional (the defaults show the
+    open cases, newest first)."""
+
+    status: str = OPEN
+    treatment: str | None = None  # treatment slug
+    country: str | None = None  # the patient's country (ISO 3166-1 alpha-2)
+    clinic: str | None = None  # clinic slug: cases referred to that clinic
+    assignee: str | None = None  # MINE, UNASSIGNED or a user id
+    overdue: bool = False
+    search: str = ""
+    sort: str = "newest"
+    page: int = 1
+
+    def without_status(self) -> QueueFilters:
+        return replace(self, status=ALL)
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    case: Case
+    overdue: bool
+    next_due: datetime | None
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[QueueRow]
+    total: int
+    page: int
+    per_page: int = PER_PAGE
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def first_index(self) -> int:
+        """1-based position of the first row shown (0 when there is none)."""
+        return (self.page - 1) * self.per_page + 1 if self.total else 0
+
+    @property
+    def last_index(self) -> int:
+        return min(self.page * self.per_page, self.total)
+
+    def page_numbers(self, around: int = 2) -> list[int | None]:
+        """Page links to show: first, last and a window around the current page;
+        None marks a gap."""
+        wanted = {1, self.pages, *range(self.page - around, self.page + around + 1)}
+        numbers = sorted(n for n in wanted if 1 <= n <= self.pages)
+        shown: list[int | None] = []
+        for n in numbers:
+            if shown and n - (shown[-1] or 0) > 1:
+                shown.append(None)
+            shown.append(n)
+        return shown
+
+
+@dataclass(frozen=True)
+class StatusCounts:
+    """Cases per status under the other filters, for the status tabs."""
+
+    by_status: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def all(self) -> int:
+        return sum(self.by_status.values())
+
+    @property
+    def open(self) -> int:
+        return self.all - self.by_status.get(CaseStatus.CLOSED, 0)
+
+    def count(self, status: str) -> int:
+        if status == ALL:
+            return self.all
+        if status == OPEN:
+            return self.open
+        return self.by_status.get(status, 0)
+
+
+def fold(text: str) -> str:
+    """Case-folding for search, matching SQL lower() (Unicode-aware on both databases:
+    see `register_sqlite_functions`)."""
+    return text.lower()
+
+
+def _search(term: str) -> ColumnElement[bool]:
+    needle = fold(term.strip())
+    return or_(*(
+        func.lower(column).contains(needle, autoescape=True)
+        for column in (Case.reference, Case.full_name, Case.email)
+    ))
+
+
+def conditions(filters: QueueFilters, *, user_id: int, now: datetime) -> list[ColumnElement[bool]]:
+    """The WHERE clauses for `filters`; `user_id` is who "mine" means."""
+    where: list[ColumnElement[bool]] = []
+    if filters.status == OPEN:
+        where.append(Case.status != CaseStatus.CLOSED.value)
+    elif filters.status != ALL:
+        where.append(Case.status == filters.status)
+    if filters.treatment:
+        where.append(Case.treatment_id.in_(select(Treatment.id).where(Treatment.slug == filters.treatment)))
+    if filters.country:
+        where.append(Case.country == filters.country)
+    if filters.clinic:
+        where.append(exists(
+            select(Referral.id).join(Clinic, Clinic.id == Referral.clinic_id)
+            .where(Referral.case_id == Case.id, Clinic.slug == filters.clinic)
+        ))
+    if filters.assignee == MINE:
+        where.append(Case.assignee_id == user_id)
+    elif filters.assignee == UNASSIGNED:
+        where.append(Case.assignee_id.is_(None))
+    elif filters.assignee:
+        where.append(Case.assignee_id == int(filters.assignee))
+    if filters.overdue:
+        where.append(sla.overdue_clause(now))
+    if filters.search.strip():
+        where.append(_search(filters.search))
+    return where
+
+
+def _priority_rank() -> ColumnElement[int]:
+    return sql_case({p: i for i, p in enumerate(PRIORITIES)}, value=Case.priority, else_=PRIORITIES.index("normal"))
+
+
+def _order(sort: str, next_due: ColumnElement[Any]) -> list[ColumnElement[Any]]:
+    if sort == "oldest":
+        return [Case.created_at.asc(), Case.id.asc()]
+    if sort == "priority":
+        return [_priority_rank().desc(), Case.created_at.asc(), Case.id.asc()]
+    if sort == "due":
+        return [next_due.asc().nulls_last(), Case.id.asc()]
+    return [Case.created_at.desc(), Case.id.desc()]
+
+
+def query(filters: QueueFilters, *, user_id: int, now: datetime) -> Select[Any]:
+    """Case and its next deadline (epoch seconds) per row, filtered and sorted."""
+    next_due = sla.next_due_sql(now).label("next_due")
+    return (
+        select(Case, next_due)
+        .join(Case.treatment)
+        .outerjoin(Case.assignee)
+        .options(contains_eager(Case.treatment), contains_eager(Case.assignee))
+        .where(*conditions(filters, user_id=user_id, now=now))
+        .order_by(*_order(filters.sort, next_due))
+    )
+
+
+def count(session: Session, filters: QueueFilters, *, user_id: int, now: datetime) -> int:
+    stmt = select(func.count(Case.id)).where(*conditions(filters, user_id=user_id, now=now))
+    return session.scalar(stmt) or 0
+
+
+def page(session: Session, filters: QueueFilters, *, user_id: int, now: datetime, per_page: int = PER_PAGE) -> QueuePage:
+    """One page of the queue; a page past the end shows the last page."""
+    total = count(session, filters, user_id=user_id, now=now)
+    pages = max(1, math.ceil(total / per_page))
+    number = min(max(1, filters.page), pages)
+    stmt = query(filters, user_id=user_id, now=now).limit(per_page).offset((number - 1) * per_page)
+    rows = []
+    for case, next_due in session.execute(stmt):
+        due = sla.from_epoch(next_due)
+        rows.append(QueueRow(case=case, overdue=due is not None and due < now, next_due=due))
+    return QueuePage(rows=rows, total=total, page=number, per_page=per_page)
+
+
+def status_counts(session: Session, filters: QueueFilters, *, user_id: int, now: datetime) -> StatusCounts:
+    """Cases per status under every filter but the status one (the tabs keep the rest)."""
+    stmt = (
+        select(Case.status, func.count(Case.id))
+        .where(*conditions(filters.without_status(), user_id=user_id, now=now))
+        .group_by(Case.status)
+    )
+    return StatusCounts({status: n for status, n in session.execute(stmt)})
+
+
+def any_cases(session: Session) -> bool:
+    return session.scalar(select(exists().where(Case.id.is_not(None)))) or False
+
+
+EXPORT_COLUMNS: Final = (
+    "reference", "status", "priority", "created_at", "treatment", "country",
+    "assignee", "overdue", "patient name", "email",
+)
+
+
+def export_rows(session: Session, filters: QueueFilters, *, user_id: int, now: datetime, batch: int = 500) -> Iterator[tuple[Any, ...]]:
+    """Every row of the filtered queue (all pages, in the queue's order), as plain
+    values in `EXPORT_COLUMNS` order, fetched `batch` rows at a time."""
+    next_due = sla.next_due_sql(now).label("next_due")
+    stmt = (
+        select(
+            Case.reference, Case.status, Case.priority, Case.created_at, Treatment.slug, Case.country,
+            User.email, next_due, Case.full_name, Case.email,
+        )
+        .join(Treatment, Treatment.id == Case.treatment_id)
+        .outerjoin(User, User.id == Case.assignee_id)
+        .where(*conditions(filters, user_id=user_id, now=now))
+        .order_by(*_order(filters.sort, next_due))
+        .execution_options(yield_per=batch)
+    )
+    for reference, status, priority, created_at, treatment, country, assignee, due, name, email in session.execute(stmt):
+        overdue = due is not None and float(due) < now.timestamp()
+        yield reference, status, priority, created_at, treatment, country, assignee, overdue, name, email
+
+
+def register_sqlite_functions(dbapi_connection: Any) -> None:
+    """SQLite's own lower() folds ASCII only; patients' names are often Cyrillic.
+    Replace it with Python's on each SQLite connection (PostgreSQL's is Unicode-aware)."""
+    dbapi_connection.create_function("lower", 1, lambda s: fold(s) if isinstance(s, str) else s, deterministic=True)

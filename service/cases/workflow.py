@@ -1,0 +1,300 @@
+"""The case state machine: which staff action is allowed in which status, and what it
+does. Views call `perform`; nothing else changes a case on a coordinator's behalf.
+
+Every action is checked before anything is touched (an illegal one raises
+`ActionRefused` with a message for people, and nothing is half-applied) and writes
+exactly one `CaseEvent`. The case's `version` column makes a concurrent edit fail
+with `CaseChanged` instead of silently overwriting another coordinator's work."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Final
+
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from service.cases import assignment, events, intake, referrals
+from service.accounts.roles import COORDINATOR, GRANTS
+from service.cases.status import CaseStatus, ReferralStatus
+from service.extensions import db
+from service.models import Case, Clinic, ClinicTreatment, PatientQuestion, Referral, Treatment, User
+from service.routing import case_facts, clinic_facts, referred_clinic_slugs, unqualified_reason
+from workers import outbox
+
+S = CaseStatus
+
+PRIORITIES: Final = ("low", "normal", "high", "urgent")
+CLOSE_REASONS: Final[dict[str, str]] = {
+    "booked": "Booked",
+    "declined_by_patient": "Declined by the patient",
+    "no_suitable_clinic": "No suitable clinic",
+    "duplicate": "Duplicate",
+    "spam": "Spam",
+}
+OPEN_STATUSES: Final = frozenset(S) - {S.CLOSED}
+# Clinics one "route to the suggestions" may refer the case to at once.
+MAX_TOP_N: Final = 10
+ANSWER_MAX_CHARS: Final = 5000
+# A reopened case goes back to a person first.
+REOPEN_STATUS: Final = S.NEEDS_ATTENTION
+CHANGED_MESSAGE: Final = "This case changed since you opened it; reload to see the latest before acting."
+# Actions after which a coordinator may have room for a case queued for lack of capacity.
+FREES_CAPACITY: Final = frozenset({"close", "assign"})
+
+
+class ActionRefused(ValueError):
+    """The action is not allowed now; the message says why, for the coordinator."""
+
+
+class CaseChanged(RuntimeError):
+    """Someone else changed the case since the coordinator loaded it."""
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    label: str
+    allowed: frozenset[CaseStatus]
+    apply: Callable[..., Any]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _actor(user: User) -> str:
+    return f"staff:{user.email}"
+
+
+def _responded(case: Case) -> None:
+    """The first thing staff do to a case stops its first-response clock."""
+    if case.first_response_at is None:
+        case.first_response_at = _now()
+
+
+def _assign(case: Case, user: User, *, assignee: User | None) -> None:
+    if assignee is not None and (not assignee.active or assignee.role not in GRANTS[COORDINATOR]):
+        raise ActionRefused(f"{assignee.email} cannot take cases.")
+    if assignee is case.assignee or (assignee is not None and assignee.id == case.assignee_id):
+        raise ActionRefused(
+            f"The case is already assigned to {assignee.email}." if assignee else "The case is not assigned to anyone."
+        )
+    previous = case.assignee.email if case.assignee else None
+    case.assignee = assignee
+    if assignee is None:
+        events.record_event(case, _actor(user), "unassigned", previous=previous)
+    else:
+        events.record_event(case, _actor(user), "assigned", assignee=assignee.email, previous=previous)
+
+
+def _set_priority(case: Case, user: User, *, priority: str) -> None:
+    if priority not in PRIORITIES:
+        raise ActionRefused(f"Priority must be one of: {', '.join(PRIORITIES)}.")
+    if priority == case.priority:
+        raise ActionRefused(f"The priority is already {priority}.")
+    old, case.priority = case.priority, priority
+    events.record_event(case, _actor(user), "priority_set", old=old, new=priority)
+
+
+def _correct_treatment(case: Case, user: User, *, treatment_slug: str) -> None:
+    treatment = db.session.scalar(select(Treatment).where(Treatment.slug == treatment_slug))
+    if treatment is None:
+        raise ActionRefused(f"Unknown treatment {treatment_slug!r}.")
+    if treatment.id == case.treatment_id:
+        raise ActionRefused(f"The case is already for {treatment.name}.")
+    old = case.treatment
+    case.treatment = treatment
+    events.record_event(
+        case, _actor(user), "treatment_corrected",
+        old=old.slug, new=treatment.slug, old_name=old.name, new_name=treatment.name,
+    )
+
+
+def _request_info(case: Case, user: User, *, question: str) -> PatientQuestion:
+    question = (question or "").strip()
+    if not 10 <= len(question) <= 2000:
+        raise ActionRefused("Write the question for the patient in 10 to 2,000 characters.")
+    asked = PatientQuestion(case=case, asked_by=user, question=question, resume_status=case.status)
+    db.session.add(asked)
+    case.sla_paused_since = _now()
+    events.change_status(case, S.AWAITING_PATIENT, _actor(user), question=question)
+    return asked
+
+
+def _route(case: Case, user: User, *, clinic_slugs: list[str] | None = None, top_n: int = 3):
+    """Refer to the top suggestions or to the clinics picked by hand. Unlike automatic
+    routing, a staff action that finds no clinic is refused with the reason (the
+    coordinator decides what next) instead of moving the case on its own."""
+    if clinic_slugs is not None and not clinic_slugs:
+        raise ActionRefused("Pick at least one clinic, or route to the suggestions.")
+    if clinic_slugs is None:
+        if not 1 <= top_n <= MAX_TOP_N:
+            raise ActionRefused(f"Route to between 1 and {MAX_TOP_N} clinics at once.")
+        if not referrals.suggestions(case):
+            reason = unqualified_reason(
+                case_facts(case), clinic_facts(db.session, case.treatment_id),
+                exclude=referred_clinic_slugs(db.session, case.id),
+            )
+            raise ActionRefused(f"No clinic can take this case now: {reason}")
+    try:
+        outcome = referrals.route(case, top_n, actor=_actor(user), only=clinic_slugs)
+    except referrals.RoutingRefused as exc:
+        raise ActionRefused(str(exc)) from exc
+    for referral in outcome.referrals:
+        outbox.record("render_dossier", case_id=case.id, referral_id=referral.id)
+    return outcome
+
+
+def _regenerate_paperwork(case: Case, user: User) -> None:
+    """Render the confirmation and every dossier again (e.g. after a correction)."""
+    intake.refresh_paperwork(case)
+    events.record_event(case, _actor(user), "paperwork_requested")
+
+
+def _referral(case: Case, referral_id: int) -> Referral:
+    referral = db.session.get(Referral, referral_id)
+    if referral is None or referral.case_id != case.id:
+        raise ActionRefused("That referral does not belong to this case.")
+    return referral
+
+
+def _release_contact(case: Case, user: User, *, referral_id: int) -> None:
+    referral = _referral(case, referral_id)
+    if referral.status != ReferralStatus.ACCEPTED:
+        raise ActionRefused(f"{referral.clinic.name} has not accepted the case; contact details stay hidden.")
+    if referral.contact_released_at is not None:
+        raise ActionRefused(f"Contact details were already released to {referral.clinic.name}.")
+    referral.contact_released_at = _now()
+    events.record_event(
+        case, _actor(user), "contact_released", clinic=referral.clinic.slug, clinic_name=referral.clinic.name
+    )
+
+
+def _record_choice(case: Case, user: User, *, referral_id: int) -> None:
+    referral = _referral(case, referral_id)
+    if referral.status != ReferralStatus.ACCEPTED:
+        raise ActionRefused(f"{referral.clinic.name} has not accepted the case, so it cannot be chosen.")
+    events.change_status(case, S.CHOSEN, _actor(user), clinic=referral.clinic.slug, referral_id=referral.id)
+
+
+def _close(case: Case, user: User, *, reason: str) -> None:
+    if reason not in CLOSE_REASONS:
+        raise ActionRefused(f"Choose a reason to close: {', '.join(CLOSE_REASONS.values())}.")
+    case.closed_reason = reason
+    _resume_clock(case)
+    events.change_status(case, S.CLOSED, _actor(user), reason=reason)
+
+
+def _reopen(case: Case, user: User) -> None:
+    case.closed_reason = None
+    events.change_status(case, REOPEN_STATUS, _actor(user))
+
+
+def _add_note(case: Case, user: User, *, body: str) -> None:
+    body = (body or "").strip()
+    if not 1 <= len(body) <= 5000:
+        raise ActionRefused("A note needs 1 to 5,000 characters.")
+    events.record_event(case, _actor(user), "note", body=body)
+
+
+def _resume_clock(case: Case) -> None:
+    if case.sla_paused_since is not None:
+        case.sla_paused_seconds += int((_now() - case.sla_paused_since).total_seconds())
+        case.sla_paused_since = None
+
+
+_WORKING = frozenset({S.SUBMITTED, S.NEEDS_ATTENTION, S.ROUTED, S.AWAITING_PATIENT})
+
+ACTIONS: Final[dict[str, Action]] = {
+    a.name: a
+    for a in (
+        Action("assign", "Assign", OPEN_STATUSES, _assign),
+        Action("set_priority", "Set priority", OPEN_STATUSES, _set_priority),
+        Action("correct_treatment", "Correct the treatment", _WORKING, _correct_treatment),
+        Action("request_info", "Ask the patient", frozenset({S.SUBMITTED, S.NEEDS_ATTENTION, S.ROUTED}), _request_info),
+        Action("route", "Route to clinics", frozenset({S.SUBMITTED, S.NEEDS_ATTENTION, S.ROUTED}), _route),
+        Action("regenerate_paperwork", "Regenerate paperwork", OPEN_STATUSES, _regenerate_paperwork),
+        Action("release_contact", "Release contact details", frozenset({S.ROUTED, S.CHOSEN}), _release_contact),
+        Action("record_choice", "Record the patient's choice", frozenset({S.ROUTED}), _record_choice),
+        Action("close", "Close", OPEN_STATUSES, _close),
+        Action("reopen", "Reopen", frozenset({S.CLOSED}), _reopen),
+        Action("add_note", "Add an internal note", frozenset(S), _add_note),
+    )
+}
+
+
+def allowed_actions(case: Case) -> list[Action]:
+    return [a for a in ACTIONS.values() if case.status in a.allowed]
+
+
+def perform(case: Case, action: str, user: User, *, expected_version: int | None = None, **params: Any) -> Any:
+    """Apply one staff action to the case and flush it; the caller commits. Raises
+    `ActionRefused` (not allowed now, or bad input) or `CaseChanged` (stale form, or
+    another transaction changed the row meanwhile); after either, roll back.
+
+    Every action bumps the case's version, even one that only touches a referral or
+    adds a note: a coordinator acting on a page older than the latest action is asked
+    to reload rather than act on what they have not seen."""
+    spec = ACTIONS.get(action)
+    if spec is None:
+        raise ActionRefused(f"Unknown action {action!r}.")
+    if expected_version is not None and expected_version != case.version:
+        raise CaseChanged(CHANGED_MESSAGE)
+    if case.status not in spec.allowed:
+        raise ActionRefused(f"{spec.label} is not possible while the case is {CaseStatus(case.status).label.lower()}.")
+    try:
+        # One UPDATE of the case per action (so one version step): no flush half-way
+        # when an action reads something lazily after changing the case.
+        with db.session.no_autoflush:
+            result = spec.apply(case, user, **params)
+            if action != "add_note":
+                _responded(case)
+            case.updated_at = _now()
+        db.session.flush()
+        if action in FREES_CAPACITY:
+            # Reads the loads just flushed; assigns other cases only (each with its own event).
+            assignment.on_case_closed()
+    except StaleDataError as exc:
+        raise CaseChanged(CHANGED_MESSAGE) from exc
+    return result
+
+
+def record_view(case: Case, user: User) -> None:
+    """Opening a case file shows health data: who looked, and when, goes on the timeline."""
+    events.record_event(case, _actor(user), "case_viewed")
+
+
+def record_file_opened(case: Case, user: User, filename: str) -> None:
+    """Taking a copy of a patient's file (or a generated document) is recorded too."""
+    events.record_event(case, _actor(user), "file_opened", file=filename)
+
+
+def patient_answered(case: Case, question: PatientQuestion, answer: str) -> None:
+    """The patient answered from the status page: the clock resumes, the case returns
+    to where it was when the question was asked."""
+    if case.status != S.AWAITING_PATIENT or question.answered_at is not None or question.case_id != case.id:
+        raise ActionRefused("There is no open question on this request.")
+    answer = (answer or "").strip()
+    if not 1 <= len(answer) <= ANSWER_MAX_CHARS:
+        raise ActionRefused(f"Write your answer in 1 to {ANSWER_MAX_CHARS:,} characters.")
+    question.answer = answer
+    question.answered_at = _now()
+    _resume_clock(case)
+    events.change_status(case, CaseStatus(question.resume_status), events.PATIENT, question_id=question.id)
+
+
+def open_question(case: Case) -> PatientQuestion | None:
+    return db.session.scalar(
+        select(PatientQuestion)
+        .where(PatientQuestion.case_id == case.id, PatientQuestion.answered_at.is_(None))
+        .order_by(PatientQuestion.id.desc())
+    )
+
+
+def clinics_for_manual_routing(case: Case) -> list[Clinic]:
+    """Clinics offering the case's treatment, for routing by hand beside the suggestions."""
+    return list(db.session.scalars(
+        select(Clinic).join(ClinicTreatment).where(ClinicTreatment.treatment_id == case.treatment_id).order_by(Clinic.name)
+    ))

@@ -1,0 +1,1 @@
+"""Demo data: `flask --app wsgi demo seed` (see `seed`)."""

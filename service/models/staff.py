@@ -1,0 +1,53 @@
+"""Agency staff, and what staff add to a case: questions to the patient."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from service.extensions import db
+from service.models.case import Case
+from service.models.types import UTCDateTime, utcnow
+
+
+class User(db.Model):
+    """A staff account. Passwords are argon2 hashes; `active` False locks the user out at once."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Base32 TOTP secret once the second factor is enrolled.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # Open cases a coordinator can hold before auto-assignment passes them by.
+    capacity: Mapped[int] = mapped_column(Integer, default=15)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<User {self.email} ({self.role})>"
+
+
+class PatientQuestion(db.Model):
+    """Staff asked the patient for more information; the SLA clock pauses until answered."""
+
+    __tablename__ = "patient_questions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    asked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    question: Mapped[str] = mapped_column(Text)
+    # The status the case returns to once the patient answers.
+    resume_status: Mapped[str] = mapped_column(String(32))
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    case: Mapped[Case] = relationship()
+    asked_by: Mapped[User | None] = relationship()

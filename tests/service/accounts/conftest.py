@@ -1,0 +1,1 @@
+from tests.service.accounts.support import fresh_limits  # noqa: F401

@@ -1,0 +1,153 @@
+"""Automatic assignment: least open load among coordinators under capacity, ties by
+fewest total then id; no room → queued (once), assigned oldest first when room frees;
+one system "assigned" event per automatic assignment; people's decisions stand."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from service.accounts.roles import ADMIN
+from service.cases import assignment, workflow
+from service.cases.status import CaseStatus
+from service.extensions import db
+from service.models import Case, CaseEvent, User
+from tests.fixtures.cases import rows, submit
+from tests.fixtures.staff import make_user
+from tests.service.cases.staff_cases import hours, make_case
+from workers import jobs
+
+
+def events_of(case: Case, kind: str) -> list[CaseEvent]:
+    return list(db.session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.kind == kind).order_by(CaseEvent.id)
+    ))
+
+
+def holding(user: User, open_: int = 0, closed: int = 0) -> None:
+    for _ in range(open_):
+        make_case(assignee=user, status=CaseStatus.ROUTED)
+    for _ in range(closed):
+        make_case(assignee=user, status=CaseStatus.CLOSED, closed_reason="booked")
+
+
+def test_the_coordinator_with_the_lowest_open_load_gets_the_case(db_session):
+    busy, light = make_user(), make_user()
+    holding(busy, open_=3)
+    holding(light, open_=1, closed=5)
+    case = make_case()
+    assert assignment.assign_new(case) == light
+    assert case.assignee == light
+    [event] = events_of(case, "assigned")
+    assert event.actor == "system"
+    assert event.details["assignee"] == light.email and event.details["automatic"] is True
+
+
+def test_ties_go_to_fewest_cases_in_total_then_the_lowest_id(db_session):
+    first, second, third = make_user(), make_user(), make_user()
+    holding(first, open_=1, closed=2)
+    holding(second, open_=1, closed=1)
+    holding(third, open_=1, closed=1)
+    assert assignment.assign_new(make_case()) == second
+
+
+def test_full_inactive_and_admin_users_are_passed_by(db_session):
+    full = make_user(capacity=2)
+    holding(full, open_=2)
+    make_user(active=False)
+    make_user(ADMIN)
+    roomy = make_user(capacity=5)
+    holding(roomy, open_=4)
+    assert assignment.assign_new(make_case()) == roomy
+
+
+def test_with_no_room_the_case_is_queued_once(db_session):
+    full = make_user(capacity=1)
+    holding(full, open_=1)
+    case = make_case()
+    assert assignment.assign_new(case) is None
+    assert assignment.assign_new(case) is None
+    assert case.assignee is None
+    [queued] = events_of(case, assignment.QUEUED)
+    assert queued.actor == "system" and "capacity" in queued.details["reason"]
+    assert events_of(case, "assigned") == []
+    assert assignment.waiting_cases() == [case]
+
+
+def test_queued_cases_are_assigned_oldest_first_when_a_case_closes(app, db_session):
+    coordinator = make_user(capacity=2)
+    held = make_case(assignee=coordinator, status=CaseStatus.ROUTED, age=hours(50))
+    make_case(assignee=coordinator, status=CaseStatus.ROUTED, age=hours(50))
+    newer, older = make_case(age=hours(1)), make_case(age=hours(5))
+    assignment.assign_new(newer)
+    assignment.assign_new(older)
+    assert assignment.waiting_cases() == [older, newer]
+
+    workflow.perform(held, "close", coordinator, reason="booked")
+    assert older.assignee == coordinator and newer.assignee is None
+    assert len(events_of(older, "assigned")) == 1
+    assert assignment.waiting_cases() == [newer]
+
+
+def test_nothing_is_handed_out_when_auto_assignment_is_off(app, db_session, monkeypatch):
+    coordinator = make_user(capacity=1)
+    held = make_case(assignee=coordinator, status=CaseStatus.ROUTED)
+    waiting = make_case()
+    assignment.assign_new(waiting)
+    monkeypatch.setitem(app.config, "AUTO_ASSIGN", False)
+    workflow.perform(held, "close", coordinator, reason="spam")
+    assert assignment.on_case_closed() == []
+    assert waiting.assignee is None and assignment.waiting_cases() == [waiting]
+
+
+def test_a_persons_decision_is_not_overridden(db_session):
+    """A case staff unassigned, and a case that was never queued, are not picked up."""
+    coordinator = make_user(capacity=1)
+    holding(coordinator, open_=1)
+    queued = make_case()
+    assignment.assign_new(queued)
+    workflow.perform(queued, "assign", coordinator, assignee=coordinator)
+    workflow.perform(queued, "assign", coordinator, assignee=None)
+    make_case()  # unassigned, never through automatic assignment
+    coordinator.capacity = 10
+    assert assignment.assign_waiting() == []
+
+
+def test_an_assigned_or_closed_case_is_left_alone(db_session):
+    owner = make_user()
+    holding(owner, open_=3)
+    make_user()  # has room: assignment would be possible
+    assigned = make_case(assignee=owner)
+    closed = make_case(status=CaseStatus.CLOSED, closed_reason="duplicate")
+    assert assignment.assign_new(assigned) is None and assigned.assignee == owner
+    assert assignment.assign_new(closed) is None and closed.assignee is None
+    assert events_of(assigned, "assigned") == events_of(closed, "assigned") == []
+
+
+def test_a_new_request_is_assigned_by_its_job_run_twice(app, client):
+    coordinator = make_user()
+    case = submit(client)
+    [message] = rows(case, "assign_case")
+    jobs.assign_case(case_id=message.case_id)
+    jobs.assign_case(case_id=message.case_id)
+    db.session.commit()
+    assert case.assignee == coordinator
+    assert len(events_of(case, "assigned")) == 1
+
+
+def test_the_job_first_serves_cases_already_waiting(app, client):
+    coordinator = make_user(capacity=1)
+    held = make_case(assignee=coordinator, status=CaseStatus.ROUTED, age=hours(9))
+    waiting = make_case(age=hours(3))
+    assignment.assign_new(waiting)
+    held.status = CaseStatus.CLOSED  # room freed without anyone handing out the queue
+    db.session.commit()
+    case = submit(client)
+    jobs.assign_case(case_id=case.id)
+    assert waiting.assignee == coordinator
+    assert case.assignee is None and assignment.waiting_cases() == [case]
+
+
+def test_no_assignment_job_is_recorded_when_auto_assignment_is_off(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "AUTO_ASSIGN", False)
+    case = submit(client)
+    assert rows(case, "assign_case") == []
+    assert rows(case, "route_case") != []
