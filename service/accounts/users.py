@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from service.accounts import totp
 from service.accounts.passwords import MIN_LENGTH, hash_password
 from service.accounts.roles import ROLES
+from service.cases import assignment
 from service.extensions import db
 from service.models import User
 
@@ -71,6 +72,7 @@ def create_user(email: str, role: str, password: str, *, capacity: int | None = 
     db.session.add(user)
     db.session.flush()
     log.info("staff user %s created with role %s by %s", address, role, actor)
+    assignment.capacity_freed()
     return user
 
 
@@ -83,6 +85,8 @@ def set_active(user: User, active: bool, *, actor: str) -> None:
         user.locked_until = None
     db.session.flush()
     log.info("staff user %s %s by %s", user.email, "enabled" if active else "disabled", actor)
+    if active:
+        assignment.capacity_freed()
 
 
 def set_password(user: User, password: str, *, actor: str) -> None:
@@ -101,6 +105,8 @@ def set_capacity(user: User, capacity: int, *, actor: str) -> None:
     user.capacity = capacity
     db.session.flush()
     log.info("staff user %s capacity %s -> %s by %s", user.email, previous, capacity, actor)
+    if capacity > previous:
+        assignment.capacity_freed()
 
 
 def enrol_totp(user: User, *, replace: bool = False, actor: str) -> str:

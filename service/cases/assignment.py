@@ -140,10 +140,10 @@ def assign_waiting() -> list[Case]:
     return assigned
 
 
-def on_case_closed() -> list[Case]:
-    """Capacity may have freed (a case closed, a case reassigned, a coordinator's
-    capacity raised or a coordinator enabled): hand out queued cases when automatic
-    assignment is on. Call after the change is flushed, before the commit."""
+def capacity_freed() -> list[Case]:
+    """Capacity may have freed (a case closed or reassigned, a coordinator added,
+    enabled or given more capacity): hand out queued cases when automatic assignment
+    is on. Call after the change is flushed, before the commit."""
     if not current_app.config["AUTO_ASSIGN"]:
         return []
     return assign_waiting()

@@ -255,7 +255,7 @@ def perform(case: Case, action: str, user: User, *, expected_version: int | None
         db.session.flush()
         if action in FREES_CAPACITY:
             # Reads the loads just flushed; assigns other cases only (each with its own event).
-            assignment.on_case_closed()
+            assignment.capacity_freed()
     except StaleDataError as exc:
         raise CaseChanged(CHANGED_MESSAGE) from exc
     return result

@@ -3,9 +3,11 @@ fewest total then id; no room → queued (once), assigned oldest first when room
 one system "assigned" event per automatic assignment; people's decisions stand."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
-from service.accounts.roles import ADMIN
+from service.accounts import users as accounts
+from service.accounts.roles import ADMIN, COORDINATOR
 from service.cases import assignment, workflow
 from service.cases.status import CaseStatus
 from service.extensions import db
@@ -94,7 +96,37 @@ def test_nothing_is_handed_out_when_auto_assignment_is_off(app, db_session, monk
     assignment.assign_new(waiting)
     monkeypatch.setitem(app.config, "AUTO_ASSIGN", False)
     workflow.perform(held, "close", coordinator, reason="spam")
-    assert assignment.on_case_closed() == []
+    assert assignment.capacity_freed() == []
+    assert waiting.assignee is None and assignment.waiting_cases() == [waiting]
+
+
+@pytest.mark.parametrize("change", ["raise_capacity", "enable", "create"])
+def test_queued_cases_are_handed_out_when_an_admin_adds_room(app, db_session, change):
+    full = make_user(capacity=1)
+    holding(full, open_=1)
+    disabled = make_user(capacity=5, active=False)
+    waiting = make_case()
+    assignment.assign_new(waiting)
+    assert assignment.waiting_cases() == [waiting]
+    if change == "raise_capacity":
+        accounts.set_capacity(full, 2, actor="admin@x")
+        expected = full
+    elif change == "enable":
+        accounts.set_active(disabled, True, actor="admin@x")
+        expected = disabled
+    else:
+        expected = accounts.create_user("new@medtour.example", COORDINATOR, "a long enough password", actor="admin@x")
+    assert waiting.assignee == expected and assignment.waiting_cases() == []
+
+
+def test_lowering_capacity_or_disabling_hands_out_nothing(app, db_session):
+    full = make_user(capacity=1)
+    holding(full, open_=1)
+    other = make_user(capacity=0)
+    waiting = make_case()
+    assignment.assign_new(waiting)
+    accounts.set_capacity(full, 0, actor="admin@x")
+    accounts.set_active(other, False, actor="admin@x")
     assert waiting.assignee is None and assignment.waiting_cases() == [waiting]
 
 

@@ -261,7 +261,9 @@ def test_release_contact_needs_an_accepted_referral_and_happens_once(world):
 
     workflow.perform(case, "release_contact", world.user, referral_id=world.accepted.id)
     assert world.accepted.contact_released_at is not None
-    assert last_event(case).details == {"clinic": world.accepted.clinic.slug}
+    clinic = world.accepted.clinic
+    assert last_event(case).details == {"clinic": clinic.slug, "clinic_name": clinic.name}
+    assert events.describe(last_event(case)) == f"Patient's contact details released to {clinic.name}"
     with pytest.raises(workflow.ActionRefused, match="already released"):
         workflow.perform(case, "release_contact", world.user, referral_id=world.accepted.id)
 
