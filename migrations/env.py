@@ -42,9 +42,16 @@ def run_migrations_online() -> None:
     options = _options()
     options.setdefault("process_revision_directives", skip_empty)
     with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # SQLite alters a table by copying it; with foreign keys enforced, dropping
+            # the old copy fails while other tables point at it. (Outside a transaction:
+            # the pragma is ignored inside one.)
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
         context.configure(connection=connection, **options)
         with context.begin_transaction():
             context.run_migrations()
+        if connection.dialect.name == "sqlite":
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():

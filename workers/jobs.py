@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from service.cases import assignment, documents, referrals
+from service.cases import assignment, documents, erasure, referrals
 from service.cases.secrets_box import open_secret
 from service.cases.status import CaseStatus
 from service.extensions import db
 from service.models import Case, Referral
-from service.notifications import CLINIC_REFERRAL, PATIENT_CONFIRMATION, messages, notify_once
+from service.notifications import CLINIC_REFERRAL, PATIENT_CONFIRMATION, STAFF_CHOICE, messages, notify_once
 from service.store import get_storage
 from workers import outbox, queues
 
@@ -117,6 +117,61 @@ def assign_case(case_id: int) -> None:
         assignment.assign_new(case)
 
 
+def _case(case_id: int) -> Case | None:
+    """The case, unless it is gone or its personal data was erased (nothing to render)."""
+    case = db.session.get(Case, case_id)
+    return None if case is None or case.erased_at is not None else case
+
+
+def render_quote_comparison(case_id: int) -> None:
+    """The patient's side-by-side PDF of the quotes received, after any quote change."""
+    case = _case(case_id)
+    if case is not None:
+        documents.store_quote_comparison(case, get_storage())
+
+
+def render_booking_summary(case_id: int) -> None:
+    case = _case(case_id)
+    if case is not None and case.chosen_quote is not None:
+        documents.store_booking_summary(case, get_storage(), contact_email=current_app.config["CONTACT_EMAIL"])
+
+
+def render_visa_letter(case_id: int) -> None:
+    case = _case(case_id)
+    if case is not None and case.chosen_quote is not None:
+        documents.store_visa_letter(case, get_storage(), contact_email=current_app.config["CONTACT_EMAIL"])
+
+
+def notify_staff_choice(case_id: int) -> None:
+    """Tell the case's coordinator (or the agency's inbox) that the patient chose."""
+    case = _case(case_id)
+    if case is None or case.chosen_quote is None:
+        return
+    config = current_app.config
+    recipient = case.assignee.email if case.assignee is not None else config["CONTACT_EMAIL"]
+    notify_once(
+        db.session,
+        case_id=case.id,
+        kind=STAFF_CHOICE,
+        recipient=recipient,
+        referral_id=case.chosen_quote.referral_id,
+        mail_url=config["MAIL_URL"],
+        build=lambda: messages.staff_choice(
+            reference=case.reference,
+            case_url=f"{config['BASE_URL']}/staff/cases/{case.reference}",
+            mail_from=config["MAIL_FROM"],
+            to=recipient,
+        ),
+    )
+
+
+def erase_case(case_id: int) -> None:
+    """The patient asked for erasure: files, documents and personal fields go."""
+    case = db.session.get(Case, case_id)
+    if case is not None:
+        erasure.erase(case, get_storage())
+
+
 @dataclass(frozen=True)
 class JobSpec:
     func: Callable[..., None]
@@ -130,4 +185,9 @@ JOBS: dict[str, JobSpec] = {
     "notify_patient": JobSpec(notify_patient, queues.NOTIFICATIONS),
     "notify_clinic": JobSpec(notify_clinic, queues.NOTIFICATIONS),
     "assign_case": JobSpec(assign_case, queues.ROUTING),
+    "render_quote_comparison": JobSpec(render_quote_comparison, queues.PAPERWORK),
+    "render_booking_summary": JobSpec(render_booking_summary, queues.PAPERWORK),
+    "render_visa_letter": JobSpec(render_visa_letter, queues.PAPERWORK),
+    "notify_staff_choice": JobSpec(notify_staff_choice, queues.NOTIFICATIONS),
+    "erase_case": JobSpec(erase_case, queues.DEFAULT),
 }

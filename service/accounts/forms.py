@@ -6,7 +6,7 @@ from wtforms import EmailField, HiddenField, IntegerField, PasswordField, Select
 from wtforms.validators import Email, InputRequired, Length, NumberRange, Regexp
 
 from service.accounts.passwords import MIN_LENGTH
-from service.accounts.roles import ROLES
+from service.accounts.roles import STAFF_ROLES
 from service.accounts.users import MAX_CAPACITY, default_capacity
 
 
@@ -55,7 +55,7 @@ class CreateUserForm(FlaskForm):
         validators=[InputRequired("Enter the email address."), Email("Enter a valid email address."),
                     Length(max=254)],
     )
-    role = SelectField("Role", choices=[SelectChoice(role, role.capitalize()) for role in ROLES])
+    role = SelectField("Role", choices=[SelectChoice(role, role.capitalize()) for role in STAFF_ROLES])
     password = PasswordField(
         "Initial password",
         validators=[InputRequired("Enter an initial password."),

@@ -10,7 +10,7 @@ from typing import Any, TypeVar, cast
 from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, logout_user
 
-from service.accounts.roles import COORDINATOR, GRANTS
+from service.accounts.roles import CLINIC, COORDINATOR, GRANTS
 from service.extensions import db
 from service.models import User
 
@@ -77,6 +77,27 @@ def staff_required(role: str = COORDINATOR) -> Callable[[F], F]:
         return cast(F, guarded)
 
     return decorate
+
+
+def clinic_required(view: F) -> F:
+    """A signed-in, active clinic user (their clinic is `current_staff().clinic`);
+    anonymous visitors go to the clinic sign-in page, other roles get 403."""
+
+    @wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            return redirect(url_for("clinic_auth.login", next=request.full_path))
+        if _timed_out():
+            logout_user()
+            session.pop(LAST_SEEN, None)
+            flash("You were signed out after a period of inactivity. Sign in again.", "info")
+            return redirect(url_for("clinic_auth.login", next=request.full_path))
+        user = current_staff()
+        if user.role not in GRANTS[CLINIC] or user.clinic_id is None:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return cast(F, guarded)
 
 
 def _forget_user(_exc: BaseException | None) -> None:

@@ -193,15 +193,16 @@ def pending() -> tuple[User, str | None] | None:
     return user, state.get("next")
 
 
-def safe_next(raw: str | None) -> str | None:
-    """`next` only when it is a path inside the staff console on this site."""
+def safe_next(raw: str | None, prefix: str = "/staff/") -> str | None:
+    """`next` only when it is a path inside the console `prefix` names (the staff
+    console, or the clinic portal) on this site, and not its sign-in pages."""
     if not raw or any(c in raw for c in "\\\r\n\t"):
         return None
     parts = urlsplit(raw)
     if parts.scheme or parts.netloc or ".." in parts.path.split("/"):
         return None
-    if parts.path != "/staff" and not parts.path.startswith("/staff/"):
+    if parts.path != prefix.rstrip("/") and not parts.path.startswith(prefix):
         return None
-    if parts.path.rstrip("/").startswith(("/staff/login", "/staff/logout")):
+    if parts.path.rstrip("/").startswith((f"{prefix}login", f"{prefix}logout")):
         return None
     return raw

@@ -202,4 +202,3 @@ def set_capacity(user_id: int) -> Response:
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    ratelimit.init_app(app, SIGNIN_ENDPOINTS)

@@ -198,7 +198,7 @@ def _render(
         timeline=timeline,
         page=page,
         pages=pages,
-        close_reasons=workflow.CLOSE_REASONS,
+        close_reasons=workflow.CLOSED_REASON_LABELS,
         image_preview=IMAGE_PREVIEW,
         pdf_preview=PDF_PREVIEW,
         manual_mode=MANUAL,

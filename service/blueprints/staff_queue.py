@@ -18,7 +18,7 @@ from sqlalchemy import select
 from forms import choices
 from forms.staff_queue import QueueFilterForm, status_choices
 from service.accounts import current_staff, staff_required
-from service.accounts.roles import ROLES
+from service.accounts.roles import STAFF_ROLES
 from service.cases import queue
 from service.cases.status import CaseStatus
 from service.extensions import db
@@ -58,7 +58,7 @@ def _form() -> QueueFilterForm:
         clinics=list(db.session.scalars(select(Clinic).order_by(Clinic.name))),
         countries=list(db.session.scalars(select(Case.country).distinct())),
         staff=list(db.session.scalars(
-            select(User).where(User.active.is_(True), User.role.in_(ROLES)).order_by(User.email)
+            select(User).where(User.active.is_(True), User.role.in_(STAFF_ROLES)).order_by(User.email)
         )),
     )
 

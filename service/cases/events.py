@@ -25,7 +25,10 @@ def change_status(case: Case, new: CaseStatus, actor: str, **details: Any) -> Ca
 
 
 # What the patient's status page and API show; the rest is for staff.
-PATIENT_VISIBLE = frozenset({"case_submitted", "files_added", "files_not_stored", "status_changed"})
+PATIENT_VISIBLE = frozenset({
+    "case_submitted", "files_added", "files_not_stored", "status_changed",
+    "clinic_quoted", "quote_revised", "revision_accepted", "erasure_requested",
+})
 
 
 def patient_timeline(case: Case) -> list[CaseEvent]:
@@ -48,6 +51,13 @@ _DESCRIPTIONS: dict[str, str] = {
     "note": "Note: {body}",
     "contact_released": "Patient's contact details released to {clinic_name}",
     "paperwork_requested": "Paperwork regeneration requested",
+    "clinic_quoted": "{clinic_name} sent a quote",
+    "clinic_declined": "{clinic_name} declined: {reason}",
+    "quote_revised": "{clinic_name} revised its quote (version {version})",
+    "revision_accepted": "Revised quote from {clinic_name} accepted",
+    "clinic_question": "Question from {clinic_name}: {question}",
+    "erasure_requested": "Erasure of personal data requested",
+    "data_erased": "Personal data erased",
 }
 
 

@@ -15,7 +15,7 @@ from typing import Any, Final
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from service.cases import assignment, events, intake, referrals
+from service.cases import assignment, events, intake, quotes, referrals
 from service.accounts.roles import COORDINATOR, GRANTS
 from service.cases.status import CaseStatus, ReferralStatus
 from service.extensions import db
@@ -33,6 +33,8 @@ CLOSE_REASONS: Final[dict[str, str]] = {
     "duplicate": "Duplicate",
     "spam": "Spam",
 }
+# Every reason a closed case can carry: staff's, and the patient's own withdrawal.
+CLOSED_REASON_LABELS: Final[dict[str, str]] = {**CLOSE_REASONS, quotes.WITHDRAWN_REASON: "Withdrawn by the patient"}
 OPEN_STATUSES: Final = frozenset(S) - {S.CLOSED}
 # Clinics one "route to the suggestions" may refer the case to at once.
 MAX_TOP_N: Final = 10
@@ -176,6 +178,10 @@ def _record_choice(case: Case, user: User, *, referral_id: int) -> None:
     referral = _referral(case, referral_id)
     if referral.status != ReferralStatus.ACCEPTED:
         raise ActionRefused(f"{referral.clinic.name} has not accepted the case, so it cannot be chosen.")
+    chosen = quotes.current(referral)
+    if chosen is not None:
+        case.chosen_quote = chosen
+        quotes.choice_work(case)
     events.change_status(case, S.CHOSEN, _actor(user), clinic=referral.clinic.slug, referral_id=referral.id)
 
 

@@ -1,6 +1,7 @@
 """The data model. Import models from here."""
 from service.models.case import Attachment, Case, CaseEvent, ReferenceCounter
 from service.models.catalog import Clinic, ClinicTreatment, Treatment
+from service.models.quotes import Quote
 from service.models.staff import PatientQuestion, User
 from service.models.work import Document, Notification, OutboxMessage, Referral
 
@@ -14,6 +15,7 @@ __all__ = [
     "Notification",
     "OutboxMessage",
     "PatientQuestion",
+    "Quote",
     "ReferenceCounter",
     "Referral",
     "Treatment",

@@ -24,6 +24,7 @@ from service.models.catalog import Clinic, Treatment
 from service.models.types import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
+    from service.models.quotes import Quote
     from service.models.staff import User
 
 
@@ -63,6 +64,11 @@ class Case(db.Model):
     # The SLA clock stops while the case waits on the patient: since when, and how long in all.
     sla_paused_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sla_paused_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    # The quote the patient chose (clinic portal issue).
+    chosen_quote_id: Mapped[int | None] = mapped_column(ForeignKey("quotes.id", use_alter=True, name="fk_cases_chosen_quote"))
+    # Erasure: asked for by the patient, done by a job that blanks the personal fields.
+    erasure_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Optimistic locking: two coordinators cannot overwrite each other silently.
     version: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -73,6 +79,7 @@ class Case(db.Model):
     treatment: Mapped[Treatment] = relationship()
     preferred_clinic: Mapped[Clinic | None] = relationship()
     assignee: Mapped[User | None] = relationship()
+    chosen_quote: Mapped[Quote | None] = relationship(foreign_keys=[chosen_quote_id], post_update=True)
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="case", order_by="Attachment.id"
     )

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.extensions import db
 from service.models.case import Case
+from service.models.catalog import Clinic
 from service.models.types import UTCDateTime, utcnow
 
 
@@ -29,6 +30,12 @@ class User(db.Model):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Clinic users belong to exactly one clinic; staff to none.
+    clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id"), index=True)
+    # SHA-256 of the one-time sign-in link's nonce; cleared when the link is used.
+    signin_nonce_hash: Mapped[str | None] = mapped_column(String(64))
+
+    clinic: Mapped[Clinic | None] = relationship()
 
     def __repr__(self) -> str:
         return f"<User {self.email} ({self.role})>"

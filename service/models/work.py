@@ -12,6 +12,7 @@ from service.cases.status import ReferralStatus
 from service.extensions import db
 from service.models.case import Case
 from service.models.catalog import Clinic
+from service.models.quotes import Quote
 from service.models.types import UTCDateTime, utcnow
 
 
@@ -32,9 +33,11 @@ class Referral(db.Model):
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When staff released the patient's name and contact details to this clinic.
     contact_released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decline_reason: Mapped[str | None] = mapped_column(Text)
 
     case: Mapped[Case] = relationship()
     clinic: Mapped[Clinic] = relationship()
+    quotes: Mapped[list[Quote]] = relationship(back_populates="referral", order_by="Quote.version")
 
 
 class Document(db.Model):

@@ -1,7 +1,14 @@
 """Email to patients and clinics: `messages` builds them (never with health data),
 `transport` sends them over SMTP or into the log, `delivery` sends each one once."""
 from service.notifications import delivery, messages, transport
-from service.notifications.delivery import CLINIC_REFERRAL, PATIENT_CONFIRMATION, SENDING, SENT, notify_once
+from service.notifications.delivery import (
+    CLINIC_REFERRAL,
+    PATIENT_CONFIRMATION,
+    SENDING,
+    SENT,
+    STAFF_CHOICE,
+    notify_once,
+)
 from service.notifications.transport import MailError, MailRefused, MailUnavailable, parse_mail_url, send
 
 __all__ = [
@@ -9,6 +16,7 @@ __all__ = [
     "PATIENT_CONFIRMATION",
     "SENDING",
     "SENT",
+    "STAFF_CHOICE",
     "MailError",
     "MailRefused",
     "MailUnavailable",

@@ -21,6 +21,7 @@ log = logging.getLogger("service.notifications")
 # What a notification is about; one of each per case and recipient.
 PATIENT_CONFIRMATION: Final = "patient_confirmation"
 CLINIC_REFERRAL: Final = "clinic_referral"
+STAFF_CHOICE: Final = "staff_choice"
 
 # Claimed, outcome unknown: no attempt got as far as recording acceptance.
 SENDING: Final = "sending"

@@ -1,0 +1,78 @@
+"""Erasing a patient's data on request: the stored files and documents are deleted and
+the personal fields blanked, leaving an anonymous record (treatment, country, dates,
+statuses, referrals and quotes) for statistics, and a timeline event. The status link
+stops working the moment erasure is asked for (its hash is replaced)."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Final
+
+from sqlalchemy import select, update
+
+from service.cases import events
+from service.cases.tokens import new_token
+from service.extensions import db
+from service.models import Attachment, Case, CaseEvent, Document, PatientQuestion
+from storage import Storage
+from workers import outbox
+
+log = logging.getLogger(__name__)
+
+ERASED: Final = "erased"
+# What people wrote into timeline events (event kind → detail keys); erasure drops these
+# keys and keeps the rest (statuses, clinics, reason codes) for statistics.
+FREE_TEXT: Final[dict[str, frozenset[str]]] = {
+    "note": frozenset({"body"}),
+    "clinic_question": frozenset({"question"}),
+    "clinic_declined": frozenset({"reason"}),
+    "status_changed": frozenset({"question"}),
+}
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def request_erasure(case: Case) -> None:
+    """Asked for from the status page: the link dies now, the job does the rest."""
+    if case.erasure_requested_at is not None:
+        return
+    case.erasure_requested_at = _now()
+    case.token_hash = new_token()[1]
+    events.record_event(case, events.PATIENT, "erasure_requested")
+    outbox.record("erase_case", case_id=case.id)
+
+
+def erase(case: Case, storage: Storage) -> None:
+    """Delete the objects first (a failure retries the job with nothing blanked yet),
+    then blank the row. Running it twice changes nothing more."""
+    if case.erased_at is not None:
+        return
+    attachments = list(db.session.scalars(select(Attachment).where(Attachment.case_id == case.id)))
+    documents = list(db.session.scalars(select(Document).where(Document.case_id == case.id)))
+    for key in [a.storage_key for a in attachments] + [d.storage_key for d in documents]:
+        storage.delete(key)
+    for row in attachments + documents:
+        db.session.delete(row)
+    for question in db.session.scalars(select(PatientQuestion).where(PatientQuestion.case_id == case.id)):
+        question.question = ERASED
+        question.answer = ERASED if question.answer is not None else None
+    case.full_name = ERASED
+    case.email = f"erased-{case.id}@erased.invalid"
+    case.phone = case.date_of_birth = None
+    case.description = ERASED
+    case.travel_window = case.medications = case.allergies = case.conditions = None
+    case.erased_at = _now()
+    # The timeline is append-only for people; erasure is the one rewrite the law asks
+    # for, done in SQL so the ORM guard keeps refusing everything else.
+    written = db.session.execute(
+        select(CaseEvent.id, CaseEvent.kind, CaseEvent.details)
+        .where(CaseEvent.case_id == case.id, CaseEvent.kind.in_(FREE_TEXT))
+    ).all()
+    for event_id, kind, details in written:
+        if FREE_TEXT[kind] & set(details or {}):
+            kept = {k: v for k, v in details.items() if k not in FREE_TEXT[kind]}
+            db.session.execute(update(CaseEvent).where(CaseEvent.id == event_id).values(details=kept))
+    events.record_event(case, events.SYSTEM, "data_erased", files=len(attachments), documents=len(documents))
+    log.info("case %s: personal data erased (%d file(s), %d document(s))", case.reference, len(attachments), len(documents))
