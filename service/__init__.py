@@ -51,6 +51,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(staff_case.bp)
     app.register_blueprint(staff_dashboard.bp)
     app.register_blueprint(staff_catalog.bp)
+    from service.blueprints import clinic_portal
+
+    app.register_blueprint(clinic_portal.bp)
 
     from service.accounts.cli import users_cli
     from service.catalog.cli import catalog_cli

@@ -13,7 +13,8 @@ import logging
 import os
 import socket
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final
@@ -26,7 +27,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from rq.worker import Worker
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from service.cases import events
 from service.extensions import db
@@ -65,6 +66,24 @@ def record(job: str, *, case_id: int | None, **payload: Any) -> OutboxMessage:
     message = OutboxMessage(job=job, case_id=case_id, payload=payload, status=PENDING)
     db.session.add(message)
     return message
+
+
+@contextmanager
+def collecting() -> Iterator[list[OutboxMessage]]:
+    """The outbox rows added to the session inside the block, to relay once it commits.
+    Caught as they are added: the rules flush, so `session.new` is empty by the commit."""
+    session = db.session()
+    added: list[OutboxMessage] = []
+
+    def attached(_session: Any, instance: object) -> None:
+        if isinstance(instance, OutboxMessage):
+            added.append(instance)
+
+    event.listen(session, "after_attach", attached)
+    try:
+        yield added
+    finally:
+        event.remove(session, "after_attach", attached)
 
 
 def _enqueue(connection: Redis, message: OutboxMessage) -> None:

@@ -1,5 +1,5 @@
-"""`flask --app wsgi users create|list|disable|enable|password|totp`: staff accounts from
-the command line (the first administrator has no other way in)."""
+"""`flask --app wsgi users create|list|disable|enable|password|totp`: staff and clinic
+accounts from the command line (the first administrator has no other way in)."""
 from __future__ import annotations
 
 import sys
@@ -12,7 +12,7 @@ from service.accounts import users as accounts
 from service.accounts.roles import ROLES
 from service.extensions import db
 
-users_cli = AppGroup("users", help="Manage staff accounts.")
+users_cli = AppGroup("users", help="Manage staff and clinic accounts.")
 # Who the log names as having made a change from here.
 ACTOR = "the command line"
 
@@ -42,22 +42,28 @@ _password_stdin = click.option(
 @_password_stdin
 @click.option("--capacity", type=click.IntRange(0, accounts.MAX_CAPACITY), default=None,
               help="Open cases auto-assignment may give this coordinator.")
-def create_command(email: str, role: str, password_stdin: bool, capacity: int | None) -> None:
-    """Create a staff account."""
-    password = _read_password(password_stdin)
+@click.option("--clinic", "clinic_slug", metavar="SLUG", default=None,
+              help="The clinic a clinic account belongs to (its slug in the catalogue); clinic role only.")
+def create_command(email: str, role: str, password_stdin: bool, capacity: int | None, clinic_slug: str | None) -> None:
+    """Create a staff account, or a clinic account (--role clinic --clinic SLUG)."""
     try:
-        user = accounts.create_user(email, role, password, capacity=capacity, actor=ACTOR)
+        accounts.check_clinic(role, clinic_slug)
+        password = _read_password(password_stdin)
+        user = accounts.create_user(email, role, password, capacity=capacity, clinic_slug=clinic_slug, actor=ACTOR)
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
-    click.echo(f"created {user.email} ({user.role}, capacity {user.capacity})")
+    if user.clinic is not None:
+        click.echo(f"created {user.email} ({user.role} of {user.clinic.name}, {user.clinic.slug})")
+    else:
+        click.echo(f"created {user.email} ({user.role}, capacity {user.capacity})")
 
 
 @users_cli.command("list")
 def list_command() -> None:
-    """Every staff account: email, role, active, capacity, last sign-in, second factor."""
+    """Every account: email, role, clinic, active, capacity, last sign-in, second factor."""
     rows = [
-        (u.email, u.role, "yes" if u.active else "no", str(u.capacity),
+        (u.email, u.role, u.clinic.slug if u.clinic else "-", "yes" if u.active else "no", str(u.capacity),
          u.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if u.last_login_at else "never",
          "on" if u.totp_secret else "off")
         for u in accounts.all_users()
@@ -65,7 +71,7 @@ def list_command() -> None:
     if not rows:
         click.echo("no staff accounts yet; create one with: flask --app wsgi users create EMAIL --role admin")
         return
-    header = ("EMAIL", "ROLE", "ACTIVE", "CAPACITY", "LAST SIGN-IN", "TOTP")
+    header = ("EMAIL", "ROLE", "CLINIC", "ACTIVE", "CAPACITY", "LAST SIGN-IN", "TOTP")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())

@@ -6,8 +6,8 @@ from wtforms import EmailField, HiddenField, IntegerField, PasswordField, Select
 from wtforms.validators import Email, InputRequired, Length, NumberRange, Regexp
 
 from service.accounts.passwords import MIN_LENGTH
-from service.accounts.roles import STAFF_ROLES
-from service.accounts.users import MAX_CAPACITY, default_capacity
+from service.accounts.roles import ROLES
+from service.accounts.users import MAX_CAPACITY, all_clinics, default_capacity
 
 
 def _strip(value: object) -> object:
@@ -30,6 +30,14 @@ class LoginForm(FlaskForm):
         render_kw={"autocomplete": "current-password"},
     )
     next = HiddenField()
+
+
+class SigninLinkForm(FlaskForm):
+    email = EmailField(
+        "Email address", filters=[_strip],
+        validators=[InputRequired("Enter your email address."), Length(max=254)],
+        render_kw={"autocomplete": "username", "autofocus": True},
+    )
 
 
 class CodeForm(FlaskForm):
@@ -55,7 +63,9 @@ class CreateUserForm(FlaskForm):
         validators=[InputRequired("Enter the email address."), Email("Enter a valid email address."),
                     Length(max=254)],
     )
-    role = SelectField("Role", choices=[SelectChoice(role, role.capitalize()) for role in STAFF_ROLES])
+    role = SelectField("Role", choices=[SelectChoice(role, role.capitalize()) for role in ROLES])
+    # Required for the clinic role, refused for the others (`users.check_clinic`).
+    clinic = SelectField("Clinic", default="")
     password = PasswordField(
         "Initial password",
         validators=[InputRequired("Enter an initial password."),
@@ -63,6 +73,12 @@ class CreateUserForm(FlaskForm):
         render_kw={"autocomplete": "new-password"},
     )
     capacity = _capacity_field()
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.clinic.choices = [SelectChoice("", "None (agency staff)")] + [
+            SelectChoice(clinic.slug, f"{clinic.name}, {clinic.city}") for clinic in all_clinics()
+        ]
 
 
 class CapacityForm(FlaskForm):

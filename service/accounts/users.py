@@ -1,5 +1,6 @@
-"""Managing staff accounts, shared by the `users` CLI and the admin users page. Each
-function flushes and logs the change (there is no user audit table); the caller commits."""
+"""Managing staff and clinic accounts, shared by the `users` CLI and the admin users
+page. Each function flushes and logs the change (there is no user audit table); the
+caller commits."""
 from __future__ import annotations
 
 import logging
@@ -10,10 +11,10 @@ from sqlalchemy import func, select
 
 from service.accounts import totp
 from service.accounts.passwords import MIN_LENGTH, hash_password
-from service.accounts.roles import ROLES
+from service.accounts.roles import CLINIC, ROLES
 from service.cases import assignment
 from service.extensions import db
-from service.models import User
+from service.models import Clinic, User
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,12 @@ PER_PAGE: Final = 50
 
 
 class AccountError(ValueError):
-    """A change refused, with a message for the person who asked for it."""
+    """A change refused, with a message for the person who asked for it and, when one
+    input is at fault, that input's name (forms put the message next to it)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def default_capacity() -> int:
@@ -51,28 +57,58 @@ def get_by_email(email: str) -> User:
 
 def check_password(password: str) -> None:
     if len(password) < MIN_LENGTH:
-        raise AccountError(f"A password needs at least {MIN_LENGTH} characters.")
+        raise AccountError(f"A password needs at least {MIN_LENGTH} characters.", "password")
 
 
 def check_capacity(capacity: int) -> None:
     if not 0 <= capacity <= MAX_CAPACITY:
-        raise AccountError(f"Capacity must be between 0 and {MAX_CAPACITY} open cases.")
+        raise AccountError(f"Capacity must be between 0 and {MAX_CAPACITY} open cases.", "capacity")
 
 
-def create_user(email: str, role: str, password: str, *, capacity: int | None = None, actor: str) -> User:
+def clinic_by_slug(slug: str) -> Clinic:
+    clinic = db.session.scalar(select(Clinic).where(Clinic.slug == slug.strip().lower()))
+    if clinic is None:
+        known = ", ".join(db.session.scalars(select(Clinic.slug).order_by(Clinic.slug))) or "none loaded yet"
+        raise AccountError(
+            f"There is no clinic with the slug {slug!r}. Each clinic's slug is its \"slug\" in the catalogue "
+            f"file (data/catalog.json); the loaded ones are: {known}.",
+            "clinic",
+        )
+    return clinic
+
+
+def check_clinic(role: str, clinic_slug: str | None) -> Clinic | None:
+    """Clinic users belong to exactly one clinic; agency staff to none."""
+    if role == CLINIC:
+        if not clinic_slug:
+            raise AccountError("A clinic account needs its clinic: choose it (on the command line, --clinic SLUG).",
+                               "clinic")
+        return clinic_by_slug(clinic_slug)
+    if clinic_slug:
+        raise AccountError(f"Only clinic accounts belong to a clinic; a {role} account cannot have one.", "clinic")
+    return None
+
+
+def create_user(
+    email: str, role: str, password: str, *, capacity: int | None = None, clinic_slug: str | None = None, actor: str
+) -> User:
     address = normalize_email(email)
     if role not in ROLES:
-        raise AccountError(f"Role must be one of: {', '.join(ROLES)}.")
+        raise AccountError(f"Role must be one of: {', '.join(ROLES)}.", "role")
+    clinic = check_clinic(role, clinic_slug)
     check_password(password)
     capacity = default_capacity() if capacity is None else capacity
     check_capacity(capacity)
     if find_by_email(address) is not None:
         raise AccountError(f"There is already a staff account for {address}.")
-    user = User(email=address, role=role, password_hash=hash_password(password), capacity=capacity, active=True)
+    user = User(email=address, role=role, password_hash=hash_password(password), capacity=capacity, active=True,
+                clinic=clinic)
     db.session.add(user)
     db.session.flush()
-    log.info("staff user %s created with role %s by %s", address, role, actor)
-    assignment.capacity_freed()
+    log.info("staff user %s created with role %s%s by %s", address, role,
+             f" for clinic {clinic.slug}" if clinic else "", actor)
+    if clinic is None:
+        assignment.capacity_freed()
     return user
 
 
@@ -118,6 +154,11 @@ def enrol_totp(user: User, *, replace: bool = False, actor: str) -> str:
     db.session.flush()
     log.info("staff user %s enrolled in TOTP by %s%s", user.email, actor, " (replaced)" if replace else "")
     return user.totp_secret
+
+
+def all_clinics() -> list[Clinic]:
+    """Every clinic in the catalogue, by name: the clinics a clinic account may belong to."""
+    return list(db.session.scalars(select(Clinic).order_by(Clinic.name)))
 
 
 def all_users() -> list[User]:

@@ -8,6 +8,7 @@ from flask import current_app
 
 from forms.request import BUDGET_MAX, FREE_TEXT_MAX
 from service import limits
+from service.cases.quotes import INCLUDES
 
 
 def _problem_response(description: str) -> dict[str, Any]:
@@ -78,7 +79,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": [
             "reference", "status", "status_label", "next_step", "created_at", "treatment",
-            "preferred_clinic", "max_files", "files_left", "attachments", "timeline",
+            "preferred_clinic", "max_files", "files_left", "attachments", "quotes", "timeline",
         ],
         "properties": {
             "reference": {"type": "string", "pattern": r"^MT-\d{4}-\d{6}$"},
@@ -95,6 +96,11 @@ SCHEMAS: dict[str, Any] = {
             "max_files": {"type": "integer"},
             "files_left": {"type": "integer", "minimum": 0},
             "attachments": {"type": "array", "items": {"$ref": "#/components/schemas/Attachment"}},
+            "quotes": {
+                "type": "array",
+                "description": "Each clinic's counting quote: cheapest first within a currency, expired ones last",
+                "items": {"$ref": "#/components/schemas/Quote"},
+            },
             "timeline": {
                 "type": "array",
                 "items": {
@@ -107,6 +113,37 @@ SCHEMAS: dict[str, Any] = {
                         "text": {"type": "string"},
                     },
                 },
+            },
+        },
+    },
+    "Quote": {
+        "type": "object",
+        "required": [
+            "clinic", "version", "price", "currency", "includes", "earliest_date", "stay_days",
+            "valid_until", "expired", "chosen", "revision_pending",
+        ],
+        "properties": {
+            "clinic": {
+                "type": "object",
+                "required": ["name", "city", "country", "accreditations"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "city": {"type": "string"},
+                    "country": {"type": "string", "pattern": "^[A-Z]{2}$", "description": "ISO 3166-1 alpha-2"},
+                    "accreditations": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+            "version": {"type": "integer", "minimum": 1},
+            "price": {"type": "string", "pattern": r"^\d+\.\d{2}$", "description": "Decimal amount"},
+            "currency": {"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO 4217"},
+            "includes": {"type": "array", "items": {"type": "string", "enum": list(INCLUDES)}},
+            "earliest_date": {"type": "string", "format": "date"},
+            "stay_days": {"type": "integer", "minimum": 1},
+            "valid_until": {"type": "string", "format": "date"},
+            "expired": {"type": "boolean"},
+            "chosen": {"type": "boolean", "description": "The quote the patient chose"},
+            "revision_pending": {
+                "type": "boolean", "description": "The clinic sent a revision the patient has not accepted yet",
             },
         },
     },

@@ -2,6 +2,7 @@
 No CSRF and no cookies; errors are RFC 9457 problem+json."""
 from __future__ import annotations
 
+from datetime import date, datetime, timezone
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request, url_for
@@ -9,10 +10,10 @@ from werkzeug.wrappers import Response
 
 from service.api.openapi import document
 from service.blueprints.requests import build_form
-from service.cases import intake
+from service.cases import intake, quotes
 from service.cases.events import describe, patient_timeline
 from service.cases.lookup import case_for_token
-from service.models import Attachment, Case
+from service.models import Attachment, Case, Quote, Referral
 from service.problems import problem
 from service.store import get_storage
 from service.uploads import Problem
@@ -34,8 +35,27 @@ def attachment_json(attachment: Attachment) -> dict[str, Any]:
     }
 
 
+def quote_json(case: Case, referral: Referral, quote: Quote, today: date) -> dict[str, Any]:
+    clinic = referral.clinic
+    return {
+        "clinic": {"name": clinic.name, "city": clinic.city, "country": clinic.country,
+                   "accreditations": list(clinic.accreditations)},
+        "version": quote.version,
+        "price": str(quote.price),
+        "currency": quote.currency,
+        "includes": list(quote.includes),
+        "earliest_date": quote.earliest_date.isoformat(),
+        "stay_days": quote.stay_days,
+        "valid_until": quote.valid_until.isoformat(),
+        "expired": quote.valid_until < today,
+        "chosen": case.chosen_quote_id == quote.id,
+        "revision_pending": quotes.pending_revision(referral) is not None,
+    }
+
+
 def status_json(case: Case) -> dict[str, Any]:
     status = case.status_enum
+    today = datetime.now(timezone.utc).date()
     return {
         "reference": case.reference,
         "status": str(status),
@@ -47,6 +67,8 @@ def status_json(case: Case) -> dict[str, Any]:
         "max_files": current_app.config["MAX_FILES"],
         "files_left": current_app.config["MAX_FILES"] - len(case.attachments),
         "attachments": [attachment_json(a) for a in case.attachments],
+        # The counting quotes, side by side as the status page shows them.
+        "quotes": [quote_json(case, r, q, today) for r, q in quotes.comparison(case, today)],
         "timeline": [
             # Who in kind only ("staff", "patient", "system"): never a coordinator's email.
             {"at": e.created_at.isoformat(), "actor": e.actor.split(":", 1)[0], "kind": e.kind, "text": describe(e)}

@@ -1,24 +1,33 @@
-"""Clinic users sign in and out of the clinic portal (`/clinic/login`). The rules
-(lockout, rate limit, disabled accounts) are the staff console's, in
-`service.accounts.signin`; only clinic accounts are let in here."""
+"""Clinic users sign in and out of the clinic portal (`/clinic/login`), with their
+password or with a one-time link sent by email (`/clinic/login/link`). The password
+rules (lockout, rate limit, disabled accounts) are the staff console's, in
+`service.accounts.signin`; the link rules are in `service.accounts.signin_links`. Only
+clinic accounts are let in here."""
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 from typing import Final
 
-from flask import Blueprint, Flask, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, session, url_for
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from service.accounts import ratelimit, signin
-from service.accounts.forms import LoginForm
+from flask_wtf import FlaskForm
+
+from service.accounts import ratelimit, signin, signin_links
+from service.accounts.forms import LoginForm, SigninLinkForm
 from service.accounts.guard import LAST_SEEN, StaffLogin
 from service.accounts.roles import CLINIC
+from service.extensions import db
 from service.models import User
+from service.notifications import messages, transport
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("clinic_auth", __name__, url_prefix="/clinic")
-SIGNIN_ENDPOINTS: Final = ("clinic_auth.login",)
+SIGNIN_ENDPOINTS: Final = ("clinic_auth.login", "clinic_auth.link_request", "clinic_auth.link")
 NOT_A_CLINIC_ACCOUNT: Final = "This is not a clinic account. Agency staff sign in at /staff/login."
 
 
@@ -31,7 +40,11 @@ def _no_store(response: Response) -> Response:
 @bp.errorhandler(RateLimitExceeded)
 def _too_many_attempts(_exc: RateLimitExceeded) -> Response:
     seconds = ratelimit.seconds_until_reset()
-    body = render_template("clinic/auth/login.html", form=LoginForm(), error=signin.lockout_message(seconds))
+    error = signin.lockout_message(seconds)
+    if request.endpoint == "clinic_auth.login":
+        body = render_template("clinic/auth/login.html", form=LoginForm(), error=error)
+    else:
+        body = render_template("clinic/auth/link_request.html", form=SigninLinkForm(), error=error)
     return Response(body, 429, headers={"Retry-After": str(seconds)})
 
 
@@ -72,6 +85,66 @@ def login() -> Response | tuple[str, int]:
     if user.role != CLINIC or user.clinic_id is None:
         return _page(form, 403, NOT_A_CLINIC_ACCOUNT)
     return sign_in(user, next_url)
+
+
+def _link_page(form: SigninLinkForm, status: int = 200, error: str | None = None,
+               sent_to: str | None = None) -> tuple[str, int]:
+    return render_template("clinic/auth/link_request.html", form=form, error=error, sent_to=sent_to,
+                           minutes=signin_links.ttl_minutes()), status
+
+
+def _send_link(user: User, next_url: str | None) -> None:
+    """Email the link now (MAIL_URL unset: into the log). A mail failure is logged,
+    not shown: the page must read the same whether or not the address has an account."""
+    token = signin_links.issue(user)
+    db.session.commit()
+    config = current_app.config
+    link = config["BASE_URL"] + url_for("clinic_auth.link", token=token, next=next_url)
+    message = messages.clinic_signin_link(
+        link_url=link, minutes=signin_links.ttl_minutes(), mail_from=config["MAIL_FROM"], to=user.email,
+        contact_email=config["CONTACT_EMAIL"],
+    )
+    try:
+        transport.send(message, config["MAIL_URL"])
+    except transport.MailError:
+        log.exception("could not send the sign-in link to %s", user.email)
+
+
+@bp.route("/login/link", methods=["GET", "POST"])
+def link_request() -> Response | tuple[str, int]:
+    """Ask for a one-time sign-in link. Every request counts against the client's
+    address (this sends email, and known and unknown addresses must look alike)."""
+    next_url = signin.safe_next(request.values.get("next"), prefix="/clinic/")
+    form = SigninLinkForm()
+    if request.method == "GET":
+        return _link_page(form)
+    if not form.validate_on_submit():
+        return _link_page(form, 422)
+    ratelimit.count_failure()
+    user = signin_links.recipient(form.email.data)
+    if user is not None:
+        _send_link(user, next_url)
+    return _link_page(SigninLinkForm(formdata=None), sent_to=form.email.data)
+
+
+@bp.route("/login/link/<token>", methods=["GET", "POST"])
+def link(token: str) -> Response | tuple[str, int]:
+    """The link from the email: a page with one button, so that mail scanners which
+    open links do not use it up; pressing the button signs in."""
+    next_url = signin.safe_next(request.values.get("next"), prefix="/clinic/")
+    form = FlaskForm()
+    try:
+        if request.method == "POST" and form.validate_on_submit():
+            user = signin_links.redeem(token)
+            db.session.commit()
+            return sign_in(user, next_url)
+        user = signin_links.check(token)
+    except signin_links.LinkRefused as refusal:
+        if request.method == "POST":
+            ratelimit.count_failure()
+        return _link_page(SigninLinkForm(formdata=None), 410, str(refusal))
+    return render_template("clinic/auth/link_confirm.html", form=form, user=user, token=token,
+                           next_url=next_url), 200 if request.method == "GET" else 400
 
 
 @bp.post("/logout")

@@ -15,13 +15,14 @@ from service.accounts import users as accounts
 from service.accounts.forms import CapacityForm, CodeForm, CreateUserForm, LoginForm
 from service.accounts.guard import LAST_SEEN, StaffLogin, current_staff, staff_required
 from service.accounts.nav import staff_nav
-from service.accounts.roles import ADMIN
+from service.accounts.roles import ADMIN, CLINIC
 from service.extensions import db
 from service.models import User
 
 
 bp = Blueprint("staff_auth", __name__, url_prefix="/staff")
 SIGNIN_ENDPOINTS: Final = ("staff_auth.login", "staff_auth.code")
+CLINIC_ACCOUNT: Final = "This is a clinic account: sign in at the clinic portal, /clinic/login."
 
 
 @bp.after_request
@@ -70,6 +71,8 @@ def _sign_in(user: User, next_url: str | None) -> Response:
 def login() -> Response | tuple[str, int]:
     next_url = signin.safe_next(request.values.get("next"))
     if current_user.is_authenticated:
+        if current_user.user.role == CLINIC:
+            return redirect(url_for("clinic_auth.login"))
         return redirect(next_url or url_for("staff_auth.index"))
     form = LoginForm()
     if request.method == "GET":
@@ -81,6 +84,8 @@ def login() -> Response | tuple[str, int]:
         user = signin.check_password(form.email.data, form.password.data)
     except signin.Refused as refusal:
         return _refused("staff/auth/login.html", form, refusal)
+    if user.role == CLINIC:
+        return _login_page(form, 403, CLINIC_ACCOUNT)
     if signin.needs_code(user):
         signin.begin_second_step(user, next_url)
         return redirect(url_for("staff_auth.code"), 303)
@@ -152,13 +157,15 @@ def create_user() -> Response | tuple[str, int]:
     try:
         user = accounts.create_user(
             form.email.data, form.role.data, form.password.data,
-            capacity=form.capacity.data, actor=current_staff().email,
+            capacity=form.capacity.data, clinic_slug=form.clinic.data or None, actor=current_staff().email,
         )
     except accounts.AccountError as exc:
-        form.email.errors = [*form.email.errors, str(exc)]
+        field = form[exc.field or "email"]
+        field.errors = [*field.errors, str(exc)]
         return _users_page(form, 422)
     db.session.commit()
-    flash(f"Account created for {user.email} ({user.role}). Give them the initial password "
+    of_clinic = f" of {user.clinic.name}" if user.clinic else ""
+    flash(f"Account created for {user.email} ({user.role}{of_clinic}). Give them the initial password "
           "in person or by phone, never by email.", "success")
     return _back_to_users()
 

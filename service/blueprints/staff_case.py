@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from forms.choices import countries, languages
@@ -30,7 +29,6 @@ from service.models import (
     CaseEvent,
     Clinic,
     Document,
-    OutboxMessage,
     PatientQuestion,
     Referral,
     Treatment,
@@ -69,22 +67,6 @@ def _case_or_404(reference: str) -> Case:
     return case
 
 
-@contextmanager
-def _new_outbox_rows() -> Iterator[list[OutboxMessage]]:
-    """Outbox rows the action adds to the session, to relay once it commits. Caught as
-    they are added: `perform` flushes, so `session.new` is empty by the commit."""
-    session = db.session()
-    added: list[OutboxMessage] = []
-
-    def attached(_session: Any, instance: object) -> None:
-        if isinstance(instance, OutboxMessage):
-            added.append(instance)
-
-    event.listen(session, "after_attach", attached)
-    try:
-        yield added
-    finally:
-        event.remove(session, "after_attach", attached)
 
 
 # ---------------------------------------------------------------- page
@@ -244,7 +226,7 @@ def act(reference: str, action: str) -> Response | tuple[str, int]:
         return _render(case, 422, error=_form_problem(form), failed=action, failed_form=form)
     user = current_staff()
     try:
-        with _new_outbox_rows() as work:
+        with outbox.collecting() as work:
             workflow.perform(case, action, user, expected_version=form.version.data, **form.params())
             done = db.session.scalar(
                 select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id.desc()).limit(1)

@@ -1,6 +1,14 @@
 """The patient's private status page: where the case stands, its files, more files,
-and the coordinator's questions with a form to answer the open one."""
+the coordinator's questions with a form to answer the open one, the clinics' quotes
+side by side with the patient's choice, the paperwork to download, withdrawal and
+erasure. The rules live in `service.cases` (quotes, erasure); this module parses,
+commits, relays the background work and answers."""
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Final
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from sqlalchemy import select
@@ -8,15 +16,28 @@ from werkzeug.wrappers import Response
 
 from forms import AddFilesForm
 from forms.answer import AnswerForm
-from service.cases import intake, workflow
+from forms.choices import countries
+from forms.patient import EraseForm
+from service.cases import documents, erasure, intake, quotes, workflow
 from service.cases.events import patient_timeline
 from service.cases.lookup import case_for_token
 from service.cases.status import CaseStatus
 from service.extensions import db
-from service.models import Case, PatientQuestion
+from service.models import Case, Document, PatientQuestion, Quote, Referral
 from service.store import get_storage
+from workers import outbox
 
 bp = Blueprint("status", __name__)
+
+# The paperwork a patient can download, by document slot, in the order listed; the
+# trip's paperwork only once a clinic is chosen.
+DOWNLOADS: Final[dict[str, str]] = {
+    documents.CONFIRMATION: "Confirmation of your request",
+    "quote_comparison": "The quotes side by side",
+    "booking_summary": "Booking summary",
+    "visa_letter": "Visa support letter",
+}
+AFTER_CHOICE: Final = frozenset({"booking_summary", "visa_letter"})
 
 
 @bp.after_request
@@ -43,9 +64,55 @@ def _answerable(case: Case) -> PatientQuestion | None:
     return workflow.open_question(case) if case.status == CaseStatus.AWAITING_PATIENT else None
 
 
+@dataclass(frozen=True)
+class QuoteCard:
+    """One clinic's quote as the patient sees it, with what they can do about it."""
+
+    referral: Referral
+    quote: Quote
+    country: str
+    expired: bool
+    choosable: bool
+    chosen: bool
+    revision: Quote | None
+    changes: list[quotes.Change]
+
+
+def _today() -> date:
+    return datetime.now(timezone.utc).date()
+
+
+def _quote_cards(case: Case) -> list[QuoteCard]:
+    today = _today()
+    country_names = dict(countries())
+    cards = []
+    for referral, quote in quotes.comparison(case, today):
+        revision = quotes.pending_revision(referral)
+        expired = quote.valid_until < today
+        cards.append(QuoteCard(
+            referral=referral, quote=quote,
+            country=country_names.get(referral.clinic.country, referral.clinic.country),
+            expired=expired,
+            choosable=case.status in quotes.CHOOSABLE and not expired and case.chosen_quote_id is None,
+            chosen=case.chosen_quote_id == quote.id,
+            revision=revision,
+            changes=quotes.changes(quote, revision) if revision is not None else [],
+        ))
+    return cards
+
+
+def _documents(case: Case) -> dict[str, Document]:
+    """The case's downloadable paperwork by slot, in the order of DOWNLOADS."""
+    slots = [s for s in DOWNLOADS if s not in AFTER_CHOICE or case.chosen_quote_id is not None]
+    rows = {d.slot: d for d in db.session.scalars(
+        select(Document).where(Document.case_id == case.id, Document.slot.in_(slots))
+    )}
+    return {slot: rows[slot] for slot in slots if slot in rows}
+
+
 def _render(
     case: Case, token: str, form: AddFilesForm | None = None, status: int = 200,
-    *, answer_form: AnswerForm | None = None,
+    *, answer_form: AnswerForm | None = None, erase_form: EraseForm | None = None, error: str | None = None,
 ) -> tuple[str, int]:
     files_left = current_app.config["MAX_FILES"] - len(case.attachments)
     question = _answerable(case)
@@ -60,6 +127,9 @@ def _render(
         files_left=files_left, timeline=patient_timeline(case),
         question=question, answer_form=answer_form,
         answered=[q for q in questions if q.answered_at is not None],
+        cards=_quote_cards(case), includes=quotes.INCLUDES, downloads=DOWNLOADS, documents=_documents(case),
+        can_withdraw=case.status != CaseStatus.CLOSED,
+        erase_form=erase_form or EraseForm(formdata=None, expected=case.reference), error=error,
     ), status
 
 
@@ -128,6 +198,128 @@ def download(token: str, attachment_id: int) -> Response:
         attachment.storage_key,
         filename=attachment.filename,
         content_type=attachment.content_type,
+        expires_in=current_app.config["DOWNLOAD_URL_TTL"],
+    )
+    return redirect(url, code=303)
+
+
+# ---------------------------------------------------------------- the patient's decisions
+
+
+
+def _decide(token: str, case: Case, decision: Callable[[], str]) -> Response | tuple[str, int]:
+    """Run one of the patient's decisions: commit, relay its work, 303 back to the page;
+    a refusal changes nothing and is shown on the page with 422. (The CSRF token is
+    checked for every POST by CSRFProtect before this runs.)"""
+    try:
+        with outbox.collecting() as work:
+            message = decision()
+            db.session.commit()
+    except quotes.QuoteRefused as exc:
+        db.session.rollback()
+        return _render(_case_or_404(token), token, status=422, error=f"{exc} Nothing was changed.")
+    outbox.relay(ids=[m.id for m in work])
+    flash(message, "success")
+    return redirect(url_for("status.show", token=token), code=303)
+
+
+def _card_or_404(case: Case, quote_id: int) -> QuoteCard:
+    card = next((c for c in _quote_cards(case) if c.quote.id == quote_id), None)
+    if card is None:
+        abort(404, "There is no such quote on your request.")
+    return card
+
+
+@bp.get("/s/<token>/quotes/<int:quote_id>/choose")
+def confirm_choice(token: str, quote_id: int) -> Response | tuple[str, int]:
+    """The quote once more, in full, before the patient commits to it."""
+    case = _case_or_404(token)
+    card = _card_or_404(case, quote_id)
+    if not card.choosable:
+        flash("This quote cannot be chosen now; the page shows why.", "info")
+        return redirect(url_for("status.show", token=token), code=303)
+    return render_template(
+        "status/confirm.html", case=case, token=token, card=card, includes=quotes.INCLUDES,
+    ), 200
+
+
+@bp.post("/s/<token>/quotes/<int:quote_id>/choose")
+def choose(token: str, quote_id: int) -> Response | tuple[str, int]:
+    case = _case_or_404(token, for_update=True)
+
+    def decision() -> str:
+        quote = quotes.choose(case, quote_id)
+        return (f"You chose {quote.referral.clinic.name}. Your coordinator has been told and will "
+                "contact you about the next steps.")
+
+    return _decide(token, case, decision)
+
+
+@bp.post("/s/<token>/quotes/<int:quote_id>/accept-revision")
+def accept_revision(token: str, quote_id: int) -> Response | tuple[str, int]:
+    case = _case_or_404(token, for_update=True)
+
+    def decision() -> str:
+        quote = quotes.accept_revision(case, quote_id)
+        return f"You accepted the revised quote from {quote.referral.clinic.name}."
+
+    return _decide(token, case, decision)
+
+
+@bp.get("/s/<token>/withdraw")
+def confirm_withdrawal(token: str) -> Response | tuple[str, int]:
+    case = _case_or_404(token)
+    if case.status == CaseStatus.CLOSED:
+        flash("This request is already closed.", "info")
+        return redirect(url_for("status.show", token=token), code=303)
+    return render_template(
+        "status/confirm.html", case=case, token=token, card=None,
+    ), 200
+
+
+@bp.post("/s/<token>/withdraw")
+def withdraw(token: str) -> Response | tuple[str, int]:
+    case = _case_or_404(token, for_update=True)
+
+    def decision() -> str:
+        quotes.withdraw(case)
+        return "Your request is withdrawn and closed; the clinics will not work on it any more."
+
+    return _decide(token, case, decision)
+
+
+@bp.post("/s/<token>/erase")
+def erase(token: str) -> Response | tuple[str, int]:
+    """The link dies with this commit; the `erase_case` job deletes the rest."""
+    case = _case_or_404(token, for_update=True)
+    form = EraseForm(expected=case.reference)
+    if not form.validate_on_submit():
+        return _render(case, token, status=422, erase_form=form)
+    reference = case.reference
+    with outbox.collecting() as work:
+        erasure.request_erasure(case)
+        db.session.commit()
+    outbox.relay(ids=[m.id for m in work])
+    flash(f"Your request {reference}: we are erasing your data now.", "success")
+    return redirect(url_for("status.erased"), code=303)
+
+
+@bp.get("/s/erased")
+def erased() -> tuple[str, int]:
+    return render_template("status/erased.html"), 200
+
+
+@bp.get("/s/<token>/documents/<slot>")
+def document(token: str, slot: str) -> Response:
+    """The case's own paperwork, through a link that expires after DOWNLOAD_URL_TTL."""
+    case = _case_or_404(token)
+    found = _documents(case).get(slot)
+    if found is None:
+        abort(404, "This document is not available for your request.")
+    url = get_storage().url(
+        found.storage_key,
+        filename=f"{case.reference}-{slot.replace('_', '-')}.pdf",
+        content_type=documents.PDF,
         expires_in=current_app.config["DOWNLOAD_URL_TTL"],
     )
     return redirect(url, code=303)

@@ -1,26 +1,33 @@
 """Generated paperwork on record: render a case's PDFs with `service.paperwork`, put
 them in object storage and record them as `Document` rows.
 
-Each document has a fixed slot ("confirmation", "dossier:<referral id>") and a key
-derived from it, so regenerating overwrites the same object and updates the same row:
-running a job twice never leaves two documents."""
+Each document has a fixed slot ("confirmation", "dossier:<referral id>",
+"quote_comparison", "booking_summary", "visa_letter") and a key derived from it, so
+regenerating overwrites the same object and updates the same row: running a job twice
+never leaves two documents."""
 from __future__ import annotations
 
 import io
 import logging
 from dataclasses import dataclass
+from datetime import date
 from typing import Final
 
 from sqlalchemy import select
 
+from service.cases import quotes
 from service.extensions import db
-from service.models import Attachment, Case, Document, Referral
+from service.models import Attachment, Case, Document, Quote, Referral
 from service.paperwork import (
     RenderedPdf,
+    booking_summary_content,
     build_confirmation_pdf,
     build_dossier_pdf,
+    build_patient_pdf,
     confirmation_content,
     dossier_content,
+    quote_comparison_content,
+    visa_letter_content,
 )
 from storage import Storage
 
@@ -28,6 +35,9 @@ log = logging.getLogger(__name__)
 
 DOSSIER: Final = "dossier"
 CONFIRMATION: Final = "confirmation"
+QUOTE_COMPARISON: Final = "quote_comparison"
+BOOKING_SUMMARY: Final = "booking_summary"
+VISA_LETTER: Final = "visa_letter"
 PDF: Final = "application/pdf"
 
 
@@ -104,4 +114,46 @@ def store_dossier(
     return _save(
         case, dossier_slot(referral.id), DOSSIER, "en", pdf,
         f"{case.reference}-{referral.clinic.slug}.pdf", storage, referral,
+    )
+
+
+def store_quote_comparison(case: Case, storage: Storage, *, today: date | None = None) -> Saved:
+    """The patient's side-by-side PDF of the quotes that count now.
+
+    With no quote (none yet, or every clinic's offer withdrawn since) it is still
+    stored, saying that none were received: the slot always reflects the current
+    quotes, so a comparison never outlives an offer that is no longer open."""
+    content = quote_comparison_content(case, quotes.comparison(case, today), today=today)
+    pdf = build_patient_pdf(content)
+    return _save(
+        case, QUOTE_COMPARISON, QUOTE_COMPARISON, content.language, pdf,
+        f"{case.reference}-quotes.pdf", storage,
+    )
+
+
+def _chosen(case: Case) -> Quote:
+    quote = case.chosen_quote
+    if quote is None:
+        raise ValueError(f"case {case.reference} has no chosen quote to write paperwork for")
+    return quote
+
+
+def store_booking_summary(case: Case, storage: Storage, *, contact_email: str) -> Saved:
+    """The patient's summary of the chosen quote: clinic, dates, price, what to bring.
+    It names the patient, so it is not tied to the referral (the clinic's documents are)."""
+    content = booking_summary_content(case, _chosen(case), case.attachments, contact_email)
+    pdf = build_patient_pdf(content)
+    return _save(
+        case, BOOKING_SUMMARY, BOOKING_SUMMARY, content.language, pdf,
+        f"{case.reference}-booking-summary.pdf", storage,
+    )
+
+
+def store_visa_letter(case: Case, storage: Storage, *, contact_email: str) -> Saved:
+    """The letter supporting the patient's medical visa application, for the chosen quote."""
+    content = visa_letter_content(case, _chosen(case), contact_email)
+    pdf = build_patient_pdf(content)
+    return _save(
+        case, VISA_LETTER, VISA_LETTER, content.language, pdf,
+        f"{case.reference}-visa-letter.pdf", storage,
     )

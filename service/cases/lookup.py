@@ -1,7 +1,7 @@
 """Finding a case from its private status token."""
 from __future__ import annotations
 
-import hmac
+from hmac import compare_digest
 
 from sqlalchemy import select
 
@@ -21,6 +21,6 @@ def case_for_token(token: str, *, for_update: bool = False) -> Case | None:
     if for_update:
         query = query.with_for_update()
     case = db.session.scalars(query).first()
-    if case is None or not hmac.compare_digest(case.token_hash, digest):
+    if case is None or not compare_digest(case.token_hash, digest):
         return None
     return case

@@ -160,3 +160,60 @@ def clinic_referral(
         reply_to=contact_email,
         language=DEFAULT_LANGUAGE,
     )
+
+
+_STAFF_CHOICE_SUBJECT: Final = "Medtour: the patient chose a clinic for {reference}"
+_STAFF_CHOICE_BODY: Final = (
+    "The patient chose a clinic for {reference}.\n"
+    "\n"
+    "Open the case file to arrange the next steps:\n"
+    "{case_url}\n"
+    "\n"
+    "Medtour\n"
+)
+
+
+def staff_choice(*, reference: str, case_url: str, mail_from: str, to: str) -> EmailMessage:
+    """"The patient chose a clinic for <reference>" with the staff case link; the
+    clinic, the price and everything else stay behind the staff sign-in."""
+    values = {"reference": reference, "case_url": case_url}
+    return _message(
+        subject=_STAFF_CHOICE_SUBJECT.format(**values),
+        body=_STAFF_CHOICE_BODY.format(**values),
+        mail_from=mail_from,
+        to=to,
+        reply_to=mail_from,
+        language=DEFAULT_LANGUAGE,
+    )
+
+
+_SIGNIN_LINK_SUBJECT: Final = "Medtour clinic portal: your sign-in link"
+_SIGNIN_LINK_BODY: Final = (
+    "Hello,\n"
+    "\n"
+    "Someone (we hope you) asked to sign in to the Medtour clinic portal as {email}.\n"
+    "Open this link within {minutes} minutes to sign in:\n"
+    "{link_url}\n"
+    "\n"
+    "The link works once. If you did not ask for it, ignore this email: nobody can\n"
+    "sign in without the link, and it expires by itself.\n"
+    "\n"
+    "Questions? Write to {contact_email}\n"
+    "\n"
+    "Medtour\n"
+)
+
+
+def clinic_signin_link(
+    *, link_url: str, minutes: int, mail_from: str, to: str, contact_email: str
+) -> EmailMessage:
+    """A clinic user's one-time sign-in link; nothing about any case."""
+    values = {"email": to, "minutes": minutes, "link_url": link_url, "contact_email": contact_email}
+    return _message(
+        subject=_SIGNIN_LINK_SUBJECT,
+        body=_SIGNIN_LINK_BODY.format(**values),
+        mail_from=mail_from,
+        to=to,
+        reply_to=contact_email,
+        language=DEFAULT_LANGUAGE,
+    )

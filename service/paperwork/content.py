@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any, Final
 
 import phonenumbers
@@ -119,6 +120,70 @@ class ConfirmationContent:
             object.__setattr__(self, "strings", i18n.strings(self.language))
 
 
+@dataclass(frozen=True)
+class QuoteEntry:
+    """One clinic's counting quote as the patient's documents show it."""
+
+    clinic_name: str
+    city: str
+    country: str                  # the country's name in the document's language
+    accreditations: tuple[str, ...]
+    price: Decimal
+    currency: str
+    includes: tuple[str, ...]     # keys of `service.cases.quotes.INCLUDES`
+    earliest_date: date
+    stay_days: int
+    valid_until: date
+    expired: bool
+    notes: str
+    clinic_email: str = ""
+
+    @property
+    def location(self) -> str:
+        return ", ".join(part for part in (self.city, self.country) if part)
+
+    @property
+    def end_date(self) -> date:
+        """The day the stay ends: ``stay_days`` after the earliest date (a 7-day stay
+        from 1 May ends on 8 May), the span a visa must cover."""
+        return self.earliest_date + timedelta(days=self.stay_days)
+
+
+@dataclass(frozen=True)
+class _PatientDocument:
+    reference: str
+    language: str                 # "en" or "ru": the one the text is in
+    prepared_on: date
+    treatment: str
+
+    @property
+    def strings(self) -> dict[str, str]:
+        return i18n.strings(self.language)
+
+
+@dataclass(frozen=True)
+class QuoteComparisonContent(_PatientDocument):
+    quotes: tuple[QuoteEntry, ...] = ()
+
+
+@dataclass(frozen=True)
+class BookingSummaryContent(_PatientDocument):
+    patient_name: str = ""
+    quote: QuoteEntry | None = None
+    files: tuple[str, ...] = ()          # the names of the files the patient sent
+    medications: str | None = None       # as typed, when the patient answered
+    allergies: str | None = None
+    contact_email: str = ""
+
+
+@dataclass(frozen=True)
+class VisaLetterContent(_PatientDocument):
+    patient_name: str = ""
+    date_of_birth: date | None = None
+    quote: QuoteEntry | None = None
+    contact_email: str = ""
+
+
 # --------------------------------------------------------------------------- builders
 
 
@@ -180,6 +245,84 @@ def confirmation_content(case: Any, attachments: Iterable[Any], contact_email: s
         files=files,
         contact_email=contact_email,
     )
+
+
+def quote_entry(referral: Any, quote: Any, language: str, today: date) -> QuoteEntry:
+    """A referral's quote, with its clinic's details, in ``language``."""
+    clinic = referral.clinic
+    return QuoteEntry(
+        clinic_name=clinic.name,
+        city=getattr(clinic, "city", None) or "",
+        country=i18n.country_name(getattr(clinic, "country", None), language),
+        accreditations=tuple(getattr(clinic, "accreditations", None) or ()),
+        price=quote.price,
+        currency=quote.currency,
+        includes=tuple(quote.includes or ()),
+        earliest_date=quote.earliest_date,
+        stay_days=quote.stay_days,
+        valid_until=quote.valid_until,
+        expired=quote.valid_until < today,
+        notes=(quote.notes or "").strip(),
+        clinic_email=getattr(clinic, "email", None) or "",
+    )
+
+
+def quote_comparison_content(
+    case: Any, rows: Iterable[tuple[Any, Any]], *, today: date | None = None
+) -> QuoteComparisonContent:
+    """The patient's comparison of ``rows`` ((referral, quote) pairs, in the order
+    `service.cases.quotes.comparison` gives them)."""
+    today = today or datetime.now(timezone.utc).date()
+    language = i18n.resolve(case.language)
+    return QuoteComparisonContent(
+        reference=case.reference,
+        language=language,
+        prepared_on=today,
+        treatment=case.treatment.name,
+        quotes=tuple(quote_entry(referral, quote, language, today) for referral, quote in rows),
+    )
+
+
+def booking_summary_content(
+    case: Any, quote: Any, attachments: Iterable[Any], contact_email: str, *, today: date | None = None
+) -> BookingSummaryContent:
+    """What the patient chose (``quote``, with its ``referral``) and what to bring."""
+    today = today or datetime.now(timezone.utc).date()
+    language = i18n.resolve(case.language)
+    return BookingSummaryContent(
+        reference=case.reference,
+        language=language,
+        prepared_on=today,
+        treatment=case.treatment.name,
+        patient_name=case.full_name,
+        quote=quote_entry(quote.referral, quote, language, today),
+        files=tuple(a.filename for a in attachments),
+        medications=_answered(case.medications),
+        allergies=_answered(case.allergies),
+        contact_email=contact_email,
+    )
+
+
+def visa_letter_content(
+    case: Any, quote: Any, contact_email: str, *, today: date | None = None
+) -> VisaLetterContent:
+    """The visa support letter for the chosen ``quote``: who travels, where, when."""
+    today = today or datetime.now(timezone.utc).date()
+    language = i18n.resolve(case.language)
+    return VisaLetterContent(
+        reference=case.reference,
+        language=language,
+        prepared_on=today,
+        treatment=case.treatment.name,
+        patient_name=case.full_name,
+        date_of_birth=case.date_of_birth,
+        quote=quote_entry(quote.referral, quote, language, today),
+        contact_email=contact_email,
+    )
+
+
+def _answered(value: str | None) -> str | None:
+    return value.strip() if value and value.strip() else None
 
 
 def _entries(

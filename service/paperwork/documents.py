@@ -1,4 +1,5 @@
-"""The two documents: a clinic's referral dossier and a patient's confirmation.
+"""The documents: a clinic's referral dossier, and the patient's confirmation, quote
+comparison, booking summary and visa support letter.
 
 Plain functions from content (see :mod:`service.paperwork.content`) to PDF bytes.
 No Flask request, no database session, no queue: the caller passes a callable that
@@ -32,7 +33,15 @@ from typing import Any, Final
 from pypdf import PdfWriter
 
 from service.paperwork import exhibits, figures, i18n, images
-from service.paperwork.content import NOT_PROVIDED, AttachmentEntry, ConfirmationContent, DossierContent
+from service.paperwork.content import (
+    NOT_PROVIDED,
+    AttachmentEntry,
+    BookingSummaryContent,
+    ConfirmationContent,
+    DossierContent,
+    QuoteComparisonContent,
+    VisaLetterContent,
+)
 from service.paperwork.render import SandboxedFetcher, render_document, render_template
 
 log = logging.getLogger(__name__)
@@ -178,6 +187,37 @@ def confirmation_html(content: ConfirmationContent) -> str:
         size=lambda label: i18n.format_size(label, content.language),
         g=exhibits.GEOMETRY,
         lang=content.language,
+    )
+
+
+PatientContent = QuoteComparisonContent | BookingSummaryContent | VisaLetterContent
+
+_PATIENT_TEMPLATES: Final[dict[type, str]] = {
+    QuoteComparisonContent: "paperwork/quote_comparison.html",
+    BookingSummaryContent: "paperwork/booking_summary.html",
+    VisaLetterContent: "paperwork/visa_letter.html",
+}
+
+
+def build_patient_pdf(content: PatientContent, *, fetcher: SandboxedFetcher | None = None) -> RenderedPdf:
+    """The quote comparison, booking summary or visa letter, in ``content.language``."""
+    output = render_document(patient_html(content), fetcher)
+    return RenderedPdf.of(output.data, output.pages)
+
+
+def patient_html(content: PatientContent) -> str:
+    """The HTML of a patient document; the helpers format in the document's language."""
+    language = content.language
+    return render_template(
+        _PATIENT_TEMPLATES[type(content)],
+        c=content,
+        t=content.strings,
+        lang=language,
+        g=exhibits.GEOMETRY,
+        date=lambda value: i18n.format_date(value, language),
+        money=lambda quote: i18n.format_money(quote.price, quote.currency, language),
+        days=lambda n: i18n.format_days(n, language),
+        included=lambda key: i18n.include_label(key, language),
     )
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from service.cases.status import CaseStatus
 from service.extensions import db
-from service.models import Case, CaseEvent, OutboxMessage, Referral
+from service.models import CaseEvent, Referral
 from tests.fixtures.forms import valid_request
 from tests.fixtures.services import free_port
 from tests.fixtures.cases import rows, run_worker, submit

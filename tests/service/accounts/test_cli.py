@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from service.accounts.passwords import verify_password
 from service.extensions import db
-from service.models import User
+from service.models import Clinic, User
 from tests.fixtures.staff import PASSWORD, make_user
 
 
@@ -66,25 +66,69 @@ def test_create_refuses_bad_input(cli, args, stdin, message):
     assert _user("x@medtour.example") is None
 
 
+def _a_clinic() -> Clinic:
+    return db.session.scalars(select(Clinic).order_by(Clinic.slug)).first()
+
+
+def test_create_a_clinic_account(cli):
+    clinic = _a_clinic()
+    result = cli("create", "desk@clinic.example", "--role", "clinic", "--clinic", clinic.slug, "--password-stdin",
+                 input=PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    assert f"created desk@clinic.example (clinic of {clinic.name}, {clinic.slug})" in result.output
+    user = _user("desk@clinic.example")
+    assert user.role == "clinic" and user.clinic_id == clinic.id and user.active
+
+
+def test_a_clinic_account_needs_its_clinic(cli):
+    result = cli("create", "desk@clinic.example", "--role", "clinic", input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 1
+    assert "A clinic account needs its clinic" in result.output and "--clinic SLUG" in result.output
+    # Refused before asking for a password nobody will use.
+    assert "Password" not in result.output
+    assert _user("desk@clinic.example") is None
+
+
+def test_an_unknown_clinic_slug_is_refused_with_the_known_ones(cli):
+    result = cli("create", "desk@clinic.example", "--role", "clinic", "--clinic", "no-such-clinic",
+                 "--password-stdin", input=PASSWORD + "\n")
+    assert result.exit_code == 1
+    assert "There is no clinic with the slug 'no-such-clinic'" in result.output
+    assert "data/catalog.json" in result.output and _a_clinic().slug in result.output
+    assert _user("desk@clinic.example") is None
+
+
+@pytest.mark.parametrize("role", ["coordinator", "admin"])
+def test_a_staff_account_cannot_belong_to_a_clinic(cli, role):
+    result = cli("create", "x@medtour.example", "--role", role, "--clinic", _a_clinic().slug, "--password-stdin",
+                 input=PASSWORD + "\n")
+    assert result.exit_code == 1
+    assert f"Only clinic accounts belong to a clinic; a {role} account cannot have one." in result.output
+    assert _user("x@medtour.example") is None
+
+
 def test_create_refuses_a_duplicate_whatever_the_case(cli, coordinator):
     result = cli("create", coordinator.email.upper(), "--role", "admin", "--password-stdin", input=PASSWORD + "\n")
     assert result.exit_code == 1
     assert f"There is already a staff account for {coordinator.email}." in result.output
 
 
-def test_list_shows_email_role_active_capacity_and_last_sign_in(cli, db_session):
+def test_list_shows_email_role_clinic_active_capacity_and_last_sign_in(cli, db_session):
     from datetime import datetime, timezone
 
     make_user("admin", email="a@medtour.example", capacity=2)
     signed = make_user("coordinator", email="b@medtour.example", active=False)
     signed.last_login_at = datetime(2026, 5, 1, 8, 0, tzinfo=timezone.utc)
+    clinic = db.session.scalars(select(Clinic).order_by(Clinic.slug)).first()
+    make_user("clinic", email="c@clinic.example", clinic_id=clinic.id)
     db.session.commit()
     lines = cli("list").output.splitlines()
-    assert lines[0].split() == ["EMAIL", "ROLE", "ACTIVE", "CAPACITY", "LAST", "SIGN-IN", "TOTP"]
+    assert lines[0].split() == ["EMAIL", "ROLE", "CLINIC", "ACTIVE", "CAPACITY", "LAST", "SIGN-IN", "TOTP"]
     rows = {line.split()[0]: line.split() for line in lines[1:]}
-    assert rows["a@medtour.example"] == ["a@medtour.example", "admin", "yes", "2", "never", "off"]
-    assert rows["b@medtour.example"] == ["b@medtour.example", "coordinator", "no", "15", "2026-05-01", "08:00",
+    assert rows["a@medtour.example"] == ["a@medtour.example", "admin", "-", "yes", "2", "never", "off"]
+    assert rows["b@medtour.example"] == ["b@medtour.example", "coordinator", "-", "no", "15", "2026-05-01", "08:00",
                                          "UTC", "off"]
+    assert rows["c@clinic.example"][1:3] == ["clinic", clinic.slug]
 
 
 def test_disable_and_enable(cli, coordinator):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 from sqlalchemy import func, select
 
@@ -97,3 +98,43 @@ def test_attachment_of_another_case_is_not_reachable(client):
     other = db.session.scalars(select(Attachment).order_by(Attachment.id.desc())).first()
     assert client.get(f"/s/{token_a}/files/{other.id}").status_code == 404
     assert db.session.scalar(select(func.count(Attachment.id))) >= 2
+
+
+def test_every_status_response_is_private(client):
+    """Pages, refusals, 404s and download redirects alike: never cached, no referrer."""
+    token = _submit(client, [(files.pdf(), "a.pdf")])
+    attachment = db.session.scalars(select(Attachment).order_by(Attachment.id.desc())).first()
+    responses = [
+        client.get(f"/s/{token}"),
+        client.get(f"/s/{token}/files/{attachment.id}"),
+        client.get(f"/s/{token}/documents/confirmation"),
+        client.get(f"/s/{token}/withdraw"),
+        client.post(f"/s/{token}/erase", data={"reference": "wrong"}),
+        client.get("/s/not-a-real-token"),
+        client.get("/s/erased"),
+    ]
+    assert [r.status_code for r in responses] == [200, 303, 404, 200, 422, 404, 200]
+    for response in responses:
+        assert response.headers["Cache-Control"] == "no-store", response.request.path
+        assert response.headers["Referrer-Policy"] == "no-referrer", response.request.path
+
+
+def test_the_token_is_found_by_its_hash_then_compared_in_constant_time(client, monkeypatch):
+    from service.cases import lookup
+
+    token = _submit(client)
+    case = db.session.scalars(select(Case).order_by(Case.id.desc())).first()
+    compared = []
+    real = hmac.compare_digest
+
+    def spy(a, b):
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(lookup, "compare_digest", spy)
+    assert client.get(f"/s/{token}").status_code == 200
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    assert compared == [(case.token_hash, digest)] and case.token_hash == digest
+    # The comparison decides: a row found by the hash is still refused if it says no.
+    monkeypatch.setattr(lookup, "compare_digest", lambda a, b: False)
+    assert client.get(f"/s/{token}").status_code == 404

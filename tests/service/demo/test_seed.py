@@ -15,7 +15,7 @@ from service.dashboard import metrics
 from service.dashboard.period import Period
 from service.demo.seed import ADMIN_EMAIL, COORDINATOR_EMAIL, DEMO_SOURCE, DemoError, seed
 from service.extensions import db
-from service.models import Case, CaseEvent, ClinicTreatment, OutboxMessage, PatientQuestion, Referral, User
+from service.models import Case, ClinicTreatment, OutboxMessage, PatientQuestion, Referral, User
 from tests.fixtures.staff import sign_in
 
 PASSWORD = "demo password 1234"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from decimal import Decimal
 from typing import Any
 
 from tests.fixtures import files
@@ -21,6 +22,8 @@ class Clinic:
     name: str = "Klinikum Lübeck Orthopädie"
     city: str = "Lübeck"
     country: str = "DE"
+    accreditations: list[str] = field(default_factory=lambda: ["JCI"])
+    email: str = "international@klinikum-luebeck.test"
 
 
 @dataclass
@@ -62,6 +65,25 @@ class Referral:
         {"key": "treatment", "points": 40, "reason": "Offers the requested treatment"},
         {"key": "language", "points": 10, "reason": "Staff speak Russian"},
     ])
+
+
+@dataclass
+class Quote:
+    """Shaped like `service.models.Quote`; `referral` points back at its clinic."""
+
+    price: Decimal = Decimal("12500.00")
+    currency: str = "EUR"
+    includes: list[str] = field(default_factory=lambda: ["treatment", "stay"])
+    earliest_date: date = date(2027, 3, 1)
+    stay_days: int = 7
+    valid_until: date = date(2027, 1, 31)
+    notes: str = ""
+    referral: Referral = field(default_factory=Referral)
+
+
+def quote(clinic: Clinic | None = None, **values: Any) -> Quote:
+    """A quote from ``clinic`` (the default clinic when None)."""
+    return Quote(referral=Referral(clinic=clinic or Clinic()), **values)
 
 
 class Store:

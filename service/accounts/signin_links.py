@@ -1,0 +1,113 @@
+"""One-time sign-in links for clinic users, sent by email instead of typing a password.
+
+The link carries a token signed with SECRET_KEY (its own salt, so no other signed value
+can pass for it) holding the user's id and a random nonce; only the SHA-256 of the nonce
+is stored, in `User.signin_nonce_hash`. A link is good for `LINK_TTL`, once: using it
+clears the hash, and asking for a new one replaces it, so only the newest link works.
+Nothing here commits; the caller does."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from datetime import timedelta
+from typing import Final
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import update
+
+from service.accounts.roles import CLINIC
+from service.accounts.users import find_by_email
+from service.extensions import db
+from service.models import User
+
+log = logging.getLogger(__name__)
+
+LINK_TTL: Final = timedelta(minutes=30)
+_SALT: Final = "medtour.clinic-signin-link"
+
+EXPIRED: Final = (
+    f"This sign-in link has expired: links work for {int(LINK_TTL.total_seconds() // 60)} minutes. "
+    "Ask for a new one below."
+)
+NOT_VALID: Final = (
+    "This sign-in link does not work any more: each link signs in once, and only the newest "
+    "link you asked for works. Ask for a new one below."
+)
+
+
+class LinkRefused(Exception):
+    """The link cannot sign anybody in; the message says why and what to do."""
+
+
+def ttl_minutes() -> int:
+    return int(LINK_TTL.total_seconds() // 60)
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
+
+
+def _digest(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode()).hexdigest()
+
+
+def can_use_links(user: User | None) -> bool:
+    """Only active clinic accounts with their clinic sign in by link."""
+    return user is not None and user.active and user.role == CLINIC and user.clinic_id is not None
+
+
+def recipient(email: str) -> User | None:
+    """The account a link may be sent to for `email`, or None (say nothing about why)."""
+    user = find_by_email(email)
+    return user if can_use_links(user) else None
+
+
+def issue(user: User) -> str:
+    """A new link token for `user`; any earlier link stops working."""
+    nonce = secrets.token_urlsafe(32)
+    user.signin_nonce_hash = _digest(nonce)
+    db.session.flush()
+    log.info("sign-in link issued for %s", user.email)
+    return _serializer().dumps({"user": user.id, "nonce": nonce})
+
+
+def _claims(token: str) -> tuple[int, str]:
+    try:
+        data = _serializer().loads(token, max_age=int(LINK_TTL.total_seconds()))
+    except SignatureExpired as exc:
+        raise LinkRefused(EXPIRED) from exc
+    except BadSignature as exc:
+        raise LinkRefused(NOT_VALID) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("user"), int) or not isinstance(data.get("nonce"), str):
+        raise LinkRefused(NOT_VALID)
+    return data["user"], _digest(data["nonce"])
+
+
+def check(token: str) -> User:
+    """The user the link would sign in, without using it up (the confirmation page)."""
+    user_id, digest = _claims(token)
+    user = db.session.get(User, user_id)
+    if not can_use_links(user) or not secrets.compare_digest(user.signin_nonce_hash or "", digest):
+        raise LinkRefused(NOT_VALID)
+    return user
+
+
+def redeem(token: str) -> User:
+    """Use the link up and return its user. The check and the clearing are one
+    conditional UPDATE, so two requests racing with the same link cannot both sign in."""
+    user_id, digest = _claims(token)
+    claimed = db.session.execute(
+        update(User)
+        .where(User.id == user_id, User.signin_nonce_hash == digest, User.active.is_(True),
+               User.role == CLINIC, User.clinic_id.is_not(None))
+        .values(signin_nonce_hash=None),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    if claimed != 1:
+        raise LinkRefused(NOT_VALID)
+    user = db.session.get(User, user_id)
+    db.session.refresh(user)
+    log.info("sign-in link used by %s", user.email)
+    return user
