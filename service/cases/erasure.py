@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from service.cases import events
 from service.cases.tokens import new_token
 from service.extensions import db
-from service.models import Attachment, Case, CaseEvent, Document, PatientQuestion
+from service.models import Attachment, Case, CaseEvent, Document, Notification, PatientQuestion
 from storage import Storage
 from workers import outbox
 
@@ -27,6 +27,8 @@ FREE_TEXT: Final[dict[str, frozenset[str]]] = {
     "clinic_question": frozenset({"question"}),
     "clinic_declined": frozenset({"reason"}),
     "status_changed": frozenset({"question"}),
+    # A file's name can say what it shows ("MRI knee.pdf").
+    "file_opened": frozenset({"file"}),
 }
 
 
@@ -58,8 +60,15 @@ def erase(case: Case, storage: Storage) -> None:
     for question in db.session.scalars(select(PatientQuestion).where(PatientQuestion.case_id == case.id)):
         question.question = ERASED
         question.answer = ERASED if question.answer is not None else None
+    erased_email = f"erased-{case.id}@erased.invalid"
+    # Emails sent to the patient keep their kind and time, not the address.
+    db.session.execute(
+        update(Notification)
+        .where(Notification.case_id == case.id, Notification.recipient == case.email)
+        .values(recipient=erased_email)
+    )
     case.full_name = ERASED
-    case.email = f"erased-{case.id}@erased.invalid"
+    case.email = erased_email
     case.phone = case.date_of_birth = None
     case.description = ERASED
     case.travel_window = case.medications = case.allergies = case.conditions = None
