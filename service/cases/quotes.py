@@ -19,17 +19,20 @@ from forms.choices import codes, currencies
 from service.cases import events
 from service.cases.status import CaseStatus, ReferralStatus
 from service.extensions import db
+from service.i18n import N_, format_amount, format_day, gettext
 from service.models import Case, OutboxMessage, Quote, Referral, User
 from workers import outbox
 
 # What a price may cover, defined once (forms, pages and PDFs read the labels here).
+# The labels are English msgids: `include_labels()` gives them in the page's language.
 INCLUDES: Final[dict[str, str]] = {
-    "treatment": "Treatment",
-    "stay": "Hospital stay",
-    "transfers": "Airport and hospital transfers",
-    "interpreter": "Interpreter",
+    "treatment": N_("Treatment"),
+    "stay": N_("Hospital stay"),
+    "transfers": N_("Airport and hospital transfers"),
+    "interpreter": N_("Interpreter"),
 }
-MAX_PRICE: Final = Decimal("10000000")
+# What `quotes.price` (NUMERIC(12, 2)) holds: prices in won or tenge run to tens of millions.
+MAX_PRICE: Final = Decimal("10000000000")
 MAX_STAY_DAYS: Final = 365
 NOTES_MAX_CHARS: Final = 2000
 REASON_MAX_CHARS: Final = 2000
@@ -37,16 +40,22 @@ QUESTION_MAX_CHARS: Final = 2000
 # Case statuses in which the patient can still choose among the quotes.
 CHOOSABLE: Final = frozenset({CaseStatus.ROUTED, CaseStatus.NEEDS_ATTENTION, CaseStatus.AWAITING_PATIENT})
 WITHDRAWN_REASON: Final = "withdrawn_by_patient"
-# The fields a revision can change, with their labels, in the order people read them.
+# The fields a revision can change, with their labels (English msgids, translated by
+# `changes`), in the order people read them.
 FIELDS: Final[dict[str, str]] = {
-    "price": "Price",
-    "currency": "Currency",
-    "includes": "Included",
-    "earliest_date": "Earliest date",
-    "stay_days": "Length of stay (days)",
-    "valid_until": "Valid until",
-    "notes": "Notes",
+    "price": N_("Price"),
+    "currency": N_("Currency"),
+    "includes": N_("Included"),
+    "earliest_date": N_("Earliest date"),
+    "stay_days": N_("Length of stay (days)"),
+    "valid_until": N_("Valid until"),
+    "notes": N_("Notes"),
 }
+
+
+def include_labels() -> dict[str, str]:
+    """What a price may cover, labelled in the page's language."""
+    return {key: gettext(label) for key, label in INCLUDES.items()}
 
 
 class QuoteRefused(ValueError):
@@ -235,16 +244,19 @@ def ask_agency(referral: Referral, question: str, user: User) -> None:
 
 def _display(name: str, value: object) -> str:
     if name == "includes":
-        return ", ".join(INCLUDES.get(str(i), str(i)) for i in value) or "—"  # type: ignore[union-attr]
+        labels = include_labels()
+        return ", ".join(labels.get(str(i), str(i)) for i in value) or "—"  # type: ignore[union-attr]
     if isinstance(value, date):
-        return value.isoformat()
+        return format_day(value)
+    if isinstance(value, Decimal):
+        return format_amount(value)
     return str(value) if value not in (None, "") else "—"
 
 
 def changes(old: Quote, new: Quote) -> list[Change]:
-    """What a revision changed, in words, for the patient to accept or not."""
+    """What a revision changed, in words (the page's language), for the patient to accept or not."""
     return [
-        Change(label, _display(name, getattr(old, name)), _display(name, getattr(new, name)))
+        Change(gettext(label), _display(name, getattr(old, name)), _display(name, getattr(new, name)))
         for name, label in FIELDS.items() if getattr(old, name) != getattr(new, name)
     ]
 
@@ -252,7 +264,7 @@ def changes(old: Quote, new: Quote) -> list[Change]:
 def _case_quote(case: Case, quote_id: int) -> Quote:
     quote = db.session.get(Quote, quote_id)
     if quote is None or quote.referral.case_id != case.id:
-        raise QuoteRefused("There is no such quote on this request.")
+        raise QuoteRefused(gettext("There is no such quote on this request."))
     return quote
 
 
@@ -261,7 +273,7 @@ def accept_revision(case: Case, quote_id: int) -> Quote:
     their choice moves to the revision (and the paperwork follows)."""
     quote = _case_quote(case, quote_id)
     if quote.counts or pending_revision(quote.referral) is not quote:
-        raise QuoteRefused("This revision is not waiting for your acceptance.")
+        raise QuoteRefused(gettext("This revision is not waiting for your acceptance."))
     quote.patient_accepted_at = _now()
     events.record_event(
         case, events.PATIENT, "revision_accepted",
@@ -280,15 +292,16 @@ def choose(case: Case, quote_id: int, today: date | None = None) -> Quote:
     today = today or _today()
     quote = _case_quote(case, quote_id)
     if case.status not in CHOOSABLE:
-        raise QuoteRefused("A clinic can be chosen only while the request is with the clinics.")
+        raise QuoteRefused(gettext("A clinic can be chosen only while the request is with the clinics."))
     if not quote.counts:
-        raise QuoteRefused("Accept the clinic's revised quote before choosing it.")
+        raise QuoteRefused(gettext("Accept the clinic's revised quote before choosing it."))
     if current(quote.referral) is not quote:
-        raise QuoteRefused("The clinic has revised this quote; choose its latest version.")
+        raise QuoteRefused(gettext("The clinic has revised this quote; choose its latest version."))
     if quote.valid_until < today:
-        raise QuoteRefused(f"This quote expired on {quote.valid_until.isoformat()}; ask the clinic for a new one.")
+        raise QuoteRefused(gettext("This quote expired on %(date)s; ask the clinic for a new one.",
+                                   date=format_day(quote.valid_until)))
     if quote.referral.status != ReferralStatus.ACCEPTED:
-        raise QuoteRefused("This clinic's offer is no longer open.")
+        raise QuoteRefused(gettext("This clinic's offer is no longer open."))
     case.chosen_quote = quote
     events.change_status(
         case, CaseStatus.CHOSEN, events.PATIENT,
@@ -312,7 +325,7 @@ def withdraw(case: Case) -> None:
     """The patient withdraws the request: it closes, and open referrals are withdrawn so
     clinics stop working on it."""
     if case.status == CaseStatus.CLOSED:
-        raise QuoteRefused("This request is already closed.")
+        raise QuoteRefused(gettext("This request is already closed."))
     for referral in db.session.scalars(select(Referral).where(Referral.case_id == case.id)):
         if referral.status in ReferralStatus.open():
             referral.status = ReferralStatus.WITHDRAWN

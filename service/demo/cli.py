@@ -1,4 +1,5 @@
-"""`flask --app wsgi demo seed`: staff accounts and realistic cases to try the console with."""
+"""`flask --app wsgi demo seed`: staff and clinic accounts and realistic cases to try the
+staff console, the clinic portal and the patient's status page with."""
 from __future__ import annotations
 
 import secrets
@@ -29,7 +30,8 @@ def _summary(report: SeedReport) -> list[str]:
     for email in report.existing_users:
         lines.append(f"{email} already exists; its password was not changed")
     if report.password:
-        lines.append(f"password for {' and '.join(report.created_users)}: {report.password}")
+        *others, last = report.created_users
+        lines.append(f"password for {', '.join(others) + ' and ' if others else ''}{last}: {report.password}")
         lines.append("  (shown once; it is not stored anywhere in clear)")
     if report.existing_cases:
         lines.append(f"{report.existing_cases} demo cases already exist; no cases were added")
@@ -39,9 +41,15 @@ def _summary(report: SeedReport) -> list[str]:
             f"{counts[s]} {s.staff_label.lower()}" for s in CaseStatus if counts[s]
         ))
     lines.append(f"sign in at {_external('staff_auth.login')}")
+    if report.clinic_user is not None and report.clinic_user.clinic is not None:
+        lines.append(f"clinic portal: sign in as {report.clinic_user.email} ({report.clinic_user.clinic.name}) "
+                     f"at {_external('clinic_auth.login')}")
     if report.patient_view is not None:
         case, token = report.patient_view
         lines.append(f"a patient's view of {case.reference} (a question waits for them): {_external('status.show', token=token)}")
+    if report.compare_view is not None:
+        case, token = report.compare_view
+        lines.append(f"a patient with quotes to compare ({case.reference}): {_external('status.show', token=token)}")
     return lines
 
 
@@ -49,8 +57,9 @@ def _summary(report: SeedReport) -> list[str]:
 @click.option("--password", envvar="DEMO_PASSWORD", help=f"Password for the new demo users (at least {MIN_LENGTH} "
               "characters); a random one is generated and printed when not given.")
 def seed_command(password: str | None) -> None:
-    """Create coordinator@medtour.example, admin@medtour.example and about 40 cases over
-    the last 45 days. Runs once: existing users and demo cases are left as they are."""
+    """Create coordinator@medtour.example, admin@medtour.example, about 40 cases over the
+    last 45 days with the clinics' quotes, and clinic@medtour.example for the clinic with
+    the most referrals waiting. Runs once: existing users and demo cases are left as they are."""
     if password is not None and len(password) < MIN_LENGTH:
         raise click.BadParameter(f"use at least {MIN_LENGTH} characters", param_hint="--password")
     try:

@@ -1,13 +1,18 @@
-"""Demo data for trying the staff console: a coordinator, an admin and a few dozen
-realistic cases spread over the last weeks, in every status.
+"""Demo data for trying the staff console and the clinic portal: a coordinator, an
+admin, a clinic account and a few dozen realistic cases spread over the last weeks, in
+every status.
 
 Each case is told as a story in time order, through the same building blocks the
 service uses: references from `next_reference`, token hashes from `new_token`,
-routing through `referrals.route` (real scores and reasons), and every status change
-through `events.change_status`, so the timeline, the SLA fields and the referrals agree
-as if coordinators and clinics had done the work. Nothing is queued for the workers (no
-outbox rows), so seeding does not send email or render PDFs. Cases are marked with
-`source = "demo"`; a second run finds them and adds no more."""
+routing through `referrals.route` (real scores and reasons), quotes checked by
+`quotes.check_terms` on the day the clinic answered, and every status change through
+`events.change_status`, so the timeline, the SLA fields, the referrals and their quotes
+agree as if coordinators, clinics and patients had done the work. The clinics' answers
+and the patients' choices are recorded like `quotes.accept`, `quotes.decline` and
+`quotes.choose` record them (same fields, same events), but dated in the story's past and
+without their outbox rows: nothing is queued for the workers, so seeding does not send
+email or render PDFs. Cases are marked with `source = "demo"`; a second run finds them
+and adds no more."""
 from __future__ import annotations
 
 import random
@@ -21,21 +26,37 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.accounts.passwords import hash_password
-from service.accounts.roles import ADMIN, COORDINATOR
-from service.cases import events, referrals
+from service.accounts.roles import ADMIN, CLINIC, COORDINATOR
+from service.cases import events, quotes, referrals
 from service.cases.references import next_reference
 from service.cases.status import CaseStatus, ReferralStatus
 from service.cases.tokens import new_token
 from service.demo import texts
-from service.models import Case, CaseEvent, Clinic, ClinicTreatment, PatientQuestion, Referral, Treatment, User
+from service.models import Case, CaseEvent, Clinic, ClinicTreatment, PatientQuestion, Quote, Referral, Treatment, User
 
 S = CaseStatus
 COORDINATOR_EMAIL: Final = "coordinator@medtour.example"
 ADMIN_EMAIL: Final = "admin@medtour.example"
+# The demo clinic account, for the clinic with the most referrals waiting for an answer.
+CLINIC_EMAIL: Final = "clinic@medtour.example"
 DEMO_SOURCE: Final = "demo"
 DAYS: Final = 45
 # Treatments whose only other clinic is not accepting: one refusal leaves no clinic.
 SCARCE: Final = ("dental-implants", "all-on-4", "abdominoplasty")
+
+# Days a quote stays valid, and the days in hospital (or nearby) it counts on, by category.
+QUOTE_VALID_DAYS: Final = (21, 60)
+STAY_DAYS: Final[dict[str, tuple[int, int]]] = {
+    "orthopaedics": (5, 12), "prosthetics": (10, 21), "cardiology": (7, 14), "oncology": (14, 35),
+    "ivf": (10, 16), "dental": (4, 8), "ophthalmology": (2, 5), "bariatric": (4, 7), "cosmetic": (5, 10),
+}
+# How likely a quote covers each extra (the treatment itself always); an interpreter
+# mostly when the clinic does not speak the patient's language.
+INCLUDED_ODDS: Final[dict[str, float]] = {"stay": 0.85, "transfers": 0.6}
+INTERPRETER_ODDS: Final[dict[bool, float]] = {False: 0.8, True: 0.15}  # does the clinic speak it?
+# The youngest stories of this many "routed" ones may be the case whose patient has
+# quotes from two clinics to compare (the first of them routed to two clinics or more).
+COMPARE_AMONG: Final = 3
 
 # The stories, and how many of each: 40 cases. Order does not matter; ages do.
 PLANS: Final[dict[str, int]] = {
@@ -71,6 +92,10 @@ class SeedReport:
     existing_cases: int = 0
     # One case waiting on its patient, with its status-link token, to see the patient's side.
     patient_view: tuple[Case, str] | None = None
+    # One case whose patient can choose among quotes from two clinics or more, with its token.
+    compare_view: tuple[Case, str] | None = None
+    # The demo clinic account (created now or before), with referrals waiting for it.
+    clinic_user: User | None = None
 
     @property
     def statuses(self) -> Counter[str]:
@@ -81,25 +106,46 @@ def demo_case_count(session: Session) -> int:
     return session.scalar(select(func.count(Case.id)).where(Case.source == DEMO_SOURCE)) or 0
 
 
-def _ensure_user(session: Session, email: str, role: str, password: str, report: SeedReport) -> User:
+def _ensure_user(session: Session, email: str, role: str, password: str, report: SeedReport,
+                 clinic: Clinic | None = None) -> User:
     user = session.scalar(select(User).where(User.email == email))
     if user is not None:
         report.existing_users.append(email)
         return user
-    user = User(email=email, password_hash=hash_password(password), role=role, active=True)
+    user = User(email=email, password_hash=hash_password(password), role=role, active=True, clinic=clinic)
     session.add(user)
     report.created_users.append(email)
     return user
 
 
+@dataclass(eq=False)
+class _Answer:
+    """A clinic's answer still to be recorded: a quote, or a decline with its reason."""
+
+    at: datetime
+    referral: Referral
+    status: ReferralStatus
+    terms: quotes.Terms | None = None
+    reason: str = ""
+
+
+def _quoted_price(amount: Decimal) -> Decimal:
+    """A price as clinics quote it: three significant figures, in steps of 5."""
+    step = Decimal(5) * Decimal(10) ** max(len(str(int(amount))) - 3, 0)
+    return max(step, (amount / step).to_integral_value() * step)
+
+
 class _Story:
     """One case told in time order: every step happens at `self.at` and moves it on."""
 
-    def __init__(self, session: Session, case: Case, rng: random.Random, top_n: int, now: datetime) -> None:
+    def __init__(self, session: Session, case: Case, rng: random.Random, top_n: int, now: datetime,
+                 prices: dict[tuple[int, int], tuple[Decimal, str]]) -> None:
         self.session, self.case, self.rng, self.top_n, self.now = session, case, rng, top_n, now
+        # The catalogue's indicative prices: (clinic id, treatment id) -> (price from, currency).
+        self.prices = prices
         self.at = case.created_at
-        # Clinic answers keep their own clock: (when, referral, answer), recorded as time passes.
-        self.answers: list[tuple[datetime, Referral, ReferralStatus]] = []
+        # Clinic answers keep their own clock, recorded in time order as the story passes them.
+        self.answers: list[_Answer] = []
 
     def later(self, low: float, high: float) -> datetime:
         """Move on by some hours; a story never reaches the present (it slows down instead)."""
@@ -153,28 +199,68 @@ class _Story:
             referral.created_at = self.at
         return outcome.referrals
 
-    def clinic_will_answer(self, referral: Referral, answer: ReferralStatus, hours: float) -> None:
-        """The clinic accepts or declines `hours` after the referral, unless that is still ahead."""
+    def clinic_will_answer(self, referral: Referral, answer: ReferralStatus, hours: float,
+                           *, lasting: bool = False) -> None:
+        """The clinic accepts with a quote, or declines, `hours` after the referral, unless
+        that is still ahead. A `lasting` quote is still valid today, however old."""
         at = referral.created_at + timedelta(hours=hours)
-        if at < self.now:
-            self.answers.append((at, referral, answer))
+        if at >= self.now:
+            return
+        if answer == ReferralStatus.ACCEPTED:
+            self.answers.append(_Answer(at, referral, answer, terms=self._terms(referral, at, lasting)))
+        else:
+            self.answers.append(_Answer(at, referral, answer, reason=self.rng.choice(texts.DECLINE_REASONS)))
+
+    def _terms(self, referral: Referral, at: datetime, lasting: bool) -> quotes.Terms:
+        """What the clinic quotes on the day `at`: its indicative price for the treatment
+        and a little more, what the price covers, dates and validity."""
+        rng, clinic, case = self.rng, referral.clinic, self.case
+        price_from, currency = self.prices[clinic.id, case.treatment_id]
+        price = _quoted_price(price_from * Decimal(str(round(rng.uniform(1.0, 1.4), 3))))
+        odds = dict(INCLUDED_ODDS, interpreter=INTERPRETER_ODDS[case.language in clinic.languages])
+        includes = ["treatment"] + [key for key in quotes.INCLUDES if key in odds and rng.random() < odds[key]]
+        valid = rng.randint(*QUOTE_VALID_DAYS)
+        if lasting:
+            valid = max(valid, (self.now.date() - at.date()).days + rng.randint(21, 40))
+        notes = rng.choice(texts.QUOTE_NOTES) if rng.random() < 0.4 else ""
+        day = at.date()
+        return quotes.Terms(
+            price=price, currency=currency, includes=includes, notes=notes,
+            earliest_date=day + timedelta(days=rng.randint(7, 45)),
+            stay_days=rng.randint(*STAY_DAYS.get(case.treatment.category, (3, 10))),
+            valid_until=day + timedelta(days=valid),
+        )
 
     def settle(self, until: datetime) -> None:
-        """Record, in time order, the clinic answers given by `until`."""
-        due = sorted((a for a in self.answers if a[0] <= until), key=lambda a: a[0])
-        for at, referral, answer in due:
-            self.answers.remove((at, referral, answer))
-            referral.status, referral.responded_at = answer, at
-            event = events.record_event(
-                self.case, f"clinic:{referral.clinic.slug}", "clinic_answered",
-                clinic=referral.clinic.slug, answer=str(answer),
-            )
-            event.created_at = at
+        """Record, in time order, the clinic answers given by `until`: what `quotes.accept`
+        and `quotes.decline` record (a version-1 quote checked on that day, the referral's
+        answer, the timeline event), dated when the clinic answered."""
+        due = sorted((a for a in self.answers if a.at <= until), key=lambda a: a.at)
+        for answer in due:
+            self.answers.remove(answer)
+            referral, at = answer.referral, answer.at
+            referral.status, referral.responded_at = answer.status, at
+            if answer.terms is not None:
+                values = quotes.check_terms(answer.terms, at.date())
+                quote = Quote(referral=referral, version=1, created_at=at, **values)
+                self.session.add(quote)
+                self._clinic_event(at, referral, "clinic_quoted", price=str(quote.price), currency=quote.currency)
+            else:
+                referral.decline_reason = answer.reason
+                self._clinic_event(at, referral, "clinic_declined", reason=answer.reason)
+
+    def _clinic_event(self, at: datetime, referral: Referral, kind: str, **details) -> None:
+        clinic = referral.clinic
+        event = events.record_event(
+            self.case, f"clinic:{clinic.email}", kind,
+            clinic=clinic.slug, clinic_name=clinic.name, referral_id=referral.id, **details,
+        )
+        event.created_at = at
 
     def wait_for_answers(self) -> None:
         """Nothing more happens on the case until every answer still to come is in."""
         if self.answers:
-            self.at = max(self.at, max(at for at, _, _ in self.answers))
+            self.at = max(self.at, max(a.at for a in self.answers))
             self.settle(self.at)
 
     def ask(self, user: User, question: str) -> PatientQuestion:
@@ -201,7 +287,18 @@ class _Story:
         self.event(_actor(user), "contact_released", clinic=referral.clinic.slug)
         self.staff_acted()
 
-    def choose(self, user: User, referral: Referral) -> None:
+    def choose(self, referral: Referral, user: User | None = None) -> None:
+        """The patient chooses the clinic's quote on the status page (`quotes.choose`), or,
+        with `user`, a coordinator records the choice the patient made by phone or email
+        (the console's "record the choice")."""
+        quote = quotes.current(referral)
+        assert quote is not None and quote.valid_until >= self.at.date(), referral
+        self.case.chosen_quote = quote
+        if user is None:
+            self.session.flush()
+            self.status(S.CHOSEN, events.PATIENT,
+                        clinic=referral.clinic.slug, referral_id=referral.id, quote_id=quote.id)
+            return
         self.status(S.CHOSEN, _actor(user), clinic=referral.clinic.slug, referral_id=referral.id)
         self.staff_acted()
 
@@ -228,6 +325,15 @@ class _Seeder:
         self.coordinator, self.admin = coordinator, admin
         self.treatments = {t.slug: t for t in session.scalars(select(Treatment))}
         self.offered = {slug for slug in session.scalars(select(Treatment.slug).join(ClinicTreatment))}
+        # Clinics accepting cases, per treatment slug: where a patient gets quotes to compare.
+        self.accepting = Counter(session.scalars(
+            select(Treatment.slug).join(ClinicTreatment).join(Clinic).where(Clinic.accepting)
+        ))
+        self.prices = {
+            (o.clinic_id, o.treatment_id): (o.price_from, o.currency) for o in session.scalars(select(ClinicTreatment))
+        }
+        # The case whose patient has quotes from two clinics or more to choose from.
+        self.compare: Case | None = None
         self.previous: Case | None = None
         self.told: Counter[str] = Counter()
         # Patients in a shuffled round, so few of them send more than one request.
@@ -236,11 +342,17 @@ class _Seeder:
 
     # -- making a case ---------------------------------------------------------
 
+    def _may_compare(self, plan: str) -> bool:
+        """Whether the next story of `plan` may become the case with quotes to compare."""
+        return plan == "routed" and self.compare is None and self.told[plan] >= PLANS[plan] - COMPARE_AMONG
+
     def _treatment(self, plan: str) -> Treatment:
         if plan == "exhausted":
             slugs = [s for s in SCARCE if s in self.treatments]
         else:
             slugs = sorted(s for s in self.offered if s in texts.DESCRIPTIONS)
+            if self._may_compare(plan):
+                slugs = [s for s in slugs if self.accepting[s] >= 3] or slugs
         return self.treatments[self.rng.choice(slugs or sorted(self.offered))]
 
     def _preferred(self, treatment: Treatment) -> Clinic | None:
@@ -301,14 +413,20 @@ class _Seeder:
     def _staff(self) -> User:
         return self.admin if self.rng.random() < 0.15 else self.coordinator
 
-    def _clinics_answer(self, story: _Story, refs: list[Referral], plan: str) -> None:
+    def _clinics_answer(self, story: _Story, refs: list[Referral], plan: str, compare: bool = False) -> None:
         """How the clinics will answer: most within three days, some late, some not yet;
-        the plan decides whether one must accept or all decline."""
+        the plan decides whether one must accept or all decline, and `compare` that the
+        first two accept by now with quotes still valid today."""
         rng = self.rng
         pending_share = {"routed": 0.35, "question": 0.5}.get(plan, 0.2)
         for i, referral in enumerate(refs):
             # Older referrals have mostly been answered by now.
             waiting = pending_share if self.now - referral.created_at < timedelta(days=4) else 0.1
+            if compare and i < 2:
+                since = (self.now - referral.created_at).total_seconds() / 3600
+                story.clinic_will_answer(referral, ReferralStatus.ACCEPTED, min(rng.uniform(3, 40), since * 0.8),
+                                         lasting=True)
+                continue
             if plan in ("exhausted", "no_clinic"):
                 answer = ReferralStatus.DECLINED
             elif plan in ("chosen", "booked", "declined", "reopened") and i == 0:
@@ -324,10 +442,10 @@ class _Seeder:
         return "ru" if any("\u0400" <= ch <= "\u04ff" for ch in case.description) else "en"
 
     def tell(self, plan: str, case: Case) -> None:
-        story = _Story(self.session, case, self.rng, self.top_n, self.now)
+        story = _Story(self.session, case, self.rng, self.top_n, self.now, self.prices)
         self._tell(plan, self.told[plan], case, story)
         self.told[plan] += 1
-        last = max([story.at] + [at for at, _, _ in story.answers])
+        last = max([story.at] + [a.at for a in story.answers])
         story.settle(self.now)
         case.updated_at = last
 
@@ -357,11 +475,15 @@ class _Seeder:
             story.assign(staff)
             story.ask(staff, rng.choice(texts.QUESTIONS[lang][:2]))
             return
+        may_compare = self._may_compare(plan)
         story.later(0.02, 0.1)
         refs = story.route()
         if not refs:
             return  # routing found no clinic: the case needs attention, as it would
-        self._clinics_answer(story, refs, plan)
+        compare = may_compare and len(refs) >= 2
+        if compare:
+            self.compare = case
+        self._clinics_answer(story, refs, plan, compare)
         if plan == "routed" and nth % 5 == 4:  # routed by the system, no coordinator yet
             return
         story.later(1, 20)
@@ -403,9 +525,14 @@ class _Seeder:
                     story.reopen(staff)
                     story.note(staff, rng.choice(texts.REOPEN_NOTES))
                 return
-            story.release_contact(staff, accepted[0])
-            story.later(1, 24)
-            story.choose(staff, accepted[0])
+            if nth % 2 == 0:  # the patient chose on the status page; the coordinator followed up
+                story.choose(accepted[0])
+                story.later(1, 24)
+                story.release_contact(staff, accepted[0])
+            else:  # the patient told the coordinator, who recorded the choice
+                story.release_contact(staff, accepted[0])
+                story.later(1, 24)
+                story.choose(accepted[0], staff)
             if plan == "booked":
                 story.later(48, 110)
                 story.close(staff, "booked")
@@ -419,28 +546,49 @@ def _twin_reference(case: Case, session: Session) -> str:
     return twin or "the earlier request"
 
 
+def busiest_clinic(session: Session) -> Clinic | None:
+    """The clinic with the most demo referrals waiting for its answer on cases the
+    patient can still choose for (ties by slug), or None when none waits."""
+    waiting = func.count(Referral.id)
+    clinic_id = session.scalar(
+        select(Clinic.id).join(Referral, Referral.clinic_id == Clinic.id).join(Case, Case.id == Referral.case_id)
+        .where(Case.source == DEMO_SOURCE, Case.status.in_(sorted(quotes.CHOOSABLE)),
+               Referral.status == ReferralStatus.PENDING)
+        .group_by(Clinic.id, Clinic.slug).order_by(waiting.desc(), Clinic.slug).limit(1)
+    )
+    return None if clinic_id is None else session.get(Clinic, clinic_id)
+
+
 def seed(session: Session, *, password: str, now: datetime, top_n: int = 3, rng: random.Random | None = None) -> SeedReport:
-    """Create the demo users (those missing) and, unless demo cases exist, the cases.
-    Flushes; the caller commits."""
+    """Create the demo users (those missing) and, unless demo cases exist, the cases;
+    the clinic account belongs to the clinic with the most referrals waiting. Flushes;
+    the caller commits."""
     if session.scalar(select(func.count(ClinicTreatment.id))) == 0:
         raise DemoError("The catalogue is empty: load it first with `flask --app wsgi catalog load data/catalog.json`.")
     rng = rng or random.Random(4)
     report = SeedReport()
     coordinator = _ensure_user(session, COORDINATOR_EMAIL, COORDINATOR, password, report)
     admin = _ensure_user(session, ADMIN_EMAIL, ADMIN, password, report)
+    report.existing_cases = demo_case_count(session)
+    if not report.existing_cases:
+        seeder = _Seeder(session, rng, now, top_n, coordinator, admin)
+        for plan, created_at in _arrivals(now, rng):
+            case, token = seeder.new_case(plan, created_at)
+            seeder.tell(plan, case)
+            report.cases.append(case)
+            if report.patient_view is None and case.status == S.AWAITING_PATIENT:
+                report.patient_view = (case, token)
+            if case is seeder.compare:
+                report.compare_view = (case, token)
+        session.flush()
+    clinic_user = session.scalar(select(User).where(User.email == CLINIC_EMAIL))
+    if clinic_user is not None:
+        report.existing_users.append(CLINIC_EMAIL)
+    elif (clinic := busiest_clinic(session)) is not None:
+        clinic_user = _ensure_user(session, CLINIC_EMAIL, CLINIC, password, report, clinic=clinic)
+    report.clinic_user = clinic_user if clinic_user is not None and clinic_user.role == CLINIC else None
     if report.created_users:
         report.password = password
-    report.existing_cases = demo_case_count(session)
-    if report.existing_cases:
-        session.flush()
-        return report
-    seeder = _Seeder(session, rng, now, top_n, coordinator, admin)
-    for plan, created_at in _arrivals(now, rng):
-        case, token = seeder.new_case(plan, created_at)
-        seeder.tell(plan, case)
-        report.cases.append(case)
-        if report.patient_view is None and case.status == S.AWAITING_PATIENT:
-            report.patient_view = (case, token)
     session.flush()
     return report
 

@@ -188,3 +188,20 @@ REOPEN_NOTES: Final = (
     "The patient wrote back: the family agreed after all and asks to continue.",
     "The patient called: new test results arrived, wants to try again.",
 )
+
+# What clinics write with a quote (to the agency and the patient, in English).
+QUOTE_NOTES: Final = (
+    "Pre-operative tests on arrival are included; a follow-up video consultation after discharge is free.",
+    "Please send recent blood work before travel; we confirm the date once the surgeon has reviewed it.",
+    "The price assumes no complications; any extra nights are charged at the daily ward rate.",
+    "An accompanying person can stay in the patient's room at no extra charge.",
+    "Our international desk meets you at the airport; send the flight details a week ahead.",
+)
+# Why a clinic declines a referral (staff see it; the patient's page does not).
+DECLINE_REASONS: Final = (
+    "Our team for this treatment is fully booked for the next three months.",
+    "The records suggest a case we would rather not take without an in-person assessment at home first.",
+    "We need imaging less than six months old to consider this case; without it we cannot quote.",
+    "This treatment is outside what our department currently offers to international patients.",
+    "The patient's conditions call for an intensive-care backup we cannot guarantee at present.",
+)

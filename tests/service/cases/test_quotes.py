@@ -55,7 +55,7 @@ def referrals(db_session):
     ({"price": "abc"}, "price", "as a number"),
     ({"price": "NaN"}, "price", "as a number"),
     ({"price": "10.005"}, "price", "two decimal places"),
-    ({"price": "10000000"}, "price", "less than"),
+    ({"price": "10000000000"}, "price", "less than"),
     ({"valid_until": TODAY}, "valid_until", "in the future"),
     ({"valid_until": TODAY - timedelta(days=1)}, "valid_until", "in the future"),
     ({"earliest_date": TODAY - timedelta(days=1)}, "earliest_date", "in the past"),

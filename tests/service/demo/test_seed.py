@@ -1,21 +1,25 @@
-"""`flask --app wsgi demo seed`: staff accounts and realistic cases, once."""
+"""`flask --app wsgi demo seed`: staff and clinic accounts and realistic cases with the
+clinics' quotes, once."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import delete, func, select
 
 from service.accounts.passwords import verify_password
+from service.cases import quotes
 from service.cases.status import CaseStatus, ReferralStatus
 from service.cases.tokens import hash_token
 from service.cases.workflow import CLOSE_REASONS
 from service.dashboard import metrics
 from service.dashboard.period import Period
-from service.demo.seed import ADMIN_EMAIL, COORDINATOR_EMAIL, DEMO_SOURCE, DemoError, seed
+from service.demo.seed import ADMIN_EMAIL, CLINIC_EMAIL, COORDINATOR_EMAIL, DEMO_SOURCE, DemoError, seed
 from service.extensions import db
-from service.models import Case, ClinicTreatment, OutboxMessage, PatientQuestion, Referral, User
+from service.models import Case, ClinicTreatment, OutboxMessage, PatientQuestion, Quote, Referral, User
 from tests.fixtures.staff import sign_in
 
 PASSWORD = "demo password 1234"
@@ -27,6 +31,23 @@ def run(app, *args: str):
 
 def demo_cases() -> list[Case]:
     return list(db.session.scalars(select(Case).where(Case.source == DEMO_SOURCE).order_by(Case.id)))
+
+
+def demo_referrals() -> list[Referral]:
+    return list(db.session.scalars(
+        select(Referral).join(Case, Case.id == Referral.case_id).where(Case.source == DEMO_SOURCE).order_by(Referral.id)
+    ))
+
+
+def printed_token(output: str, label: str) -> str:
+    """The status-link token on the line of the command's output that starts with `label`."""
+    match = re.search(rf"^{re.escape(label)}.*/s/([A-Za-z0-9_-]{{43}})$", output, re.MULTILINE)
+    assert match, output
+    return match.group(1)
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count(model.id)))
 
 
 @pytest.fixture
@@ -43,7 +64,7 @@ def test_creates_a_coordinator_an_admin_and_cases_in_every_status(seeded):
     assert users[ADMIN_EMAIL].role == "admin"
     assert verify_password(users[COORDINATOR_EMAIL].password_hash, PASSWORD)
     assert verify_password(users[ADMIN_EMAIL].password_hash, PASSWORD)
-    assert f"password for {COORDINATOR_EMAIL} and {ADMIN_EMAIL}: {PASSWORD}" in seeded.output
+    assert f"password for {COORDINATOR_EMAIL}, {ADMIN_EMAIL} and {CLINIC_EMAIL}: {PASSWORD}" in seeded.output
     assert "sign in at http://127.0.0.1:8000/staff/login" in seeded.output
 
     cases = demo_cases()
@@ -62,9 +83,8 @@ def test_creates_a_coordinator_an_admin_and_cases_in_every_status(seeded):
     assert db.session.scalar(select(func.count(OutboxMessage.id))) == 0
 
     # A patient's status link, to see the other side of a question.
-    match = re.search(r"/s/([A-Za-z0-9_-]{43})", seeded.output)
-    assert match
-    waiting = db.session.scalar(select(Case).where(Case.token_hash == hash_token(match.group(1))))
+    token = printed_token(seeded.output, "a patient's view of")
+    waiting = db.session.scalar(select(Case).where(Case.token_hash == hash_token(token)))
     assert waiting.status == CaseStatus.AWAITING_PATIENT
 
 
@@ -124,10 +144,15 @@ def test_each_story_is_consistent_from_submission_to_now(seeded):
 
 def test_a_second_run_adds_nothing_and_keeps_the_password(app, seeded):
     before = len(demo_cases())
+    users, quotes_before, referrals = count(User), count(Quote), count(Referral)
+    assert users == 3 and quotes_before > 0
     again = run(app, "--password", "another password 999")
     assert again.exit_code == 0, again.output
     db.session.expire_all()
     assert len(demo_cases()) == before
+    assert (count(User), count(Quote), count(Referral)) == (users, quotes_before, referrals)
+    assert f"{CLINIC_EMAIL} already exists; its password was not changed" in again.output
+    assert f"clinic portal: sign in as {CLINIC_EMAIL}" in again.output
     assert db.session.scalar(select(func.count(User.id)).where(User.email.in_([COORDINATOR_EMAIL, ADMIN_EMAIL]))) == 2
     coordinator = db.session.scalar(select(User).where(User.email == COORDINATOR_EMAIL))
     assert verify_password(coordinator.password_hash, PASSWORD)
@@ -139,10 +164,12 @@ def test_a_second_run_adds_nothing_and_keeps_the_password(app, seeded):
 def test_a_password_is_generated_when_none_is_given(app, db_session):
     result = run(app)
     assert result.exit_code == 0, result.output
-    password = re.search(rf"password for {COORDINATOR_EMAIL} and {ADMIN_EMAIL}: (\S+)", result.output).group(1)
+    password = re.search(rf"password for {COORDINATOR_EMAIL}, {ADMIN_EMAIL} and {CLINIC_EMAIL}: (\S+)",
+                         result.output).group(1)
     assert len(password) >= 12
-    coordinator = db.session.scalar(select(User).where(User.email == COORDINATOR_EMAIL))
-    assert verify_password(coordinator.password_hash, password)
+    for email in (COORDINATOR_EMAIL, CLINIC_EMAIL):
+        user = db.session.scalar(select(User).where(User.email == email))
+        assert verify_password(user.password_hash, password)
 
 
 def test_a_short_password_is_refused(app, db_session):
@@ -174,3 +201,124 @@ def test_the_dashboard_then_shows_real_figures(client, seeded):
     assert requests > 0
     assert "No requests were received in this period." not in page.text
     assert page.text.count('role="img"') >= 8
+
+
+# --------------------------------------------------------------------------- quotes and the clinic portal
+
+
+def _offer(referral: Referral) -> ClinicTreatment:
+    return next(o for o in referral.clinic.offers if o.treatment_id == referral.case.treatment_id)
+
+
+def test_accepted_referrals_carry_a_realistic_quote_and_the_others_none(seeded):
+    referrals = demo_referrals()
+    accepted = [r for r in referrals if r.status == ReferralStatus.ACCEPTED]
+    assert len(accepted) >= 10
+    prices_off_the_list = 0
+    for r in referrals:
+        if r.status != ReferralStatus.ACCEPTED:
+            assert r.quotes == [], (r.case.reference, r.clinic.slug, r.status)
+            continue
+        assert [q.version for q in r.quotes] == [1], (r.case.reference, r.clinic.slug)
+        quote = r.quotes[0]
+        assert quotes.current(r) is quote and quote.counts
+        answered = r.responded_at.date()
+        assert quote.created_at == r.responded_at
+        # What the portal would have accepted from the clinic on the day it answered.
+        terms = quotes.Terms(price=quote.price, currency=quote.currency, earliest_date=quote.earliest_date,
+                             stay_days=quote.stay_days, valid_until=quote.valid_until, includes=quote.includes,
+                             notes=quote.notes)
+        assert quotes.check_terms(terms, answered)["includes"] == quote.includes
+        assert set(quote.includes) <= set(quotes.INCLUDES) and "treatment" in quote.includes
+        assert answered <= quote.earliest_date <= answered + timedelta(days=90)
+        assert 1 <= quote.stay_days <= 60
+        assert answered < quote.valid_until <= answered + timedelta(days=120)
+        offer = _offer(r)
+        # The clinic's indicative price, and a little more, in its own currency.
+        assert quote.currency == offer.currency
+        assert offer.price_from * Decimal("0.95") <= quote.price <= offer.price_from * 2, r.clinic.slug
+        prices_off_the_list += quote.price != offer.price_from
+        # The timeline says so, at the same moment, as `quotes.accept` records it.
+        event = next(e for e in r.case.events if e.kind == "clinic_quoted" and e.details["referral_id"] == r.id)
+        assert event.created_at == r.responded_at
+        assert event.details["price"] == str(quote.price) and event.details["currency"] == quote.currency
+        assert event.actor.startswith("clinic:")
+    assert prices_off_the_list >= len(accepted) // 2
+    assert len({tuple(r.quotes[0].includes) for r in accepted}) >= 3
+    declined = [r for r in referrals if r.status == ReferralStatus.DECLINED]
+    assert declined and all(r.decline_reason for r in declined)
+    for r in declined:
+        event = next(e for e in r.case.events if e.kind == "clinic_declined" and e.details["referral_id"] == r.id)
+        assert event.created_at == r.responded_at and event.details["reason"] == r.decline_reason
+    assert not any(e.kind == "clinic_answered" for c in demo_cases() for e in c.events)
+
+
+def test_chosen_cases_point_at_a_quote_of_their_own_accepted_referral(seeded):
+    chosen_by = Counter()
+    for c in demo_cases():
+        picked = [e for e in c.events if e.kind == "status_changed" and e.details["new"] == CaseStatus.CHOSEN]
+        if not picked:
+            assert c.chosen_quote_id is None, c.reference
+            continue
+        assert c.status == CaseStatus.CHOSEN or c.closed_reason == "booked", c.reference
+        quote = c.chosen_quote
+        assert quote is not None, c.reference
+        assert quote.referral.case_id == c.id and quote.referral.status == ReferralStatus.ACCEPTED
+        assert quote.referral_id == picked[-1].details["referral_id"]
+        assert quotes.current(quote.referral) is quote
+        assert quote.valid_until >= picked[-1].created_at.date()  # it could be chosen that day
+        if picked[-1].actor == "patient":
+            assert picked[-1].details["quote_id"] == quote.id
+        chosen_by[picked[-1].actor == "patient"] += 1
+    assert chosen_by[True] and chosen_by[False]  # on the status page, and recorded by staff
+
+
+def test_a_clinic_account_for_the_clinic_with_most_referrals_waiting(client, seeded):
+    user = db.session.scalar(select(User).where(User.email == CLINIC_EMAIL))
+    assert user.role == "clinic" and user.active and user.clinic_id is not None
+    assert verify_password(user.password_hash, PASSWORD)
+    waiting = Counter(
+        r.clinic_id for r in demo_referrals()
+        if r.status == ReferralStatus.PENDING and r.case.status in quotes.CHOOSABLE
+    )
+    assert waiting[user.clinic_id] >= 1 and waiting[user.clinic_id] == max(waiting.values())
+    assert (f"clinic portal: sign in as {CLINIC_EMAIL} ({user.clinic.name}) at http://127.0.0.1:8000/clinic/login"
+            in seeded.output)
+
+    # The clinic signs in with the printed address and the demo password and finds work.
+    signed_in = client.post("/clinic/login", data={"email": CLINIC_EMAIL, "password": PASSWORD})
+    assert signed_in.status_code == 303, signed_in.text
+    page = client.get("/clinic/referrals")
+    assert page.status_code == 200
+    pending = next(r for r in demo_referrals() if r.clinic_id == user.clinic_id and r.status == ReferralStatus.PENDING
+                   and r.case.status in quotes.CHOOSABLE)
+    assert pending.case.reference in page.text and "Waiting for your answer" in page.text
+    assert client.get(f"/clinic/referrals/{pending.id}").status_code == 200
+
+
+def test_the_printed_patient_can_choose_between_two_clinics(client, seeded):
+    today = datetime.now(timezone.utc).date()
+    token = printed_token(seeded.output, "a patient with quotes to compare")
+    case = db.session.scalar(select(Case).where(Case.token_hash == hash_token(token)))
+    assert case.status == CaseStatus.ROUTED and case.status in quotes.CHOOSABLE
+    assert case.chosen_quote_id is None
+    open_quotes = [(r, q) for r, q in quotes.comparison(case, today) if q.valid_until >= today]
+    assert len({r.clinic_id for r, _ in open_quotes}) >= 2
+    assert f"a patient with quotes to compare ({case.reference}): " in seeded.output
+
+    page = client.get(f"/s/{token}")
+    assert page.status_code == 200
+    for _, quote in open_quotes:
+        assert f"/s/{token}/quotes/{quote.id}/choose" in page.text
+
+
+def test_a_clinic_account_is_added_to_demo_data_seeded_before_it_existed(app, seeded):
+    db.session.execute(delete(User).where(User.email == CLINIC_EMAIL))
+    db.session.commit()
+    again = run(app, "--password", "another password 999")
+    assert again.exit_code == 0, again.output
+    db.session.expire_all()
+    user = db.session.scalar(select(User).where(User.email == CLINIC_EMAIL))
+    assert user.role == "clinic" and verify_password(user.password_hash, "another password 999")
+    assert f"password for {CLINIC_EMAIL}: another password 999" in again.output
+    assert count(User) == 3
