@@ -3,8 +3,11 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app wsgi
+# The patient's languages: one gettext catalogue per language, compiled next to its .po.
+PO     := $(wildcard service/translations/*/LC_MESSAGES/messages.po)
+MO     := $(PO:.po=.mo)
 
-.PHONY: run test install install-dev browser bench migrate catalog clean
+.PHONY: run test install install-dev browser bench migrate catalog clean translations messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +24,18 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+## Compile each catalogue when its .po changes (the .mo files are build output, not committed).
+translations: $(MO)
+
+service/translations/%/LC_MESSAGES/messages.mo: service/translations/%/LC_MESSAGES/messages.po | $(VENV)/.installed
+	$(BIN)/pybabel -q compile -i $< -o $@
+
+## After changing strings in the code: extract them (babel.cfg) and merge them into every
+## catalogue; then translate what is new or marked fuzzy in each .po.
+messages: install
+	$(BIN)/pybabel -q extract -F babel.cfg --sort-by-file -o $(VENV)/messages.pot .
+	$(BIN)/pybabel -q update -i $(VENV)/messages.pot -d service/translations --width 100 --ignore-obsolete
+
 migrate: install
 	$(FLASK) db upgrade
 
@@ -28,11 +43,11 @@ catalog: migrate
 	$(FLASK) catalog load data/catalog.json
 
 ## Web on http://127.0.0.1:8000 plus a worker (and an embedded Redis unless REDIS_URL is set).
-run: catalog
+run: catalog translations
 	$(BIN)/python -m service.runner
 
 ## The whole suite: SQLite and PostgreSQL, the real Redis, S3 on moto, Chromium.
-test: install-dev browser
+test: install-dev browser translations
 	$(BIN)/python -m pytest
 
 ## Debian's Chromium for the browser tests (Playwright drives it; no browser download).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel.speaklater import LazyString
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import TextAreaField
@@ -11,6 +12,7 @@ from wtforms.validators import DataRequired, Length
 
 from forms.files import FileBatchMixin
 from service.cases.workflow import ANSWER_MAX_CHARS
+from service.i18n import format_integer, gettext, lazy_gettext
 
 
 def _strip(value: object) -> object:
@@ -19,14 +21,16 @@ def _strip(value: object) -> object:
 
 class AnswerForm(FileBatchMixin, FlaskForm):
     answer = TextAreaField(
-        "Your answer",
+        lazy_gettext("Your answer"),
         filters=[_strip],
         validators=[
-            DataRequired("Write your answer to the question."),
-            Length(max=ANSWER_MAX_CHARS, message=f"Keep your answer under {ANSWER_MAX_CHARS:,} characters."),
+            DataRequired(lazy_gettext("Write your answer to the question.")),
+            Length(max=ANSWER_MAX_CHARS, message=LazyString(lambda: gettext(
+                "Keep your answer under %(max)s characters.", max=format_integer(ANSWER_MAX_CHARS),
+            ))),
         ],
     )
-    files = MultipleFileField("Files (optional)")
+    files = MultipleFileField(lazy_gettext("Files (optional)"))
 
     def __init__(self, *args: Any, already_attached: int = 0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

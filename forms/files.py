@@ -9,6 +9,7 @@ from werkzeug.datastructures import FileStorage
 from wtforms import ValidationError
 
 from service import uploads
+from service.i18n import gettext, lazy_gettext
 from service.uploads import FileProblem, IncomingFile
 
 
@@ -45,11 +46,11 @@ class FileBatchMixin:
 
     def files_required(self, field: MultipleFileField) -> None:
         if not picked_files(field.data):
-            raise ValidationError("Choose at least one file to add.")
+            raise ValidationError(gettext("Choose at least one file to add."))
 
 
 class AddFilesForm(FileBatchMixin, FlaskForm):
-    files = MultipleFileField("Files to add")
+    files = MultipleFileField(lazy_gettext("Files to add"))
 
     def __init__(self, *args, already_attached: int = 0, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -9,11 +9,13 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import ValidationError
 
+from service.i18n import gettext, lazy_gettext
+
 
 class EraseForm(FlaskForm):
     reference = StringField(
-        "Type your reference to confirm",
-        description="Your reference is at the top of this page, for example MT-2026-000123.",
+        lazy_gettext("Type your reference to confirm"),
+        description=lazy_gettext("Your reference is at the top of this page, for example MT-2026-000123."),
     )
 
     def __init__(self, *args: Any, expected: str, **kwargs: Any) -> None:
@@ -23,8 +25,9 @@ class EraseForm(FlaskForm):
     def validate_reference(self, field: StringField) -> None:
         typed = (field.data or "").strip().upper()
         if not typed:
-            raise ValidationError("Type your reference to confirm that your data should be erased.")
+            raise ValidationError(gettext("Type your reference to confirm that your data should be erased."))
         if typed != self.expected.upper():
-            raise ValidationError(
-                f"That is not this request's reference; type {self.expected} exactly to confirm."
-            )
+            raise ValidationError(gettext(
+                "That is not this request's reference; type %(reference)s exactly to confirm.",
+                reference=self.expected,
+            ))

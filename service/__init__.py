@@ -19,13 +19,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.url_map.strict_slashes = False
     _configure_logging(app)
 
-    from service import errors, security, store
+    from service import errors, i18n, security, store
     from service.extensions import configure_engine, csrf, db, migrate
 
     db.init_app(app)
     configure_engine(app)
     migrate.init_app(app, db, directory=_migrations_dir())
     csrf.init_app(app)
+    i18n.init_app(app)
     store.init_app(app)
     security.init_app(app)
     errors.init_app(app)

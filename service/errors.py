@@ -7,10 +7,14 @@ from flask import Flask, Response, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from service.i18n import N_, gettext
 from service.problems import problem
 from service.uploads import human_size
 
 log = logging.getLogger(__name__)
+
+# HTTP error names as people read them (English msgids: Werkzeug's own names).
+_TITLES = {404: N_("Not Found")}
 
 
 def _wants_json() -> bool:
@@ -39,8 +43,9 @@ def _http(exc: HTTPException) -> tuple[str, int] | Response:
     code = exc.code or 500
     if _wants_json():
         return problem(code, exc.name, exc.description)
-    return render_template("errors/error.html", code=code, title=exc.name,
-                           detail=exc.description), code
+    # A page in the patient's language (a status link's 404) names the error in it too.
+    title = gettext(_TITLES[code]) if code in _TITLES else exc.name
+    return render_template("errors/error.html", code=code, title=title, detail=exc.description), code
 
 
 def _unexpected(exc: Exception) -> tuple[str, int] | Response:

@@ -33,6 +33,9 @@ DESCRIPTION_MAX: Final = 5000
 
 
 def accepted_labels() -> str:
-    """'PDF, JPEG, PNG, HEIC, WebP, TIFF or DICOM' (HEIF is shown with HEIC)."""
+    """'PDF, JPEG, PNG, HEIC, WebP, TIFF or DICOM' (HEIF is shown with HEIC), in the
+    page's language."""
+    from service.i18n import gettext
+
     labels = [label for label in ACCEPTED_TYPES.values() if label != "HEIF"]
-    return ", ".join(labels[:-1]) + " or " + labels[-1]
+    return gettext("%(items)s or %(last)s", items=", ".join(labels[:-1]), last=labels[-1])

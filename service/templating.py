@@ -1,14 +1,20 @@
-"""What every template can read: the limits (from the one definition), formatting."""
+"""What every template can read: the limits (from the one definition), formatting
+(in the page's language: see `service.i18n`)."""
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, Final
 
 from flask import Flask, current_app
 
-from service import limits
+from service import i18n, limits
 from service.cases.events import describe
 from service.catalog.loader import CATEGORIES
-from service.uploads import human_size
+from service.i18n import gettext, ngettext
+
+# Counts that between them hit every plural form of the languages we may add
+# (English's two, Russian's three, Polish's, Arabic's six...).
+_PLURAL_SAMPLES: Final = (0, 1, 2, 3, 5, 11, 21, 100)
 
 
 def _context() -> dict[str, Any]:
@@ -21,12 +27,35 @@ def _context() -> dict[str, Any]:
     }
 
 
+def picker_texts() -> dict[str, str]:
+    """The file picker's words for files.js, as data attributes in the page's language
+    (`{name}` is what the script fills in; byte counts by plural form, as samples)."""
+    return {
+        "data-text-left": gettext("%(left)s of %(max)s files left", left="{left}", max="{max}"),
+        "data-text-too-many": gettext("Too many files: %(picked)s picked, only %(left)s can be added",
+                                      picked="{picked}", left="{left}"),
+        "data-text-empty": gettext("the file is empty (0 bytes)"),
+        "data-text-too-large": gettext("the file is %(size)s; the limit is %(limit)s per file",
+                                       size="{size}", limit="{limit}"),
+        "data-text-over": gettext("over the limit of %(max)s files", max="{max}"),
+        "data-text-kb": gettext("%(size)s KB", size="{size}"),
+        "data-text-mb": gettext("%(size)s MB", size="{size}"),
+        "data-text-bytes": json.dumps(
+            {n: ngettext("%(count)s byte", "%(count)s bytes", n, count="{count}") for n in _PLURAL_SAMPLES},
+            ensure_ascii=False,
+        ),
+    }
+
+
 def init_app(app: Flask) -> None:
     from service.accounts.nav import staff_nav
 
     app.context_processor(_context)
     app.jinja_env.globals["staff_nav"] = staff_nav
-    app.add_template_filter(human_size, "filesize")
+    app.jinja_env.globals["picker_texts"] = picker_texts
+    app.add_template_filter(i18n.format_size, "filesize")
     app.add_template_filter(describe, "describe_event")
     app.add_template_filter(lambda event: describe(event, staff=True), "describe_staff_event")
-    app.add_template_filter(lambda dt: dt.strftime("%d %b %Y, %H:%M UTC"), "when")
+    app.add_template_filter(i18n.format_when, "when")
+    app.add_template_filter(i18n.format_day, "day")
+    app.add_template_filter(i18n.format_money, "money")

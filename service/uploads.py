@@ -11,7 +11,8 @@ from typing import BinaryIO
 
 import filetype
 
-from service import limits
+from service import i18n, limits
+from service.i18n import gettext, ngettext
 
 HEAD_BYTES = 8192  # enough for every magic number we check, DICOM's at offset 128 included
 MAX_NAME_CHARS = 200
@@ -107,19 +108,24 @@ def _stream_size(stream: BinaryIO) -> int:
 
 
 def inspect(raw_name: str | None, stream: BinaryIO, max_bytes: int) -> IncomingFile | FileProblem:
-    """Check one uploaded file. The stream must be seekable (Werkzeug spools to disk)."""
+    """Check one uploaded file. The stream must be seekable (Werkzeug spools to disk).
+    The messages are in the page's language (English for the API)."""
     name = safe_filename(raw_name)
     size = _stream_size(stream)
     if size == 0:
-        return FileProblem(name, Problem.EMPTY, f"{name}: the file is empty (0 bytes).")
+        return FileProblem(name, Problem.EMPTY, gettext("%(name)s: the file is empty (0 bytes).", name=name))
     if size > max_bytes:
-        shown = human_size(size)
-        if shown == human_size(max_bytes):
-            shown = f"just over {shown} ({size:,} bytes)"
+        shown = i18n.format_size(size)
+        if human_size(size) == human_size(max_bytes):
+            shown = ngettext(
+                "just over %(size)s (%(bytes)s byte)", "just over %(size)s (%(bytes)s bytes)", size,
+                size=shown, bytes=i18n.format_integer(size),
+            )
         return FileProblem(
             name,
             Problem.TOO_LARGE,
-            f"{name}: the file is {shown}; the limit is {human_size(max_bytes)} per file.",
+            gettext("%(name)s: the file is %(size)s; the limit is %(limit)s per file.",
+                    name=name, size=shown, limit=i18n.format_size(max_bytes)),
         )
     head = stream.read(HEAD_BYTES)
     stream.seek(0)
@@ -128,7 +134,7 @@ def inspect(raw_name: str | None, stream: BinaryIO, max_bytes: int) -> IncomingF
         return FileProblem(
             name,
             Problem.TYPE,
-            f"{name}: this type is not accepted; use {limits.accepted_labels()}.",
+            gettext("%(name)s: this type is not accepted; use %(types)s.", name=name, types=limits.accepted_labels()),
         )
     return IncomingFile(filename=name, stream=stream, size=size, content_type=content_type)
 
@@ -139,10 +145,17 @@ def count_problem(picked: int, already: int, max_files: int) -> FileProblem | No
     if picked <= left:
         return None
     if already:
-        message = (
-            f"You picked {picked} files but only {left} of {max_files} can still be added "
-            f"({already} already attached)."
+        message = ngettext(
+            "You picked %(num)d file but only %(left)d of %(max)d can still be added "
+            "(%(already)d already attached).",
+            "You picked %(num)d files but only %(left)d of %(max)d can still be added "
+            "(%(already)d already attached).",
+            picked, left=left, max=max_files, already=already,
         )
     else:
-        message = f"You picked {picked} files; at most {max_files} files can be attached."
+        message = ngettext(
+            "You picked %(num)d file; at most %(max)d files can be attached.",
+            "You picked %(num)d files; at most %(max)d files can be attached.",
+            picked, max=max_files,
+        )
     return FileProblem("", Problem.COUNT, message)

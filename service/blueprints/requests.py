@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import force_locale
 from werkzeug.wrappers import Response
 
 from forms import RequestForm
+from service import i18n
 from service.cases import intake
 from service.catalog import queries
+from service.i18n import N_, gettext
 from service.store import get_storage
 
 bp = Blueprint("requests", __name__)
 
-FILES_NOT_STORED = (
+FILES_NOT_STORED = N_(
     "Your request is on record, but your files could not be stored just now. "
     "Nothing else was lost: add the files below when you are ready."
 )
@@ -30,9 +33,12 @@ def new() -> Response | tuple[str, int]:
         result = intake.submit_request(
             form.request_data(), form.accepted_files, get_storage(), source="web"
         )
-        if result.files_failed:
-            flash(FILES_NOT_STORED, "error")
-        else:
-            flash(f"Thank you. Your request {result.case.reference} is on record.", "success")
+        # Shown on the status page, which speaks the language the patient chose.
+        with force_locale(i18n.resolve(result.case.language)):
+            if result.files_failed:
+                flash(gettext(FILES_NOT_STORED), "error")
+            else:
+                flash(gettext("Thank you. Your request %(reference)s is on record.",
+                              reference=result.case.reference), "success")
         return redirect(url_for("status.show", token=result.token), code=303)
     return render_template("requests/new.html", form=form), 422 if form.is_submitted() else 200

@@ -2,7 +2,8 @@
 the coordinator's questions with a form to answer the open one, the clinics' quotes
 side by side with the patient's choice, the paperwork to download, withdrawal and
 erasure. The rules live in `service.cases` (quotes, erasure); this module parses,
-commits, relays the background work and answers."""
+commits, relays the background work and answers, in the case's language (`Case.language`
+through `service.i18n`; English when we have no catalogue for it)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -10,19 +11,20 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Final
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from forms import AddFilesForm
 from forms.answer import AnswerForm
-from forms.choices import countries
 from forms.patient import EraseForm
+from service import i18n
 from service.cases import documents, erasure, intake, quotes, workflow
 from service.cases.events import patient_timeline
 from service.cases.lookup import case_for_token
 from service.cases.status import CaseStatus
 from service.extensions import db
+from service.i18n import N_, gettext, ngettext
 from service.models import Case, Document, PatientQuestion, Quote, Referral
 from service.store import get_storage
 from workers import outbox
@@ -30,12 +32,12 @@ from workers import outbox
 bp = Blueprint("status", __name__)
 
 # The paperwork a patient can download, by document slot, in the order listed; the
-# trip's paperwork only once a clinic is chosen.
+# trip's paperwork only once a clinic is chosen. (English msgids: see `_render`.)
 DOWNLOADS: Final[dict[str, str]] = {
-    documents.CONFIRMATION: "Confirmation of your request",
-    "quote_comparison": "The quotes side by side",
-    "booking_summary": "Booking summary",
-    "visa_letter": "Visa support letter",
+    documents.CONFIRMATION: N_("Confirmation of your request"),
+    "quote_comparison": N_("The quotes side by side"),
+    "booking_summary": N_("Booking summary"),
+    "visa_letter": N_("Visa support letter"),
 }
 AFTER_CHOICE: Final = frozenset({"booking_summary", "visa_letter"})
 
@@ -49,9 +51,11 @@ def _private(response: Response) -> Response:
 
 
 def _case_or_404(token: str, *, for_update: bool = False) -> Case:
+    """The case the link opens; from here on the request speaks the case's language."""
     case = case_for_token(token, for_update=for_update)
     if case is None:
         abort(404, "This status link is not valid. Check that you copied the whole link.")
+    i18n.use_language(case.language)
     return case
 
 
@@ -84,14 +88,13 @@ def _today() -> date:
 
 def _quote_cards(case: Case) -> list[QuoteCard]:
     today = _today()
-    country_names = dict(countries())
     cards = []
     for referral, quote in quotes.comparison(case, today):
         revision = quotes.pending_revision(referral)
         expired = quote.valid_until < today
         cards.append(QuoteCard(
             referral=referral, quote=quote,
-            country=country_names.get(referral.clinic.country, referral.clinic.country),
+            country=i18n.country_name(referral.clinic.country),
             expired=expired,
             choosable=case.status in quotes.CHOOSABLE and not expired and case.chosen_quote_id is None,
             chosen=case.chosen_quote_id == quote.id,
@@ -127,7 +130,8 @@ def _render(
         files_left=files_left, timeline=patient_timeline(case),
         question=question, answer_form=answer_form,
         answered=[q for q in questions if q.answered_at is not None],
-        cards=_quote_cards(case), includes=quotes.INCLUDES, downloads=DOWNLOADS, documents=_documents(case),
+        cards=_quote_cards(case), includes=quotes.include_labels(),
+        downloads={slot: gettext(label) for slot, label in DOWNLOADS.items()}, documents=_documents(case),
         can_withdraw=case.status != CaseStatus.CLOSED,
         erase_form=erase_form or EraseForm(formdata=None, expected=case.reference), error=error,
     ), status
@@ -149,10 +153,11 @@ def add_files(token: str) -> Response | tuple[str, int]:
         added = intake.add_files(case, form.accepted_files, get_storage())
     except intake.FilesNotStored:
         form.files.errors.append(
-            "Your files could not be stored just now; nothing was added. Try again in a few minutes."
+            gettext("Your files could not be stored just now; nothing was added. Try again in a few minutes.")
         )
         return _render(case, token, form, 503)
-    flash(f"{len(added)} file(s) added to your request.", "success")
+    flash(ngettext("%(num)d file added to your request.", "%(num)d files added to your request.", len(added)),
+          "success")
     return redirect(url_for("status.show", token=token), code=303)
 
 
@@ -163,7 +168,7 @@ def answer(token: str) -> Response | tuple[str, int]:
     case = _case_or_404(token, for_update=True)
     question = _answerable(case)
     if question is None:
-        flash("There is no open question on this request; it may have been answered already.", "info")
+        flash(gettext("There is no open question on this request; it may have been answered already."), "info")
         return redirect(url_for("status.show", token=token), code=303)
     form = AnswerForm(prefix=ANSWER_PREFIX, already_attached=intake.attachment_count(case))
     if not form.validate_on_submit():
@@ -177,14 +182,14 @@ def answer(token: str) -> Response | tuple[str, int]:
         try:
             intake.add_files(case, form.accepted_files, get_storage())
         except intake.FilesNotStored:
-            form.files.errors.append(
+            form.files.errors.append(gettext(
                 "Your files could not be stored just now, so your answer was not sent either. "
                 "Try again in a few minutes."
-            )
+            ))
             return _render(_case_or_404(token), token, status=503, answer_form=form)
     else:
         db.session.commit()
-    flash("Thank you: your answer was sent to your coordinator.", "success")
+    flash(gettext("Thank you: your answer was sent to your coordinator."), "success")
     return redirect(url_for("status.show", token=token), code=303)
 
 
@@ -217,7 +222,8 @@ def _decide(token: str, case: Case, decision: Callable[[], str]) -> Response | t
             db.session.commit()
     except quotes.QuoteRefused as exc:
         db.session.rollback()
-        return _render(_case_or_404(token), token, status=422, error=f"{exc} Nothing was changed.")
+        return _render(_case_or_404(token), token, status=422,
+                       error=gettext("%(reason)s Nothing was changed.", reason=exc))
     outbox.relay(ids=[m.id for m in work])
     flash(message, "success")
     return redirect(url_for("status.show", token=token), code=303)
@@ -226,7 +232,7 @@ def _decide(token: str, case: Case, decision: Callable[[], str]) -> Response | t
 def _card_or_404(case: Case, quote_id: int) -> QuoteCard:
     card = next((c for c in _quote_cards(case) if c.quote.id == quote_id), None)
     if card is None:
-        abort(404, "There is no such quote on your request.")
+        abort(404, gettext("There is no such quote on your request."))
     return card
 
 
@@ -236,10 +242,10 @@ def confirm_choice(token: str, quote_id: int) -> Response | tuple[str, int]:
     case = _case_or_404(token)
     card = _card_or_404(case, quote_id)
     if not card.choosable:
-        flash("This quote cannot be chosen now; the page shows why.", "info")
+        flash(gettext("This quote cannot be chosen now; the page shows why."), "info")
         return redirect(url_for("status.show", token=token), code=303)
     return render_template(
-        "status/confirm.html", case=case, token=token, card=card, includes=quotes.INCLUDES,
+        "status/confirm.html", case=case, token=token, card=card, includes=quotes.include_labels(),
     ), 200
 
 
@@ -249,8 +255,8 @@ def choose(token: str, quote_id: int) -> Response | tuple[str, int]:
 
     def decision() -> str:
         quote = quotes.choose(case, quote_id)
-        return (f"You chose {quote.referral.clinic.name}. Your coordinator has been told and will "
-                "contact you about the next steps.")
+        return gettext("You chose %(clinic)s. Your coordinator has been told and will "
+                       "contact you about the next steps.", clinic=quote.referral.clinic.name)
 
     return _decide(token, case, decision)
 
@@ -261,7 +267,7 @@ def accept_revision(token: str, quote_id: int) -> Response | tuple[str, int]:
 
     def decision() -> str:
         quote = quotes.accept_revision(case, quote_id)
-        return f"You accepted the revised quote from {quote.referral.clinic.name}."
+        return gettext("You accepted the revised quote from %(clinic)s.", clinic=quote.referral.clinic.name)
 
     return _decide(token, case, decision)
 
@@ -270,7 +276,7 @@ def accept_revision(token: str, quote_id: int) -> Response | tuple[str, int]:
 def confirm_withdrawal(token: str) -> Response | tuple[str, int]:
     case = _case_or_404(token)
     if case.status == CaseStatus.CLOSED:
-        flash("This request is already closed.", "info")
+        flash(gettext("This request is already closed."), "info")
         return redirect(url_for("status.show", token=token), code=303)
     return render_template(
         "status/confirm.html", case=case, token=token, card=None,
@@ -283,7 +289,7 @@ def withdraw(token: str) -> Response | tuple[str, int]:
 
     def decision() -> str:
         quotes.withdraw(case)
-        return "Your request is withdrawn and closed; the clinics will not work on it any more."
+        return gettext("Your request is withdrawn and closed; the clinics will not work on it any more.")
 
     return _decide(token, case, decision)
 
@@ -300,12 +306,16 @@ def erase(token: str) -> Response | tuple[str, int]:
         erasure.request_erasure(case)
         db.session.commit()
     outbox.relay(ids=[m.id for m in work])
-    flash(f"Your request {reference}: we are erasing your data now.", "success")
-    return redirect(url_for("status.erased"), code=303)
+    flash(gettext("Your request %(reference)s: we are erasing your data now.", reference=reference), "success")
+    # The link is dead and the case no longer says which language the patient reads: the
+    # goodbye page is told, in its address (a language code, nothing personal).
+    language = i18n.current_language()
+    return redirect(url_for("status.erased", **({"lang": language} if language != i18n.DEFAULT else {})), code=303)
 
 
 @bp.get("/s/erased")
 def erased() -> tuple[str, int]:
+    i18n.use_language(request.args.get("lang"))
     return render_template("status/erased.html"), 200
 
 
@@ -315,7 +325,7 @@ def document(token: str, slot: str) -> Response:
     case = _case_or_404(token)
     found = _documents(case).get(slot)
     if found is None:
-        abort(404, "This document is not available for your request.")
+        abort(404, gettext("This document is not available for your request."))
     url = get_storage().url(
         found.storage_key,
         filename=f"{case.reference}-{slot.replace('_', '-')}.pdf",

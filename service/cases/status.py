@@ -1,8 +1,13 @@
 """Case statuses, defined once. Later work (routing, staff console) extends the set;
-the patient-facing wording lives beside each value so templates never restate it."""
+the patient-facing wording lives beside each value so templates never restate it.
+`label` and `next_step` are in the page's language (`service.i18n`: the patient's on
+the status page, English for the API and everywhere else); `staff_label` is always
+English."""
 from __future__ import annotations
 
 from enum import StrEnum
+
+from service.i18n import N_, gettext
 
 
 class CaseStatus(StrEnum):
@@ -15,42 +20,42 @@ class CaseStatus(StrEnum):
 
     @property
     def label(self) -> str:
-        return _LABELS[self][0]
+        return gettext(_LABELS[self][0])
 
     @property
     def next_step(self) -> str:
-        return _LABELS[self][1]
+        return gettext(_LABELS[self][1])
 
     @property
     def staff_label(self) -> str:
         """The console's wording: staff read "waiting on the patient", not "your answer"."""
-        return _STAFF_LABELS.get(self, self.label)
+        return _STAFF_LABELS.get(self, _LABELS[self][0])
 
 
 _LABELS: dict[CaseStatus, tuple[str, str]] = {
     CaseStatus.SUBMITTED: (
-        "Received",
-        "A coordinator will review your request and contact you, usually within one working day.",
+        N_("Received"),
+        N_("A coordinator will review your request and contact you, usually within one working day."),
     ),
     CaseStatus.ROUTED: (
-        "Sent to clinics",
-        "Clinics suited to your treatment are reviewing your case; they usually answer within three days.",
+        N_("Sent to clinics"),
+        N_("Clinics suited to your treatment are reviewing your case; they usually answer within three days."),
     ),
     CaseStatus.NEEDS_ATTENTION: (
-        "Being reviewed",
-        "A coordinator is reviewing your request personally and will contact you soon.",
+        N_("Being reviewed"),
+        N_("A coordinator is reviewing your request personally and will contact you soon."),
     ),
     CaseStatus.AWAITING_PATIENT: (
-        "Waiting for your answer",
-        "Your coordinator asked you a question below; your request moves on as soon as you answer.",
+        N_("Waiting for your answer"),
+        N_("Your coordinator asked you a question below; your request moves on as soon as you answer."),
     ),
     CaseStatus.CHOSEN: (
-        "Clinic chosen",
-        "Your coordinator is arranging treatment, travel and paperwork with the clinic you chose.",
+        N_("Clinic chosen"),
+        N_("Your coordinator is arranging treatment, travel and paperwork with the clinic you chose."),
     ),
     CaseStatus.CLOSED: (
-        "Closed",
-        "This request is closed. If you need anything, reply to our last email or send a new request.",
+        N_("Closed"),
+        N_("This request is closed. If you need anything, reply to our last email or send a new request."),
     ),
 }
 

@@ -19,6 +19,7 @@ from service.cases import assignment, events, intake, quotes, referrals
 from service.accounts.roles import COORDINATOR, GRANTS
 from service.cases.status import CaseStatus, ReferralStatus
 from service.extensions import db
+from service.i18n import format_integer, gettext
 from service.models import Case, Clinic, ClinicTreatment, PatientQuestion, Referral, Treatment, User
 from service.routing import case_facts, clinic_facts, referred_clinic_slugs, unqualified_reason
 from workers import outbox
@@ -281,10 +282,11 @@ def patient_answered(case: Case, question: PatientQuestion, answer: str) -> None
     """The patient answered from the status page: the clock resumes, the case returns
     to where it was when the question was asked."""
     if case.status != S.AWAITING_PATIENT or question.answered_at is not None or question.case_id != case.id:
-        raise ActionRefused("There is no open question on this request.")
+        raise ActionRefused(gettext("There is no open question on this request."))
     answer = (answer or "").strip()
     if not 1 <= len(answer) <= ANSWER_MAX_CHARS:
-        raise ActionRefused(f"Write your answer in 1 to {ANSWER_MAX_CHARS:,} characters.")
+        raise ActionRefused(gettext("Write your answer in 1 to %(max)s characters.",
+                                    max=format_integer(ANSWER_MAX_CHARS)))
     question.answer = answer
     question.answered_at = _now()
     _resume_clock(case)

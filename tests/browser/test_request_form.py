@@ -96,7 +96,7 @@ def test_patient_sends_request_with_three_files_then_adds_one(
     picked_paths = write_files(
         tmp_path, dict(zip(names, [files.pdf(), files.jpeg(), files.heic()], strict=True))
     )
-    values = valid_request()
+    values = valid_request(language="en")  # the status page in English; Russian is tested below
 
     page.goto("/requests/new")
     expect(page.get_by_role("heading", level=1)).to_have_text("Request treatment")
@@ -137,12 +137,47 @@ def test_patient_sends_request_with_three_files_then_adds_one(
     expect(status_allowance).to_have_text("6 of 10 files left")  # files.js, before sending
     response = submit(page, "Add files")
     assert response.status == 303, f"the file was not accepted (HTTP {response.status})"
-    expect(page.locator(".notice-success")).to_have_text("1 file(s) added to your request.")
+    expect(page.locator(".notice-success")).to_have_text("1 file added to your request.")
     expect(rows).to_have_count(4)
     expect(page.locator(".files-table").get_by_role("link", name="ct-report.pdf", exact=True)).to_be_visible()
     expect(page.locator("[data-allowance]")).to_have_text("6 of 10 files left")  # from the server
     screenshot(page, "3-status-after-adding")
 
+    browser_log.assert_clean()
+
+
+@pytest.mark.browser
+def test_a_russian_patients_status_page_and_file_picker_speak_russian(
+    page: Page, tmp_path: Path, screenshot, browser_log
+) -> None:
+    """The form stays English (for now); the status page it leads to speaks the language
+    the patient chose, files.js included: its counts, sizes and plural forms."""
+    page.goto("/requests/new")
+    fill_request(page, valid_request())  # language "ru"
+    page.get_by_label(FILES_LABEL, exact=True).set_input_files(write_files(tmp_path, {"анализы.pdf": files.pdf()}))
+    response = submit(page)
+    assert response.status == 303, f"the request was not accepted (HTTP {response.status})"
+    page.wait_for_url(STATUS_PATH)
+
+    expect(page.locator("html")).to_have_attribute("lang", "ru")
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_have_text(re.compile(rf"^Ваша заявка {REFERENCE.pattern}$"))
+    reference = REFERENCE.search(heading.inner_text()).group(0)
+    expect(page.locator(".notice-success")).to_have_text(f"Спасибо. Ваша заявка {reference} принята.")
+    expect(page.locator("#status-title")).to_have_text("Статус: Получена")
+    expect(page.locator(".timeline li").filter(has_text="Заявка получена")).to_have_count(1)
+    allowance = page.locator("[data-allowance]")
+    expect(allowance).to_have_text("Осталось файлов: 9 из 10")
+
+    picked = write_files(tmp_path, {"два.txt": b"ab", "пустой.pdf": b"", "скан.pdf": files.pdf()})
+    page.get_by_label("Файлы для добавления", exact=True).set_input_files(picked)
+    expect(allowance).to_have_text("Осталось файлов: 6 из 10")  # files.js, before sending
+    items = page.locator("[data-picked] li")
+    expect(items).to_have_count(3)
+    expect(items.nth(0)).to_have_text("два.txt (2 байта)")
+    expect(items.nth(1)).to_have_text("пустой.pdf (0 байт): файл пустой (0 байт)")
+    expect(items.nth(2)).to_have_text(re.compile(r"^скан\.pdf \((\d+ (байт|байта)|\d+ КБ)\)$"))
+    screenshot(page, "ru-status")
     browser_log.assert_clean()
 
 

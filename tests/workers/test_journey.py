@@ -72,7 +72,9 @@ def test_request_routed_two_quotes_compared_chosen_and_booked(app, client, stora
     page = client.get(status_path).text
     first_name, second_name = escape(first.clinic.name), escape(second.clinic.name)
     assert first_name in page and second_name in page
-    assert "18,400.00 EUR" in page and "16,900.00 EUR" in page
+    # The patient wrote in Russian: the page speaks Russian money too ("16 900,00 EUR").
+    assert '<html lang="ru">' in page
+    assert format_money(Decimal("18400"), "EUR", "ru") in page and format_money(Decimal("16900"), "EUR", "ru") in page
     assert page.index(second_name) < page.index(first_name)
     comparison = read_pdf(storage, slots(case)[documents.QUOTE_COMPARISON].storage_key)
     assert first.clinic.name in comparison and second.clinic.name in comparison

@@ -110,7 +110,7 @@ def test_internal_failures_stay_off_the_patient_timeline(app, client, redis_queu
         raise OSError("boom")
 
     monkeypatch.setitem(jobs.JOBS, "route_case", jobs.JobSpec(broken, queues.ROUTING))
-    response = client.post("/requests/new", data=valid_request(), content_type="multipart/form-data")
+    response = client.post("/requests/new", data=valid_request(language="en"), content_type="multipart/form-data")
     run_worker(app)
     page = client.get(response.location)
     assert "Request received" in page.text

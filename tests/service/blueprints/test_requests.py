@@ -80,7 +80,7 @@ def test_submission_with_three_files_records_case_and_redirects_to_status(client
     assert status_page.status_code == 200
     assert case.reference in status_page.text
     assert "МРТ колена.pdf" in status_page.text
-    assert "7 of 10 files left" in status_page.text
+    assert "Осталось файлов: 7 из 10" in status_page.text  # the patient asked for Russian
 
 
 def test_the_token_is_stored_only_as_a_hash(client):
@@ -95,7 +95,7 @@ def test_the_token_is_stored_only_as_a_hash(client):
 def test_submission_without_files_is_fine(client):
     response = _post(client, valid_request())
     assert response.status_code == 303
-    assert "10 of 10 files left" in client.get(response.location).text
+    assert "Осталось файлов: 10 из 10" in client.get(response.location).text  # a Russian case's page
 
 
 @pytest.mark.parametrize(
@@ -216,7 +216,7 @@ def test_valid_files_must_be_picked_again_after_a_text_error_and_the_page_says_s
 def test_ten_files_are_accepted(client):
     response = _post(client, valid_request(files=[upload(files.png(), f"p{i}.png") for i in range(10)]))
     assert response.status_code == 303
-    assert "0 of 10 files left" in client.get(response.location).text
+    assert "Осталось файлов: 0 из 10" in client.get(response.location).text  # a Russian case's page
 
 
 def test_request_over_the_total_limit_is_cut_off_with_413_before_reading(app, client):

@@ -13,9 +13,10 @@ from tests.fixtures.forms import upload, valid_request
 
 
 def _submit(client, parts=()):
+    # An English case: these tests read the page's English; test_status_i18n.py reads Russian.
     response = client.post(
         "/requests/new",
-        data=valid_request(files=[upload(c, n) for c, n in parts]),
+        data=valid_request(language="en", files=[upload(c, n) for c, n in parts]),
         content_type="multipart/form-data",
     )
     assert response.status_code == 303, response.text
@@ -54,7 +55,7 @@ def test_patient_adds_files_later_within_the_same_limit(client):
     page = client.get(f"/s/{token}")
     assert "later.jpg" in page.text and "ct.dcm" in page.text
     assert "1 of 10 files left" in page.text
-    assert "2 file(s) added" in page.text
+    assert "2 files added" in page.text
 
     refused = _add(client, token, [(files.png(), "a.png"), (files.png(), "b.png")])
     assert refused.status_code == 422

@@ -41,7 +41,8 @@ def answer(client, path: str, text: str = "The left one; X-ray attached.", parts
 
 @pytest.fixture
 def waiting(client, coordinator) -> tuple[Case, str, PatientQuestion]:
-    case, path = post_request(client, files=[upload(files.png(), f"p{i}.png") for i in range(8)])
+    # An English case: these tests read the page's English; test_status_i18n.py reads Russian.
+    case, path = post_request(client, files=[upload(files.png(), f"p{i}.png") for i in range(8)], language="en")
     return case, path, ask(case, coordinator)
 
 
@@ -57,7 +58,7 @@ def test_the_status_page_shows_the_open_question_with_an_answer_form(client, wai
 
 
 def test_no_question_no_answer_form(client):
-    case, path = post_request(client)
+    case, path = post_request(client, language="en")
     page = client.get(path)
     assert "A question from your coordinator" not in page.text and "/answer" not in page.text
 

@@ -79,10 +79,10 @@ def test_store_unreachable_keeps_the_text_and_tells_the_patient(app, client):
     assert case.description.startswith("Above-knee amputation")
     assert case.attachments == []
     assert [e.kind for e in case.events] == ["case_submitted", "files_not_stored"]
-    page = client.get(response.location)
-    assert "your files could not be stored just now" in page.text
-    assert "10 of 10 files left" in page.text
-    assert "could not be stored; they can be added again from this page" in page.text
+    page = client.get(response.location)  # in Russian, the language the patient chose
+    assert "Ваша заявка принята, но сохранить файлы сейчас не удалось." in page.text
+    assert "Осталось файлов: 10 из 10" in page.text
+    assert "Не удалось сохранить 2 файла; добавить файлы снова можно на этой странице" in page.text
 
 
 def test_store_failing_midway_leaves_no_object_and_no_attachment(app, client, s3_storage, s3_bucket, s3_endpoint):
@@ -112,7 +112,7 @@ def test_adding_files_when_the_store_fails_adds_nothing_and_says_so(app, client,
     finally:
         app.extensions["storage"] = storage
     assert page.status_code == 503
-    assert "could not be stored just now; nothing was added" in page.text
+    assert "Сейчас не удалось сохранить ваши файлы; ничего не добавлено." in page.text  # a Russian case
     case = db.session.scalars(select(Case).order_by(Case.id.desc())).first()
     assert case.attachments == []
     assert {p for p in root.rglob("*") if p.is_file()} == before

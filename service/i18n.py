@@ -1,0 +1,166 @@
+"""The patient's language: the one i18n seam of the web service (Flask-Babel).
+
+A page speaks English unless its view chose another language for the request with
+`use_language` (the status page does, from `Case.language`). Staff and clinic pages
+never do, so they, the JSON API and the workers stay English whatever the case's
+language. The languages on offer are English plus every compiled catalogue under
+`service/translations/<code>/LC_MESSAGES/messages.mo` (the `.po` beside it is the
+source; `make run` and `make test` compile it): adding a language needs no code.
+
+Strings are marked with `gettext`/`ngettext` where they are used (translated for the
+current request), `lazy_gettext` where they are defined at import (form labels), or
+`N_` where a table holds English msgids that are translated at the point of use
+(`gettext(label)`). Placeholders are `%(name)s`, as Flask-Babel formats them.
+
+The formatting helpers keep English in the service's established forms (ISO dates,
+"12,500.00 EUR", "1.5 MB"), which staff and clinic pages share; other languages
+follow CLDR ("16 900,00 EUR", "25 ноября 2026").
+"""
+from __future__ import annotations
+
+import functools
+import gettext as stdlib_gettext
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Final
+
+import pycountry
+from babel.dates import format_date as _babel_date
+from babel.numbers import format_decimal as _babel_decimal
+from flask import Flask, current_app, g
+from flask_babel import Babel, get_locale, gettext, lazy_gettext, ngettext, refresh
+
+__all__ = [
+    "DEFAULT", "N_", "babel", "country_name", "current_language", "format_amount", "format_day",
+    "format_integer", "format_money", "format_size", "format_when", "gettext", "init_app", "languages",
+    "lazy_gettext", "ngettext", "resolve", "use_language",
+]
+
+DEFAULT: Final = "en"
+_LANGUAGES_KEY: Final = "medtour.languages"
+
+babel = Babel()
+
+
+def N_(message: str) -> str:
+    """Mark an English msgid for extraction; translate it where it is shown."""
+    return message
+
+
+def _select_locale() -> str:
+    return g.get("locale") or DEFAULT
+
+
+def _forget(_exc: BaseException | None = None) -> None:
+    """A request's language ends with it (tests run several requests in one app context)."""
+    if g.pop("locale", None) is not None:
+        refresh()
+
+
+def init_app(app: Flask) -> None:
+    babel.init_app(app, locale_selector=_select_locale)
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
+    app.teardown_request(_forget)
+    app.context_processor(lambda: {"page_language": current_language()})
+
+
+def languages() -> frozenset[str]:
+    """English and every language with a compiled catalogue (read once per app)."""
+    found = current_app.extensions.get(_LANGUAGES_KEY)
+    if found is None:
+        found = frozenset({DEFAULT, *(locale.language for locale in babel.list_translations())})
+        current_app.extensions[_LANGUAGES_KEY] = found
+    return found
+
+
+def resolve(language: str | None) -> str:
+    """The language we speak for a case's `language` ("ru", "ru-RU", "RU"); else English."""
+    code = (language or "").replace("_", "-").split("-")[0].strip().lower()
+    return code if code in languages() else DEFAULT
+
+
+def use_language(language: str | None) -> str:
+    """Speak `language` (if we have it) for the rest of this request."""
+    g.locale = resolve(language)
+    refresh()
+    return g.locale
+
+
+def current_language() -> str:
+    """The language of the page being made: "en" outside a request or unless a view chose."""
+    locale = get_locale()
+    return locale.language if locale is not None else DEFAULT
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def format_when(moment: datetime) -> str:
+    """A timestamp (stored in UTC): "16 Mar 2026, 14:05 UTC" / "16 мар. 2026, 14:05 UTC"."""
+    language = current_language()
+    if language == DEFAULT:
+        return moment.strftime("%d %b %Y, %H:%M UTC")
+    return f"{_babel_date(moment.date(), 'd MMM y', locale=language)}, {moment:%H:%M} UTC"
+
+
+def format_day(day: date) -> str:
+    """A calendar date: "2026-11-25" / "25 ноября 2026"."""
+    language = current_language()
+    if language == DEFAULT:
+        return day.isoformat()
+    return _babel_date(day, "d MMMM y", locale=language)
+
+
+def format_amount(amount: Decimal) -> str:
+    """A price without its currency, as a revision's table shows it: "12500.00" / "12 500,00"."""
+    language = current_language()
+    if language == DEFAULT:
+        return str(amount)
+    return _babel_decimal(amount, "#,##0.00", locale=language)
+
+
+def format_money(amount: Decimal, currency: str) -> str:
+    """"12,500.00 EUR" / "12 500,00 EUR" (no-break spaces outside English, as in the PDFs)."""
+    language = current_language()
+    if language == DEFAULT:
+        return f"{amount:,.2f} {currency}"
+    return f"{_babel_decimal(amount, '#,##0.00', locale=language)}\u00a0{currency}"
+
+
+def format_integer(number: int) -> str:
+    """"10,485,761" / "10 485 761"."""
+    language = current_language()
+    if language == DEFAULT:
+        return f"{number:,}"
+    return _babel_decimal(number, "#,##0", locale=language)
+
+
+def format_size(size: int) -> str:
+    """A file size: "1.5 MB", "585 bytes" / "1,5 МБ", "585 байт"."""
+    from service.limits import MIB
+    from service.uploads import human_size
+
+    language = current_language()
+    if language == DEFAULT:
+        return human_size(size)
+    if size < 1024:
+        return ngettext("%(count)s byte", "%(count)s bytes", size, count=format_integer(size))
+    if size < MIB:
+        return gettext("%(size)s KB", size=_babel_decimal(round(size / 1024), "#,##0", locale=language))
+    return gettext("%(size)s MB", size=_babel_decimal(round(size / MIB, 1), "#,##0.#", locale=language))
+
+
+def country_name(code: str) -> str:
+    """A country's name in the page's language ("Germany" / "Германия"); unknown codes as they are."""
+    country = pycountry.countries.get(alpha_2=(code or "").upper())
+    if country is None:
+        return code
+    language = current_language()
+    if language == DEFAULT:
+        return country.name
+    return _countries(language).gettext(country.name)
+
+
+@functools.cache
+def _countries(language: str) -> stdlib_gettext.NullTranslations:
+    return stdlib_gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[language], fallback=True)
