@@ -10,16 +10,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import select
 
-from service.accounts.roles import ADMIN, COORDINATOR
+from service.accounts.roles import ADMIN, CLINIC, COORDINATOR
 from service.extensions import db
-from service.models import Case, Document, User
+from service.models import Case, Clinic, Document, User
 from tests.fixtures import files
 from tests.fixtures.cases import submit
 from tests.fixtures.forms import upload
 from tests.fixtures.staff import make_user, sign_in
 
-ROLES = ("anonymous", "coordinator", "admin", "disabled")
+ROLES = ("anonymous", "coordinator", "admin", "disabled", "clinic")
 # An expected answer: a status code, or LOGIN (a redirect to the sign-in page).
 LOGIN = "login"
 
@@ -45,8 +46,11 @@ class Row:
     data: Callable[[World], dict[str, Any]] = lambda w: {}
 
 
-def _expect(anonymous: int | str, coordinator: int | str, admin: int | str, disabled: int | str) -> dict[str, int | str]:
-    return dict(zip(ROLES, (anonymous, coordinator, admin, disabled)))
+def _expect(
+    anonymous: int | str, coordinator: int | str, admin: int | str, disabled: int | str, clinic: int | str = 403,
+) -> dict[str, int | str]:
+    """A clinic user is signed in but no staff: refused (403) unless the row says otherwise."""
+    return dict(zip(ROLES, (anonymous, coordinator, admin, disabled, clinic)))
 
 
 CASES = _expect(LOGIN, 200, 200, LOGIN)
@@ -81,11 +85,12 @@ TABLE: tuple[Row, ...] = (
     Row("POST", "/staff/users/<int:user_id>/disable", lambda w: f"/staff/users/{w.target.id}/disable", ADMIN_ONLY),
     Row("POST", "/staff/users/<int:user_id>/enable", lambda w: f"/staff/users/{w.target.id}/enable", ADMIN_ONLY),
     # Sign-in pages: open to everyone; a signed-in user is sent on to the console.
-    Row("GET", "/staff/login", lambda w: "/staff/login", _expect(200, 302, 302, 200)),
-    Row("POST", "/staff/login", lambda w: "/staff/login", _expect(422, 302, 302, 422)),
-    Row("GET", "/staff/login/code", lambda w: "/staff/login/code", _expect(LOGIN, LOGIN, LOGIN, LOGIN)),
-    Row("POST", "/staff/login/code", lambda w: "/staff/login/code", _expect(LOGIN, LOGIN, LOGIN, LOGIN)),
-    Row("POST", "/staff/logout", lambda w: "/staff/logout", _expect(LOGIN, LOGIN, LOGIN, LOGIN)),
+    # (A clinic user is sent to the clinic portal's sign-in, which sends them on to their referrals.)
+    Row("GET", "/staff/login", lambda w: "/staff/login", _expect(200, 302, 302, 200, 302)),
+    Row("POST", "/staff/login", lambda w: "/staff/login", _expect(422, 302, 302, 422, 302)),
+    Row("GET", "/staff/login/code", lambda w: "/staff/login/code", _expect(LOGIN, LOGIN, LOGIN, LOGIN, LOGIN)),
+    Row("POST", "/staff/login/code", lambda w: "/staff/login/code", _expect(LOGIN, LOGIN, LOGIN, LOGIN, LOGIN)),
+    Row("POST", "/staff/logout", lambda w: "/staff/logout", _expect(LOGIN, LOGIN, LOGIN, LOGIN, LOGIN)),
 )
 
 
@@ -114,6 +119,9 @@ def world(client, storage) -> World:
 
 def _signed_in_as(client, role: str) -> None:
     if role == "anonymous":
+        return
+    if role == "clinic":
+        sign_in(client, make_user(CLINIC, clinic_id=db.session.scalars(select(Clinic.id)).first()))
         return
     user = make_user(COORDINATOR if role in ("coordinator", "disabled") else ADMIN)
     sign_in(client, user)
