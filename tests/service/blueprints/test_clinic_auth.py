@@ -16,7 +16,7 @@ from service.accounts.roles import CLINIC, COORDINATOR
 from service.blueprints import clinic_auth, staff_auth
 from service.extensions import db
 from service.models import Clinic, User
-from tests.fixtures.staff import PASSWORD, make_user, sign_in
+from tests.fixtures.staff import PASSWORD, make_user, reloaded, sign_in, signed_in_id
 from tests.service.accounts.support import fresh_limits  # noqa: F401
 
 # Where signing in lands: the portal's front page, which leads to the referral list.
@@ -46,16 +46,6 @@ def _login(client, email, password=PASSWORD, **extra):
     return client.post("/clinic/login", data={"email": email, "password": password, **extra})
 
 
-def _signed_in_as(client) -> str | None:
-    with client.session_transaction() as session:
-        return session.get("_user_id")
-
-
-def _fresh(user: User) -> User:
-    db.session.expire_all()
-    return db.session.get(User, user.id)
-
-
 def _ask_for_link(client, email: str, **query):
     return client.post("/clinic/login/link", query_string=query, data={"email": email})
 
@@ -81,8 +71,8 @@ def test_clinic_user_signs_in_with_a_password_and_lands_on_the_referrals(client,
     response = _login(client, clinic_user.email)
     assert response.status_code == 303
     assert urlsplit(response.location).path == HOME
-    assert _signed_in_as(client) == str(clinic_user.id)
-    assert _fresh(clinic_user).last_login_at is not None
+    assert signed_in_id(client) == str(clinic_user.id)
+    assert reloaded(clinic_user).last_login_at is not None
     assert urlsplit(client.get(HOME).location).path == "/clinic/referrals"
 
 
@@ -91,7 +81,7 @@ def test_staff_cannot_sign_in_to_the_clinic_portal(client, db_session):
     response = _login(client, staff.email)
     assert response.status_code == 403
     assert clinic_auth.NOT_A_CLINIC_ACCOUNT in response.text
-    assert _signed_in_as(client) is None
+    assert signed_in_id(client) is None
 
 
 def test_wrong_password_and_unknown_email_get_the_same_message(client, clinic_user):
@@ -99,7 +89,7 @@ def test_wrong_password_and_unknown_email_get_the_same_message(client, clinic_us
     unknown = _login(client, "nobody@clinic.example")
     assert wrong.status_code == unknown.status_code == 401
     assert signin.INVALID in wrong.text and signin.INVALID in unknown.text
-    assert _signed_in_as(client) is None
+    assert signed_in_id(client) is None
 
 
 def test_the_lockout_is_shared_with_the_staff_console(client, clinic_user):
@@ -109,14 +99,14 @@ def test_the_lockout_is_shared_with_the_staff_console(client, clinic_user):
     fifth = _login(client, clinic_user.email, "wrong wrong wrong")
     assert fifth.status_code == 429 and LOCKED_15 in fifth.text
     assert _login(client, clinic_user.email).status_code == 429, "locked even with the right password"
-    assert _signed_in_as(client) is None
+    assert signed_in_id(client) is None
 
 
 def test_clinic_user_at_the_staff_console_is_sent_to_the_clinic_portal(client, clinic_user):
     response = client.post("/staff/login", data={"email": clinic_user.email, "password": PASSWORD})
     assert response.status_code == 403
     assert staff_auth.CLINIC_ACCOUNT in response.text
-    assert _signed_in_as(client) is None
+    assert signed_in_id(client) is None
 
     sign_in(client, clinic_user)
     again = client.get("/staff/login")
@@ -139,18 +129,18 @@ def test_a_link_is_emailed_and_signs_in_once(app, client, clinic_user, outbox_ma
     body = message.get_body(("plain",)).get_content()
     assert f"{app.config['BASE_URL']}/clinic/login/link/" in body and "30 minutes" in body
     link = _link_in(message)
-    assert _fresh(clinic_user).signin_nonce_hash is not None
+    assert reloaded(clinic_user).signin_nonce_hash is not None
 
     # Opening the link (as mail scanners do) signs nobody in and uses nothing up.
     confirm = client.get(link)
     assert confirm.status_code == 200 and confirm.headers["Cache-Control"] == "no-store"
     assert f"Sign in as <strong>{clinic_user.email}</strong>" in confirm.text
-    assert _signed_in_as(client) is None
+    assert signed_in_id(client) is None
 
     used = client.post(link)
     assert used.status_code == 303 and urlsplit(used.location).path == HOME
-    assert _signed_in_as(client) == str(clinic_user.id)
-    assert _fresh(clinic_user).signin_nonce_hash is None
+    assert signed_in_id(client) == str(clinic_user.id)
+    assert reloaded(clinic_user).signin_nonce_hash is None
 
     with client.session_transaction() as session:
         session.clear()
@@ -158,7 +148,7 @@ def test_a_link_is_emailed_and_signs_in_once(app, client, clinic_user, outbox_ma
         assert again.status_code == 410
         assert signin_links.NOT_VALID in again.text
         assert 'action="/clinic/login/link"' in again.text, "a way to ask for a new one"
-    assert _signed_in_as(client) is None
+    assert signed_in_id(client) is None
 
 
 def test_the_link_takes_the_user_where_they_were_going(client, clinic_user, outbox_mail):
@@ -181,7 +171,7 @@ def test_the_page_reads_the_same_whether_or_not_the_address_has_an_account(clien
     texts = {normalised(page.text, email) for email, page in pages.items()}
     assert len(texts) == 1
     assert {page.status_code for page in pages.values()} == {200}
-    assert _fresh(staff).signin_nonce_hash is None and _fresh(disabled).signin_nonce_hash is None
+    assert reloaded(staff).signin_nonce_hash is None and reloaded(disabled).signin_nonce_hash is None
 
 
 def test_an_expired_link_is_refused(client, clinic_user, outbox_mail, monkeypatch):
@@ -192,8 +182,8 @@ def test_an_expired_link_is_refused(client, clinic_user, outbox_mail, monkeypatc
     for response in (client.get(link), client.post(link)):
         assert response.status_code == 410
         assert signin_links.EXPIRED in response.text
-    assert _signed_in_as(client) is None
-    assert _fresh(clinic_user).signin_nonce_hash is not None
+    assert signed_in_id(client) is None
+    assert reloaded(clinic_user).signin_nonce_hash is not None
 
 
 def test_a_link_just_within_its_time_works(client, clinic_user, outbox_mail, monkeypatch):
@@ -215,7 +205,7 @@ def test_a_tampered_link_is_refused(client, clinic_user, outbox_mail, tamper):
     forged = f"/clinic/login/link/{tamper(token)}"
     for response in (client.get(forged), client.post(forged)):
         assert response.status_code == 410 and signin_links.NOT_VALID in response.text
-    assert _signed_in_as(client) is None
+    assert signed_in_id(client) is None
     assert client.post(link).status_code == 303, "the real link still works"
 
 
@@ -242,7 +232,7 @@ def test_a_disabled_users_link_does_nothing(client, clinic_user, outbox_mail):
     db.session.commit()
     for response in (client.get(link), client.post(link)):
         assert response.status_code == 410
-    assert _signed_in_as(client) is None
+    assert signed_in_id(client) is None
 
 
 def test_a_link_without_a_valid_form_token_does_not_sign_in(app, client, clinic_user, outbox_mail, monkeypatch):
@@ -250,8 +240,8 @@ def test_a_link_without_a_valid_form_token_does_not_sign_in(app, client, clinic_
     monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
     response = client.post(link, data={"csrf_token": "forged"})
     assert response.status_code == 400
-    assert _signed_in_as(client) is None
-    assert _fresh(clinic_user).signin_nonce_hash is not None
+    assert signed_in_id(client) is None
+    assert reloaded(clinic_user).signin_nonce_hash is not None
 
 
 def test_without_mail_url_the_link_is_written_to_the_log(app, client, clinic_user, caplog, monkeypatch):

@@ -16,7 +16,7 @@ from service.accounts.passwords import needs_rehash
 from service.accounts.roles import ADMIN, COORDINATOR
 from service.extensions import db
 from service.models import User
-from tests.fixtures.staff import PASSWORD, make_user, sign_in
+from tests.fixtures.staff import PASSWORD, make_user, reloaded, sign_in, signed_in_id
 from tests.service.accounts.support import fresh_limits  # noqa: F401
 
 LOCKED_15 = "Too many failed sign-ins. Try again in 15 minutes."
@@ -24,16 +24,6 @@ LOCKED_15 = "Too many failed sign-ins. Try again in 15 minutes."
 
 def _login(client, email, password=PASSWORD, **extra):
     return client.post("/staff/login", data={"email": email, "password": password, **extra})
-
-
-def _signed_in_as(client) -> str | None:
-    with client.session_transaction() as session:
-        return session.get("_user_id")
-
-
-def _fresh(user: User) -> User:
-    db.session.expire_all()
-    return db.session.get(User, user.id)
 
 
 def _home(app) -> str:
@@ -56,10 +46,10 @@ def test_sign_in_with_email_and_password(client, coordinator):
     response = _login(client, coordinator.email.upper())
     assert response.status_code == 303
     assert response.location == "/staff/"
-    assert _signed_in_as(client) == str(coordinator.id)
+    assert signed_in_id(client) == str(coordinator.id)
     with client.session_transaction() as session:
         assert abs(session[LAST_SEEN] - datetime.now(timezone.utc).timestamp()) < 60
-    user = _fresh(coordinator)
+    user = reloaded(coordinator)
     assert user.failed_logins == 0
     assert user.last_login_at is not None
     assert datetime.now(timezone.utc) - user.last_login_at < timedelta(minutes=1)
@@ -71,8 +61,8 @@ def test_wrong_password_and_unknown_email_get_the_same_message(client, coordinat
     assert wrong.status_code == unknown.status_code == 401
     assert signin.INVALID in wrong.text and signin.INVALID in unknown.text
     assert wrong.text.replace(coordinator.email, "X") == unknown.text.replace("nobody@medtour.example", "X")
-    assert _signed_in_as(client) is None
-    assert _fresh(coordinator).failed_logins == 1
+    assert signed_in_id(client) is None
+    assert reloaded(coordinator).failed_logins == 1
 
 
 def test_empty_fields_are_asked_for(client):
@@ -144,7 +134,7 @@ def test_sign_out(client, admin):
     response = client.post("/staff/logout")
     assert response.status_code == 303
     assert response.location == "/staff/login"
-    assert _signed_in_as(client) is None
+    assert signed_in_id(client) is None
     assert "You have signed out." in client.get("/staff/login").text
     assert urlsplit(client.get("/staff/users").location).path == "/staff/login"
 
@@ -166,7 +156,7 @@ def test_outdated_password_hash_is_upgraded_at_sign_in(client):
     user.password_hash = weak
     db.session.commit()
     assert _login(client, user.email).status_code == 303
-    upgraded = _fresh(user).password_hash
+    upgraded = reloaded(user).password_hash
     assert upgraded != weak
     assert not needs_rehash(upgraded)
 
@@ -183,14 +173,14 @@ def test_account_locks_after_five_failures_and_unlocks_after_the_time(client, co
     still_locked = _login(client, coordinator.email)
     assert still_locked.status_code == 429
     assert "Too many failed sign-ins. Try again in" in still_locked.text
-    assert _signed_in_as(client) is None
+    assert signed_in_id(client) is None
 
-    user = _fresh(coordinator)
+    user = reloaded(coordinator)
     assert user.locked_until > datetime.now(timezone.utc) + timedelta(minutes=14)
     user.locked_until = datetime.now(timezone.utc) - timedelta(seconds=1)
     db.session.commit()
     assert _login(client, coordinator.email).status_code == 303
-    assert _fresh(coordinator).failed_logins == 0
+    assert reloaded(coordinator).failed_logins == 0
 
 
 def test_lockout_message_counts_down_in_minutes(client, coordinator):
@@ -216,7 +206,7 @@ def test_client_address_is_limited_across_accounts(client, coordinator, monkeypa
     assert refused.status_code == 429
     assert LOCKED_15 in refused.text
     assert 800 < int(refused.headers["Retry-After"]) <= 900
-    assert _fresh(coordinator).failed_logins == 0, "the address limit applies before the password is checked"
+    assert reloaded(coordinator).failed_logins == 0, "the address limit applies before the password is checked"
 
 
 def test_successful_sign_ins_do_not_use_up_the_address_limit(client, coordinator, monkeypatch):
@@ -238,20 +228,20 @@ def test_second_factor_asks_for_the_code_before_signing_in(client, totp_user):
     first = _login(client, totp_user.email, next="/staff/users")
     assert first.status_code == 303
     assert first.location == "/staff/login/code"
-    assert _signed_in_as(client) is None
+    assert signed_in_id(client) is None
     assert 'autocomplete="one-time-code"' in client.get("/staff/login/code").text
 
     wrong = client.post("/staff/login/code", data={"code": "000000" if pyotp.TOTP(totp_user.totp_secret).now() != "000000" else "111111"})
     assert wrong.status_code == 401
     assert signin.WRONG_CODE in wrong.text
-    assert _fresh(totp_user).failed_logins == 1
+    assert reloaded(totp_user).failed_logins == 1
 
     code = pyotp.TOTP(totp_user.totp_secret).now()
     done = client.post("/staff/login/code", data={"code": f"{code[:3]} {code[3:]}"})
     assert done.status_code == 303
     assert done.location == "/staff/users"
-    assert _signed_in_as(client) == str(totp_user.id)
-    assert _fresh(totp_user).failed_logins == 0
+    assert signed_in_id(client) == str(totp_user.id)
+    assert reloaded(totp_user).failed_logins == 0
 
 
 def test_a_code_cannot_be_used_twice(app, client, totp_user):
@@ -264,7 +254,7 @@ def test_a_code_cannot_be_used_twice(app, client, totp_user):
     replay = other.post("/staff/login/code", data={"code": code})
     assert replay.status_code == 401
     assert signin.USED_CODE in replay.text
-    assert _signed_in_as(other) is None
+    assert signed_in_id(other) is None
 
 
 def test_wrong_codes_lock_the_account(client, totp_user, monkeypatch):
@@ -284,7 +274,7 @@ def test_code_step_without_password_step_or_after_it_expired(client, totp_user):
     code = pyotp.TOTP(totp_user.totp_secret).now()
     expired = client.post("/staff/login/code", data={"code": code})
     assert expired.location == "/staff/login"
-    assert _signed_in_as(client) is None
+    assert signed_in_id(client) is None
     assert signin.PENDING_EXPIRED in client.get("/staff/login").text
 
 
@@ -294,7 +284,7 @@ def test_admins_need_a_second_factor_when_configured(app, client, monkeypatch):
     refused = _login(client, bare_admin.email)
     assert refused.status_code == 403
     assert "Ask another administrator to enrol you" in refused.text
-    assert _signed_in_as(client) is None
+    assert signed_in_id(client) is None
 
     enrolled = make_user(ADMIN, totp_secret=pyotp.random_base32())
     assert _login(client, enrolled.email).location == "/staff/login/code"
@@ -335,7 +325,7 @@ def test_inactivity_signs_the_user_out(app, client, admin):
     assert response.status_code == 302
     assert urlsplit(response.location).path == "/staff/login"
     assert "signed out after a period of inactivity" in client.get(response.location).text
-    assert _signed_in_as(client) is None
+    assert signed_in_id(client) is None
 
 
 # --- the users page ------------------------------------------------------------------------
@@ -415,19 +405,19 @@ def test_admin_disables_enables_and_sets_capacity(client, admin, coordinator, ca
     sign_in(client, admin)
 
     assert client.post(f"/staff/users/{coordinator.id}/disable").status_code == 303
-    assert not _fresh(coordinator).active
+    assert not reloaded(coordinator).active
     assert f"staff user {coordinator.email} disabled by {admin.email}" in caplog.text
 
     assert client.post(f"/staff/users/{coordinator.id}/enable").status_code == 303
-    enabled = _fresh(coordinator)
+    enabled = reloaded(coordinator)
     assert enabled.active and enabled.locked_until is None
 
     assert client.post(f"/staff/users/{coordinator.id}/capacity", data={"capacity": 4}).status_code == 303
-    assert _fresh(coordinator).capacity == 4
+    assert reloaded(coordinator).capacity == 4
     assert "can now hold 4 open cases" in client.get("/staff/users").text
 
     client.post(f"/staff/users/{coordinator.id}/capacity", data={"capacity": -1})
-    assert _fresh(coordinator).capacity == 4
+    assert reloaded(coordinator).capacity == 4
     assert "Capacity must be between 0 and 500 open cases." in client.get("/staff/users").text
 
     assert client.post("/staff/users/999999/disable").status_code == 404
@@ -436,5 +426,5 @@ def test_admin_disables_enables_and_sets_capacity(client, admin, coordinator, ca
 def test_admin_cannot_disable_themselves(client, admin):
     sign_in(client, admin)
     client.post(f"/staff/users/{admin.id}/disable")
-    assert _fresh(admin).active
+    assert reloaded(admin).active
     assert "You cannot disable your own account" in client.get("/staff/users").text
