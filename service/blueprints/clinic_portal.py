@@ -23,6 +23,7 @@ from werkzeug.wrappers import Response
 
 from forms.clinic import AskForm, DeclineForm, QuoteForm
 from service.accounts.guard import clinic_required, current_staff
+from service.blueprints import private
 from service.cases import events, quotes, sla
 from service.cases.documents import dossier_slot
 from service.cases.status import CaseStatus, ReferralStatus
@@ -33,6 +34,7 @@ from service.store import get_storage
 from workers import outbox
 
 bp = Blueprint("clinic_portal", __name__, url_prefix="/clinic")
+bp.after_request(private)
 
 PAGE_SIZE: Final = 25
 STATUS_LABELS: Final = {
@@ -45,12 +47,6 @@ STATUS_LABELS: Final = {
 ACCEPT, DECLINE, REVISE, ASK = "accept", "decline", "revise", "ask"
 
 
-@bp.after_request
-def _private(response: Response) -> Response:
-    """Health data: never cached, never leaked through a referrer."""
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
 
 
 def _actor(user: User) -> str:

@@ -20,6 +20,7 @@ from forms.choices import countries, languages
 from forms.staff_case import FORMS, MANUAL, SUGGESTIONS, ActionForm, AssignForm, RouteForm, TreatmentForm
 from service.accounts.guard import current_staff, staff_required
 from service.accounts.roles import COORDINATOR, GRANTS
+from service.blueprints import private
 from service.cases import events, referrals, sla, workflow
 from service.cases.status import CaseStatus, ReferralStatus
 from service.extensions import db
@@ -39,6 +40,7 @@ from storage import content_disposition
 from workers import outbox
 
 bp = Blueprint("staff_case", __name__, url_prefix="/staff/cases")
+bp.after_request(private)
 
 TIMELINE_PAGE: Final = 50
 # Actions whose forms sit beside what they act on rather than in the actions panel.
@@ -52,12 +54,6 @@ PDF_PREVIEW: Final = frozenset({"application/pdf"})
 CHUNK: Final = 256 * 1024
 
 
-@bp.after_request
-def _private(response: Response) -> Response:
-    """Health data: never cached, never leaked through a referrer."""
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
 
 
 def _case_or_404(reference: str) -> Case:

@@ -2,6 +2,8 @@
 // before anything is sent. The limits come from data attributes rendered from the
 // server's one definition; the server checks everything again. The words come from
 // data attributes too, in the page's language (English when they are missing).
+// A picker with data-upload-url is handled by uploads.js, which reuses the helpers
+// exported here as window.MedtourFiles (files.js loads first).
 (function () {
   "use strict";
 
@@ -87,5 +89,7 @@
     });
   }
 
-  document.querySelectorAll("[data-file-picker]").forEach(setup);
+  window.MedtourFiles = { fill: fill, words: words, formatSize: formatSize };
+
+  document.querySelectorAll("[data-file-picker]:not([data-upload-url])").forEach(setup);
 })();
