@@ -7,7 +7,12 @@ FLASK  := $(BIN)/flask --app wsgi
 PO     := $(wildcard service/translations/*/LC_MESSAGES/messages.po)
 MO     := $(PO:.po=.mo)
 
-.PHONY: run test install install-dev browser bench migrate catalog clean translations messages
+.PHONY: run test install install-dev browser axe bench migrate catalog clean translations messages
+
+# axe-core for the browser tests' accessibility checks (tests/browser/test_accessibility.py),
+# fetched from the npm registry by `make test`; never committed (.venv is ignored).
+AXE_VERSION := 4.14.1
+AXE_JS      := $(VENV)/axe/axe-core-$(AXE_VERSION)/axe.min.js
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +52,7 @@ run: catalog translations
 	$(BIN)/python -m service.runner
 
 ## The whole suite: SQLite and PostgreSQL, the real Redis, S3 on moto, Chromium.
-test: install-dev browser translations
+test: install-dev browser axe translations
 	$(BIN)/python -m pytest
 
 ## Debian's Chromium for the browser tests (Playwright drives it; no browser download).
@@ -55,6 +60,21 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: sudo apt-get install -y chromium"; fi; }
+
+## axe-core, pinned to AXE_VERSION, at $(VENV)/axe/axe.min.js (a link to the pinned copy).
+## Without npm the accessibility tests skip, and fail under CI=true.
+axe: $(AXE_JS)
+	@if [ -f $(AXE_JS) ]; then ln -sfn axe-core-$(AXE_VERSION)/axe.min.js $(VENV)/axe/axe.min.js; else rm -f $(VENV)/axe/axe.min.js; fi
+
+$(AXE_JS):
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  echo "npm is missing: the accessibility tests need axe-core $(AXE_VERSION) from the npm registry (install nodejs and npm)"; \
+	else \
+	  tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  (cd "$$tmp" && npm pack axe-core@$(AXE_VERSION) --silent >/dev/null) && \
+	  tar -xzf "$$tmp/axe-core-$(AXE_VERSION).tgz" -C "$$tmp" package/axe.min.js && \
+	  mkdir -p $(@D) && mv "$$tmp/package/axe.min.js" $@ && touch $@; \
+	fi
 
 bench: install-dev
 	$(BIN)/python bench/upload.py

@@ -5,6 +5,7 @@ from datetime import date
 from decimal import Decimal
 
 import phonenumbers
+from flask import current_app
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import (
@@ -12,6 +13,7 @@ from wtforms import (
     DateField,
     DecimalField,
     EmailField,
+    Field,
     SelectField,
     StringField,
     TelField,
@@ -21,13 +23,15 @@ from wtforms import (
 from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional
 
 from forms import choices
-from forms.files import FileBatchMixin
-from service import limits
+from forms.files import FileBatchMixin, picked_files
+from service import i18n, limits, uploads
+from service.cases import staging
 from service.cases.intake import RequestData
-from service.models import Clinic, Treatment
+from service.i18n import gettext, lazy_gettext
+from service.models import Clinic, StagedUpload, Treatment
 
 FREE_TEXT_MAX = 2000
-BUDGET_MAX = Decimal("10000000")
+BUDGET_MAX = Decimal(10000000)
 
 
 def _strip(value: object) -> object:
@@ -42,99 +46,118 @@ def _blank_to_none(value: object) -> object:
     return value
 
 
+class RepeatedIdsField(Field):
+    """A repeated form field (``upload_ids=a&upload_ids=b``): the list of its non-blank values.
+    Rendered by the template as hidden inputs, never by the field itself."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        self.data = [v.strip() for v in valuelist if isinstance(v, str) and v.strip()]
+
+    def process_data(self, value: object) -> None:
+        self.data = list(value) if isinstance(value, (list, tuple)) else []
+
+
 class RequestForm(FileBatchMixin, FlaskForm):
     full_name = StringField(
-        "Full name",
+        lazy_gettext("Full name"),
         filters=[_strip],
-        validators=[InputRequired("Enter your full name."), Length(max=200)],
+        validators=[InputRequired(lazy_gettext("Enter your full name.")), Length(max=200)],
     )
     email = EmailField(
-        "Email",
+        lazy_gettext("Email"),
         filters=[_strip],
         validators=[
-            InputRequired("Enter your email address."),
-            Email("Enter a valid email address, like name@example.com.", check_deliverability=False),
+            InputRequired(lazy_gettext("Enter your email address.")),
+            Email(lazy_gettext("Enter a valid email address, like name@example.com."), check_deliverability=False),
             Length(max=254),
         ],
     )
     phone = TelField(
-        "Phone (optional)",
+        lazy_gettext("Phone (optional)"),
         filters=[_blank_to_none],
-        description="With country code, e.g. +49 30 123456",
+        description=lazy_gettext("With country code, e.g. +49 30 123456"),
     )
-    country = SelectField("Country you live in", validate_choice=False)
-    date_of_birth = DateField("Date of birth (optional)", validators=[Optional()])
-    language = SelectField("Preferred language for contact", validate_choice=False)
-    treatment = SelectField("Treatment", validate_choice=False)
-    preferred_clinic = SelectField("Preferred clinic (optional)", validate_choice=False)
+    country = SelectField(lazy_gettext("Country you live in"), validate_choice=False)
+    date_of_birth = DateField(lazy_gettext("Date of birth (optional)"), validators=[Optional()])
+    language = SelectField(lazy_gettext("Preferred language for contact"), validate_choice=False)
+    treatment = SelectField(lazy_gettext("Treatment"), validate_choice=False)
+    preferred_clinic = SelectField(lazy_gettext("Preferred clinic (optional)"), validate_choice=False)
     description = TextAreaField(
-        "Describe your situation",
+        lazy_gettext("Describe your situation"),
         filters=[_strip],
         validators=[
-            InputRequired("Describe your situation and what you are looking for."),
+            InputRequired(lazy_gettext("Describe your situation and what you are looking for.")),
             Length(
                 min=limits.DESCRIPTION_MIN,
                 max=limits.DESCRIPTION_MAX,
-                message=(
-                    f"Write between {limits.DESCRIPTION_MIN} and {limits.DESCRIPTION_MAX} "
-                    "characters (you wrote %(length)d)."
-                ),
+                # Length fills in min, max and length.
+                message=lazy_gettext("Write between %(min)d and %(max)d characters (you wrote %(length)d)."),
             ),
         ],
     )
     travel_window = StringField(
-        "When could you travel? (optional)",
+        lazy_gettext("When could you travel? (optional)"),
         filters=[_blank_to_none],
         validators=[Optional(), Length(max=200)],
     )
     budget = DecimalField(
-        "Budget (optional)",
+        lazy_gettext("Budget (optional)"),
         places=2,
         validators=[
             Optional(),
-            NumberRange(min=Decimal("1"), max=BUDGET_MAX, message="Enter an amount between 1 and 10,000,000."),
+            NumberRange(min=Decimal(1), max=BUDGET_MAX, message=lazy_gettext("Enter an amount between 1 and 10,000,000.")),
         ],
     )
-    budget_currency = SelectField("Currency", validate_choice=False)
+    budget_currency = SelectField(lazy_gettext("Currency"), validate_choice=False)
     medications = TextAreaField(
-        "Current medications (optional)",
+        lazy_gettext("Current medications (optional)"),
         filters=[_blank_to_none],
         validators=[Optional(), Length(max=FREE_TEXT_MAX)],
     )
     allergies = TextAreaField(
-        "Allergies (optional)",
+        lazy_gettext("Allergies (optional)"),
         filters=[_blank_to_none],
         validators=[Optional(), Length(max=FREE_TEXT_MAX)],
     )
     conditions = TextAreaField(
-        "Other medical conditions (optional)",
+        lazy_gettext("Other medical conditions (optional)"),
         filters=[_blank_to_none],
         validators=[Optional(), Length(max=FREE_TEXT_MAX)],
     )
     consent = BooleanField(
-        "I consent to Medtour processing the health information in this request "
-        "to arrange my treatment, and sharing it with the clinics it selects for me.",
-        validators=[InputRequired("You must consent before we can process your request.")],
+        lazy_gettext(
+            "I consent to Medtour processing the health information in this request "
+            "to arrange my treatment, and sharing it with the clinics it selects for me."
+        ),
+        validators=[InputRequired(lazy_gettext("You must consent before we can process your request."))],
     )
-    files = MultipleFileField("Medical files (optional)")
+    # Ids of files already sent with the resumable upload (tus, service/blueprints/tus.py).
+    upload_ids = RepeatedIdsField(lazy_gettext("Files already uploaded"))
+    files = MultipleFileField(lazy_gettext("Medical files (optional)"))
     # Honeypot: hidden from people by CSS, filled in by naive bots.
-    website = StringField("Leave this field empty")
+    website = StringField(lazy_gettext("Leave this field empty"))
 
-    def __init__(self, *args, treatments: list[Treatment], clinics: list[Clinic], **kwargs) -> None:
+    def __init__(
+        self, *args, treatments: list[Treatment], clinics: list[Clinic], upload_owner: str | None = None, **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._treatments = {t.slug: t for t in treatments}
         self._clinics = {c.slug: c for c in clinics}
+        self._upload_owner = upload_owner
         self.accepted_files = []
         self.file_problems = []
-        self.country.choices = [("", "Select your country")] + choices.countries()
-        self.language.choices = [("", "Select a language")] + choices.languages()
-        self.treatment.choices = [("", "Select a treatment")] + [
+        self.staged_uploads: list[StagedUpload] = []
+        # The names in the page's language (English for the API, which never chooses one).
+        language = i18n.current_language()
+        self.country.choices = [("", gettext("Select your country"))] + choices.countries_in(language)
+        self.language.choices = [("", gettext("Select a language"))] + choices.languages_in(language)
+        self.treatment.choices = [("", gettext("Select a treatment"))] + [
             (t.slug, t.name) for t in treatments
         ]
-        self.preferred_clinic.choices = [("", "No preference — choose for me")] + [
+        self.preferred_clinic.choices = [("", gettext("No preference — choose for me"))] + [
             (c.slug, f"{c.name} — {c.city}") for c in clinics
         ]
-        self.budget_currency.choices = [("", "Currency")] + choices.currencies()
+        self.budget_currency.choices = [("", gettext("Currency"))] + choices.currencies_in(language)
 
     # -- field checks --------------------------------------------------------
 
@@ -146,60 +169,79 @@ class RequestForm(FileBatchMixin, FlaskForm):
             number = phonenumbers.parse(field.data, region)
         except phonenumbers.NumberParseException as exc:
             raise ValidationError(
-                "Enter the phone number with its country code, e.g. +49 30 123456."
+                gettext("Enter the phone number with its country code, e.g. +49 30 123456.")
             ) from exc
         if not phonenumbers.is_valid_number(number):
-            raise ValidationError("This is not a valid phone number; check the country code and digits.")
+            raise ValidationError(gettext("This is not a valid phone number; check the country code and digits."))
         field.data = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
     def validate_country(self, field: SelectField) -> None:
         if not field.data:
-            raise ValidationError("Select the country you live in.")
+            raise ValidationError(gettext("Select the country you live in."))
         if field.data not in choices.codes(choices.countries()):
-            raise ValidationError("Select a country from the list (ISO 3166-1 code).")
+            raise ValidationError(gettext("Select a country from the list (ISO 3166-1 code)."))
 
     def validate_language(self, field: SelectField) -> None:
         if not field.data:
-            raise ValidationError("Select the language we should contact you in.")
+            raise ValidationError(gettext("Select the language we should contact you in."))
         if field.data not in choices.codes(choices.languages()):
-            raise ValidationError("Select a language from the list (ISO 639-1 code).")
+            raise ValidationError(gettext("Select a language from the list (ISO 639-1 code)."))
 
     def validate_date_of_birth(self, field: DateField) -> None:
         if field.data is None:
             return
         today = date.today()
         if field.data >= today:
-            raise ValidationError("The date of birth must be in the past.")
+            raise ValidationError(gettext("The date of birth must be in the past."))
         if today.year - field.data.year > 125:
-            raise ValidationError("Check the year of birth.")
+            raise ValidationError(gettext("Check the year of birth."))
 
     def validate_treatment(self, field: SelectField) -> None:
         if not field.data:
-            raise ValidationError("Select the treatment you are looking for.")
+            raise ValidationError(gettext("Select the treatment you are looking for."))
         if field.data not in self._treatments:
-            raise ValidationError("Select a treatment from the list.")
+            raise ValidationError(gettext("Select a treatment from the list."))
 
     def validate_preferred_clinic(self, field: SelectField) -> None:
         if not field.data:
             return
         clinic = self._clinics.get(field.data)
         if clinic is None:
-            raise ValidationError("Select a clinic from the list, or leave it to us.")
+            raise ValidationError(gettext("Select a clinic from the list, or leave it to us."))
         treatment = self._treatments.get(self.treatment.data or "")
         if treatment is not None and not clinic.offers_treatment(treatment.id):
-            raise ValidationError(
-                f"{clinic.name} does not offer {treatment.name}; choose another clinic or leave it to us."
-            )
+            raise ValidationError(gettext(
+                "%(clinic)s does not offer %(treatment)s; choose another clinic or leave it to us.",
+                clinic=clinic.name, treatment=treatment.name,
+            ))
 
     def validate_budget_currency(self, field: SelectField) -> None:
         if field.data and field.data not in choices.codes(choices.currencies()):
-            raise ValidationError("Select a currency from the list (ISO 4217 code).")
+            raise ValidationError(gettext("Select a currency from the list (ISO 4217 code)."))
         if self.budget.data is not None and not field.data:
-            raise ValidationError("Select the currency of your budget.")
+            raise ValidationError(gettext("Select the currency of your budget."))
+
+    def validate_upload_ids(self, field: RepeatedIdsField) -> None:
+        """Only this browser's completed uploads; each one that cannot be attached is named."""
+        from service.store import get_storage
+
+        self.staged_uploads, problems = staging.claim(self._upload_owner, field.data or [], get_storage())
+        field.errors.extend(problems)
+
+    def validate_files(self, field: MultipleFileField) -> None:
+        """The file limit counts the files picked now and those already uploaded together."""
+        picked = len(picked_files(field.data))
+        too_many = uploads.count_problem(picked + len(self.staged_uploads), 0, current_app.config["MAX_FILES"])
+        if too_many:
+            self.accepted_files = []
+            self.file_problems = [too_many]
+            field.errors.append(too_many.message)
+            return
+        super().validate_files(field)
 
     def validate_website(self, field: StringField) -> None:
         if field.data:
-            raise ValidationError("Leave this field empty.")
+            raise ValidationError(gettext("Leave this field empty."))
 
     # -- results -------------------------------------------------------------
 

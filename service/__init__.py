@@ -31,9 +31,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     security.init_app(app)
     errors.init_app(app)
 
-    from service.blueprints import api, downloads, public, requests, status
+    from service.blueprints import api, downloads, public, requests, status, tus
 
-    for module in (public, requests, status, downloads):
+    # tus stays under CSRFProtect: its POST/PATCH/DELETE carry the page's token in X-CSRFToken.
+    for module in (public, requests, status, downloads, tus):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)
@@ -60,12 +61,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from service.catalog.cli import catalog_cli
     from service.demo.cli import demo_cli
     from workers.cli import jobs_cli, worker_command
+    from workers.uploads import uploads_cli
 
     app.cli.add_command(catalog_cli)
     app.cli.add_command(worker_command)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(uploads_cli)
 
     from service import templating
 

@@ -7,6 +7,7 @@ from flask import Flask, Response, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from service import i18n
 from service.i18n import N_, gettext
 from service.problems import problem
 from service.uploads import human_size
@@ -21,22 +22,35 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
+def _patient_form() -> bool:
+    """The request form (and the uploads behind it): its errors speak the page's language."""
+    return request.path.startswith(("/requests/", "/uploads"))
+
+
 def _too_large(exc: RequestEntityTooLarge) -> tuple[str, int] | Response:
     max_files = current_app.config["MAX_FILES"]
-    max_file = human_size(current_app.config["MAX_FILE_BYTES"])
-    detail = (
-        f"The request is larger than the service accepts: at most {max_files} files "
-        f"of {max_file} each, plus the form."
-    )
     if _wants_json():
-        return problem(413, "Request too large", detail)
+        max_file = human_size(current_app.config["MAX_FILE_BYTES"])
+        return problem(413, "Request too large", (
+            f"The request is larger than the service accepts: at most {max_files} files "
+            f"of {max_file} each, plus the form."
+        ))
+    if _patient_form():
+        i18n.use_page_language(switch=False)
+    detail = gettext(
+        "The request is larger than the service accepts: at most %(max_files)s files "
+        "of %(max_file)s each, plus the form.",
+        max_files=max_files, max_file=i18n.format_size(current_app.config["MAX_FILE_BYTES"]),
+    )
     return render_template("errors/413.html", detail=detail), 413
 
 
 def _csrf(exc: CSRFError) -> tuple[str, int]:
-    return render_template("errors/error.html", code=400, title="Form expired",
-                           detail="The form expired or was sent from another page. "
-                                  "Go back, reload the page and send it again."), 400
+    if _patient_form():
+        i18n.use_page_language(switch=False)
+    return render_template("errors/error.html", code=400, title=gettext("Form expired"),
+                           detail=gettext("The form expired or was sent from another page. "
+                                          "Go back, reload the page and send it again.")), 400
 
 
 def _http(exc: HTTPException) -> tuple[str, int] | Response:

@@ -1,9 +1,12 @@
 """The patient's language: the one i18n seam of the web service (Flask-Babel).
 
 A page speaks English unless its view chose another language for the request with
-`use_language` (the status page does, from `Case.language`). Staff and clinic pages
-never do, so they, the JSON API and the workers stay English whatever the case's
-language. The languages on offer are English plus every compiled catalogue under
+`use_language` (the status page does, from `Case.language`) or `use_page_language`
+(the public pages: the form's posted `language` field, else the switch `?lang=xx`
+remembered in the session, else Accept-Language, else English; the resumable uploads
+behind the form follow the same rule). Staff and clinic pages never do, so they, the
+JSON API and the workers stay English whatever the case's language; a worker that
+writes to a patient speaks the case's language with `flask_babel.force_locale`. The languages on offer are English plus every compiled catalogue under
 `service/translations/<code>/LC_MESSAGES/messages.mo` (the `.po` beside it is the
 source; `make run` and `make test` compile it): adding a language needs no code.
 
@@ -23,21 +26,27 @@ import gettext as stdlib_gettext
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Final
+from urllib.parse import urlencode
 
 import pycountry
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_date as _babel_date
 from babel.numbers import format_decimal as _babel_decimal
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request, session
 from flask_babel import Babel, get_locale, gettext, lazy_gettext, ngettext, refresh
 
 __all__ = [
-    "DEFAULT", "N_", "babel", "country_name", "current_language", "format_amount", "format_day",
-    "format_integer", "format_money", "format_size", "format_when", "gettext", "init_app", "languages",
-    "lazy_gettext", "ngettext", "resolve", "use_language",
+    "DEFAULT", "N_", "babel", "country_name", "current_language", "format_amount",
+    "format_day", "format_integer", "format_money", "format_size", "format_when", "gettext",
+    "init_app", "language_name", "language_switch", "languages", "lazy_gettext", "ngettext", "resolve",
+    "use_language", "use_page_language",
 ]
 
 DEFAULT: Final = "en"
 _LANGUAGES_KEY: Final = "medtour.languages"
+SESSION_KEY: Final = "language"
+"""Where the switch (`?lang=xx` on a public page) remembers the patient's choice."""
+SWITCH_ARG: Final = "lang"
 
 babel = Babel()
 
@@ -53,6 +62,7 @@ def _select_locale() -> str:
 
 def _forget(_exc: BaseException | None = None) -> None:
     """A request's language ends with it (tests run several requests in one app context)."""
+    g.pop("language_switch", None)
     if g.pop("locale", None) is not None:
         refresh()
 
@@ -61,7 +71,7 @@ def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=_select_locale)
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.teardown_request(_forget)
-    app.context_processor(lambda: {"page_language": current_language()})
+    app.context_processor(lambda: {"page_language": current_language(), "language_switch": language_switch()})
 
 
 def languages() -> frozenset[str]:
@@ -84,6 +94,64 @@ def use_language(language: str | None) -> str:
     g.locale = resolve(language)
     refresh()
     return g.locale
+
+
+def _ours(language: object) -> str | None:
+    """`language` if it names a language we have ("ru", "ru-RU"), else None."""
+    if not isinstance(language, str):
+        return None
+    code = language.replace("_", "-").split("-")[0].strip().lower()
+    return code if code in languages() else None
+
+
+def use_page_language(field: str | None = None, *, switch: bool = True) -> str:
+    """Speak the patient's language on a public page, for the rest of this request:
+    the form's posted `language` field (`field`, if we have it), else the switch
+    (`?lang=xx`, remembered in the session), else the browser's Accept-Language,
+    else English. With `switch`, the page shows the language switch."""
+    asked = _ours(request.args.get(SWITCH_ARG))
+    if asked is not None:
+        session[SESSION_KEY] = asked
+    remembered = _ours(session.get(SESSION_KEY))
+    language = (
+        _ours(field)
+        or remembered
+        or request.accept_languages.best_match(sorted(languages()))
+        or DEFAULT
+    )
+    g.language_switch = switch
+    return use_language(language)
+
+
+def language_name(code: str, in_language: str | None = None) -> str:
+    """A language's name ("Russian" / "русский"; in its own language when `in_language`
+    is the code itself), from CLDR; a code CLDR lacks is shown as it is."""
+    try:
+        name = Locale.parse(code).get_display_name(in_language or current_language())
+    except (ValueError, TypeError, UnknownLocaleError):
+        name = None
+    if not name:
+        return code
+    return name[:1].upper() + name[1:]
+
+
+def language_switch() -> list[dict[str, object]]:
+    """The switch's links when the view asked for one (`use_page_language`), else []:
+    every language we have, named in its own language, each keeping this page (its
+    path and query) and the current one marked."""
+    if not g.get("language_switch"):
+        return []
+    current = current_language()
+    kept = [(k, v) for k, v in request.args.items(multi=True) if k != SWITCH_ARG]
+    links = []
+    for code in sorted(languages(), key=lambda c: (c != DEFAULT, c)):
+        links.append({
+            "code": code,
+            "name": language_name(code, code),
+            "href": request.script_root + request.path + "?" + urlencode([*kept, (SWITCH_ARG, code)]),
+            "current": code == current,
+        })
+    return links
 
 
 def current_language() -> str:
@@ -119,9 +187,10 @@ def format_amount(amount: Decimal) -> str:
     return _babel_decimal(amount, "#,##0.00", locale=language)
 
 
-def format_money(amount: Decimal, currency: str) -> str:
-    """"12,500.00 EUR" / "12 500,00 EUR" (no-break spaces outside English, as in the PDFs)."""
-    language = current_language()
+def format_money(amount: Decimal, currency: str, language: str | None = None) -> str:
+    """"12,500.00 EUR" / "12 500,00 EUR" (no-break spaces outside English): the one
+    definition, for the pages (their language) and the PDFs (the document's, passed in)."""
+    language = language or current_language()
     if language == DEFAULT:
         return f"{amount:,.2f} {currency}"
     return f"{_babel_decimal(amount, '#,##0.00', locale=language)}\u00a0{currency}"
@@ -150,12 +219,13 @@ def format_size(size: int) -> str:
     return gettext("%(size)s MB", size=_babel_decimal(round(size / MIB, 1), "#,##0.#", locale=language))
 
 
-def country_name(code: str) -> str:
-    """A country's name in the page's language ("Germany" / "Германия"); unknown codes as they are."""
+def country_name(code: str, language: str | None = None) -> str:
+    """A country's name in the page's language, or `language` ("Germany" / "Германия");
+    unknown codes as they are."""
     country = pycountry.countries.get(alpha_2=(code or "").upper())
     if country is None:
         return code
-    language = current_language()
+    language = language or current_language()
     if language == DEFAULT:
         return country.name
     return _countries(language).gettext(country.name)

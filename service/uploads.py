@@ -107,35 +107,51 @@ def _stream_size(stream: BinaryIO) -> int:
     return size
 
 
+def empty_problem(name: str) -> FileProblem:
+    return FileProblem(name, Problem.EMPTY, gettext("%(name)s: the file is empty (0 bytes).", name=name))
+
+
+def size_problem(name: str, size: int, max_bytes: int) -> FileProblem | None:
+    """Refuse a file of ``size`` bytes over the per-file limit (also before any byte is sent)."""
+    if size <= max_bytes:
+        return None
+    shown = i18n.format_size(size)
+    if human_size(size) == human_size(max_bytes):
+        shown = ngettext(
+            "just over %(size)s (%(bytes)s byte)", "just over %(size)s (%(bytes)s bytes)", size,
+            size=shown, bytes=i18n.format_integer(size),
+        )
+    return FileProblem(
+        name,
+        Problem.TOO_LARGE,
+        gettext("%(name)s: the file is %(size)s; the limit is %(limit)s per file.",
+                name=name, size=shown, limit=i18n.format_size(max_bytes)),
+    )
+
+
+def type_problem(name: str) -> FileProblem:
+    return FileProblem(
+        name,
+        Problem.TYPE,
+        gettext("%(name)s: this type is not accepted; use %(types)s.", name=name, types=limits.accepted_labels()),
+    )
+
+
 def inspect(raw_name: str | None, stream: BinaryIO, max_bytes: int) -> IncomingFile | FileProblem:
     """Check one uploaded file. The stream must be seekable (Werkzeug spools to disk).
     The messages are in the page's language (English for the API)."""
     name = safe_filename(raw_name)
     size = _stream_size(stream)
     if size == 0:
-        return FileProblem(name, Problem.EMPTY, gettext("%(name)s: the file is empty (0 bytes).", name=name))
-    if size > max_bytes:
-        shown = i18n.format_size(size)
-        if human_size(size) == human_size(max_bytes):
-            shown = ngettext(
-                "just over %(size)s (%(bytes)s byte)", "just over %(size)s (%(bytes)s bytes)", size,
-                size=shown, bytes=i18n.format_integer(size),
-            )
-        return FileProblem(
-            name,
-            Problem.TOO_LARGE,
-            gettext("%(name)s: the file is %(size)s; the limit is %(limit)s per file.",
-                    name=name, size=shown, limit=i18n.format_size(max_bytes)),
-        )
+        return empty_problem(name)
+    too_large = size_problem(name, size, max_bytes)
+    if too_large:
+        return too_large
     head = stream.read(HEAD_BYTES)
     stream.seek(0)
     content_type = detect_type(head)
     if content_type is None:
-        return FileProblem(
-            name,
-            Problem.TYPE,
-            gettext("%(name)s: this type is not accepted; use %(types)s.", name=name, types=limits.accepted_labels()),
-        )
+        return type_problem(name)
     return IncomingFile(filename=name, stream=stream, size=size, content_type=content_type)
 
 

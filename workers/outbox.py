@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from flask import current_app
@@ -54,7 +54,7 @@ def job_id(message_id: int) -> str:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def record(job: str, *, case_id: int | None, **payload: Any) -> OutboxMessage:
@@ -235,10 +235,22 @@ def _worker_is_dead_here(connection: Redis, worker_name: str | None) -> bool:
     return False
 
 
+def _cleanup_staged_uploads() -> None:
+    """Expired staged uploads go too (at most once a minute; needs no Redis)."""
+    from workers import uploads
+
+    try:
+        uploads.maybe_cleanup()
+    except Exception:
+        db.session.rollback()
+        log.exception("staged uploads cleanup failed; will try again")
+
+
 def sweep() -> SweepReport:
     """Periodic repair, run by every worker: relay what Redis missed, re-enqueue rows
     whose job was lost or whose worker died mid-job, record jobs that failed for good."""
     report = SweepReport()
+    _cleanup_staged_uploads()
     try:
         connection = queues.redis_connection()
         connection.ping()

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, url_for
-from werkzeug.wrappers import Response
 from sqlalchemy import text
+from werkzeug.wrappers import Response
 
+from service import i18n
 from service.catalog import queries
 from service.extensions import db
 
@@ -13,6 +14,7 @@ bp = Blueprint("public", __name__)
 
 @bp.get("/")
 def index() -> str:
+    i18n.use_page_language()
     return render_template("index.html", grouped=queries.categories())
 
 

@@ -7,7 +7,7 @@ from werkzeug.wrappers import Response
 
 from forms import RequestForm
 from service import i18n
-from service.cases import intake
+from service.cases import intake, staging
 from service.catalog import queries
 from service.i18n import N_, gettext
 from service.store import get_storage
@@ -26,12 +26,19 @@ def build_form(**kwargs) -> RequestForm:
 
 @bp.route("/requests/new", methods=["GET", "POST"])
 def new() -> Response | tuple[str, int]:
-    form = build_form()
-    if request.method == "GET" and request.args.get("treatment"):
-        form.treatment.data = request.args["treatment"]
+    # The page speaks the language the patient picked in the form (when it comes back
+    # with errors), else the switch's, else the browser's: chosen before validation, so
+    # that every message is in it.
+    language = i18n.use_page_language(request.form.get("language") if request.method == "POST" else None)
+    form = build_form(upload_owner=staging.session_owner())
+    if request.method == "GET":
+        if request.args.get("treatment"):
+            form.treatment.data = request.args["treatment"]
+        if not form.language.data:
+            form.language.data = language
     if form.validate_on_submit():
         result = intake.submit_request(
-            form.request_data(), form.accepted_files, get_storage(), source="web"
+            form.request_data(), form.accepted_files, get_storage(), source="web", staged=form.staged_uploads
         )
         # Shown on the status page, which speaks the language the patient chose.
         with force_locale(i18n.resolve(result.case.language)):
@@ -41,4 +48,6 @@ def new() -> Response | tuple[str, int]:
                 flash(gettext("Thank you. Your request %(reference)s is on record.",
                               reference=result.case.reference), "success")
         return redirect(url_for("status.show", token=result.token), code=303)
-    return render_template("requests/new.html", form=form), 422 if form.is_submitted() else 200
+    # Files already uploaded (resumable) stay staged across a failed submission; the page lists them.
+    staged = staging.describe(form.staged_uploads)
+    return render_template("requests/new.html", form=form, staged_uploads=staged), 422 if form.is_submitted() else 200

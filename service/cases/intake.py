@@ -10,20 +10,28 @@ import logging
 import uuid
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Final
 
 from flask import current_app
 from sqlalchemy import func, select
 
-from service.cases import events
+from service.cases import events, staging
 from service.cases.references import next_reference
 from service.cases.secrets_box import seal
 from service.cases.status import CaseStatus
 from service.cases.tokens import new_token
 from service.extensions import db
-from service.models import Attachment, Case, Clinic, OutboxMessage, Referral, Treatment
+from service.models import (
+    Attachment,
+    Case,
+    Clinic,
+    OutboxMessage,
+    Referral,
+    StagedUpload,
+    Treatment,
+)
 from service.uploads import IncomingFile
 from storage import Storage, StorageUnavailable, StoredObject
 from workers import outbox
@@ -169,11 +177,23 @@ def refresh_paperwork(case: Case) -> list[OutboxMessage]:
 
 
 def submit_request(
-    data: RequestData, files: list[IncomingFile], storage: Storage, *, source: str
+    data: RequestData,
+    files: list[IncomingFile],
+    storage: Storage,
+    *,
+    source: str,
+    staged: list[StagedUpload] | None = None,
 ) -> IntakeResult:
-    """Record a new case; if the store is down, the text is still kept."""
+    """Record a new case; if the store is down, the text is still kept.
+
+    ``staged`` are completed resumable uploads of this patient (already checked by the
+    form): they become attachments exactly like ``files``, copied to the case's keys in
+    the same all-or-nothing batch, and their staged rows go in the same transaction
+    (their objects once it committed). If the store is down they stay staged.
+    """
+    staged = staged or []
     token, token_hash = new_token()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     case = Case(
         **{f.name: getattr(data, f.name) for f in fields(data)},
         reference=next_reference(db.session, now.year),
@@ -185,15 +205,21 @@ def submit_request(
     )
     db.session.add(case)
     db.session.flush()
-    events.record_event(case, events.PATIENT, "case_submitted", source=source, files=len(files))
+    total = len(files) + len(staged)
+    events.record_event(case, events.PATIENT, "case_submitted", source=source, files=total)
     result = IntakeResult(case=case, token=token)
-    if files:
+    if total:
+        staged_files: list[IncomingFile] = []
         try:
-            result.attachments = _store_files(case, files, storage)
+            staged_files = staging.open_for_attach(staged, storage)
+            result.attachments = _store_files(case, [*files, *staged_files], storage)
+            staging.forget(staged)
         except StorageUnavailable:
             log.warning("storage unavailable: case %s recorded without its files", case.reference)
-            events.record_event(case, events.SYSTEM, "files_not_stored", count=len(files))
+            events.record_event(case, events.SYSTEM, "files_not_stored", count=total)
             result.files_failed = True
+        finally:
+            staging.close_all(staged_files)
     work = [
         outbox.record("route_case", case_id=case.id),
         *([outbox.record("assign_case", case_id=case.id)] if current_app.config["AUTO_ASSIGN"] else []),
@@ -201,6 +227,8 @@ def submit_request(
         outbox.record("notify_patient", case_id=case.id, sealed_token=seal(token)),
     ]
     _commit_or_clean(storage, result.attachments)
+    if not result.files_failed:
+        staging.remove_objects(staged, storage)
     outbox.relay(ids=[m.id for m in work])
     log.info(
         "case %s recorded (%s, %d file(s)%s)",

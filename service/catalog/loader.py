@@ -13,18 +13,20 @@ import pycountry
 from sqlalchemy import select
 
 from service.extensions import db
+from service.i18n import N_
 from service.models import Clinic, ClinicTreatment, Treatment
 
+# English labels, marked for the catalogue (the landing page shows them translated).
 CATEGORIES: dict[str, str] = {
-    "orthopaedics": "Orthopaedics",
-    "prosthetics": "Prosthetics",
-    "cardiology": "Cardiology",
-    "oncology": "Oncology",
-    "ivf": "IVF and fertility",
-    "dental": "Dental",
-    "ophthalmology": "Ophthalmology",
-    "bariatric": "Bariatric surgery",
-    "cosmetic": "Cosmetic surgery",
+    "orthopaedics": N_("Orthopaedics"),
+    "prosthetics": N_("Prosthetics"),
+    "cardiology": N_("Cardiology"),
+    "oncology": N_("Oncology"),
+    "ivf": N_("IVF and fertility"),
+    "dental": N_("Dental"),
+    "ophthalmology": N_("Ophthalmology"),
+    "bariatric": N_("Bariatric surgery"),
+    "cosmetic": N_("Cosmetic surgery"),
 }
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")

@@ -3,6 +3,7 @@ from service.models.case import Attachment, Case, CaseEvent, ReferenceCounter
 from service.models.catalog import Clinic, ClinicTreatment, Treatment
 from service.models.quotes import Quote
 from service.models.staff import PatientQuestion, User
+from service.models.staging import StagedUpload
 from service.models.work import Document, Notification, OutboxMessage, Referral
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "Quote",
     "ReferenceCounter",
     "Referral",
+    "StagedUpload",
     "Treatment",
     "User",
 ]

@@ -2,8 +2,11 @@
 
 Email travels and is stored in the clear, so no message carries health data: the
 builders take nothing but a reference, a link and contact details, and anything
-about the case stays behind the link. Patients read their confirmation in their
-language (English and Russian so far, English otherwise); clinics read English.
+about the case stays behind the link. Patients read their emails in their
+language: the words are in the web service's catalogue (`service/translations`), and
+the builder speaks the case's language with `force_locale` (the worker has an app
+context but no request, so no page's language can leak in); a language without a
+catalogue reads English. Clinics and staff read English.
 """
 from __future__ import annotations
 
@@ -13,70 +16,37 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from typing import Final
 
+from flask_babel import force_locale
+
+from service import i18n
+from service.i18n import N_, gettext
+
 DEFAULT_LANGUAGE: Final = "en"
 
 # 7-bit clean: non-ASCII text goes out quoted-printable or base64, so a relay
 # without 8BITMIME still carries Russian intact.
 _POLICY: Final = email.policy.default.clone(cte_type="7bit")
 
-_PATIENT: Final[dict[str, dict[str, str]]] = {
-    "en": {
-        "subject": "Medtour: we have received your request {reference}",
-        "body": (
-            "Hello,\n"
-            "\n"
-            "Thank you: we have received your request for treatment abroad.\n"
-            "Your reference is {reference}.\n"
-            "\n"
-            "Follow your case on your private status page:\n"
-            "{status_url}\n"
-            "\n"
-            "This link is personal: anyone who has it can see your case. Keep it\n"
-            "private and do not forward this email. You can add more files on that\n"
-            "page at any time.\n"
-            "\n"
-            "What happens next\n"
-            "- A coordinator reviews your request, usually within one working day.\n"
-            "- We send your case to the clinics best suited to you; they usually answer\n"
-            "  within three days.\n"
-            "- We send you the clinics' answers and quotes so that you can compare them\n"
-            "  and choose.\n"
-            "\n"
-            "Questions? Write to {contact_email}\n"
-            "and quote your reference {reference}.\n"
-            "\n"
-            "Medtour\n"
-        ),
-    },
-    "ru": {
-        "subject": "Medtour: мы получили ваш запрос {reference}",
-        "body": (
-            "Здравствуйте!\n"
-            "\n"
-            "Спасибо: мы получили ваш запрос на лечение за рубежом.\n"
-            "Номер вашего запроса: {reference}.\n"
-            "\n"
-            "Следите за ходом дела на вашей личной странице:\n"
-            "{status_url}\n"
-            "\n"
-            "Эта ссылка личная: любой, у кого она есть, увидит ваше дело. Никому её\n"
-            "не сообщайте и не пересылайте это письмо. На этой странице можно в любой\n"
-            "момент добавить файлы.\n"
-            "\n"
-            "Что дальше\n"
-            "- Координатор рассмотрит ваш запрос, обычно в течение одного рабочего дня.\n"
-            "- Мы направим ваше дело в клиники, которые подходят вам лучше всего; обычно\n"
-            "  они отвечают в течение трёх дней.\n"
-            "- Мы пришлём вам ответы и предложения клиник, чтобы вы могли сравнить их\n"
-            "  и выбрать.\n"
-            "\n"
-            "Есть вопросы? Напишите на {contact_email}\n"
-            "и укажите номер запроса {reference}.\n"
-            "\n"
-            "Medtour\n"
-        ),
-    },
-}
+# The patient's words are msgids of the Flask-Babel catalogue (service/translations), one
+# per paragraph, line breaks included: the email is plain text with lines of at most 78.
+_PATIENT_PARAGRAPHS: Final = (
+    N_("Hello,"),
+    N_("Thank you: we have received your request for treatment abroad.\n"
+       "Your reference is %(reference)s."),
+    N_("Follow your case on your private status page:\n"
+       "%(status_url)s"),
+    N_("This link is personal: anyone who has it can see your case. Keep it\n"
+       "private and do not forward this email. You can add more files on that\n"
+       "page at any time."),
+    N_("What happens next\n"
+       "- A coordinator reviews your request, usually within one working day.\n"
+       "- We send your case to the clinics best suited to you; they usually answer\n"
+       "  within three days.\n"
+       "- We send you the clinics' answers and quotes so that you can compare them\n"
+       "  and choose."),
+    N_("Questions? Write to %(contact_email)s\n"
+       "and quote your reference %(reference)s."),
+)
 
 _CLINIC_SUBJECT: Final = "Medtour: a new referral is waiting ({reference})"
 _CLINIC_BODY: Final = (
@@ -100,9 +70,8 @@ _CLINIC_BODY: Final = (
 
 def language_for(language: str | None) -> str:
     """The language we have words for: "ru", "RU" and "ru-KZ" read Russian; any
-    language without a translation reads English."""
-    primary = (language or "").strip().lower().replace("_", "-").split("-")[0]
-    return primary if primary in _PATIENT else DEFAULT_LANGUAGE
+    language without a catalogue reads English. Needs the app (its catalogues)."""
+    return i18n.resolve(language)
 
 
 def _message(
@@ -130,11 +99,13 @@ def patient_confirmation(
 ) -> EmailMessage:
     """"We received request <reference>" with the private status link, in the patient's language."""
     lang = language_for(language)
-    words = _PATIENT[lang]
     values = {"reference": reference, "status_url": status_url, "contact_email": contact_email}
+    with force_locale(lang):
+        subject = gettext("Medtour: we have received your request %(reference)s", reference=reference)
+        body = "\n\n".join(gettext(paragraph, **values) for paragraph in _PATIENT_PARAGRAPHS)
     return _message(
-        subject=words["subject"].format(**values),
-        body=words["body"].format(**values),
+        subject=subject,
+        body=f"{body}\n\nMedtour\n",
         mail_from=mail_from,
         to=to,
         reply_to=contact_email,

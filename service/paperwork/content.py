@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Final
@@ -113,11 +113,6 @@ class ConfirmationContent:
     treatment: str
     files: tuple[AttachmentEntry, ...]
     contact_email: str
-    strings: dict[str, str] = field(repr=False, compare=False, default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if not self.strings:
-            object.__setattr__(self, "strings", i18n.strings(self.language))
 
 
 @dataclass(frozen=True)
@@ -155,10 +150,6 @@ class _PatientDocument:
     language: str                 # "en" or "ru": the one the text is in
     prepared_on: date
     treatment: str
-
-    @property
-    def strings(self) -> dict[str, str]:
-        return i18n.strings(self.language)
 
 
 @dataclass(frozen=True)

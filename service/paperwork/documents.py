@@ -182,9 +182,9 @@ def confirmation_html(content: ConfirmationContent) -> str:
     return render_template(
         "paperwork/confirmation.html",
         c=content,
-        t=content.strings,
+        _=i18n.words(content.language),
         received_on=i18n.format_date(content.received_on, content.language),
-        size=lambda label: i18n.format_size(label, content.language),
+        size=lambda size: i18n.format_size(size, content.language),
         g=exhibits.GEOMETRY,
         lang=content.language,
     )
@@ -211,7 +211,7 @@ def patient_html(content: PatientContent) -> str:
     return render_template(
         _PATIENT_TEMPLATES[type(content)],
         c=content,
-        t=content.strings,
+        _=i18n.words(language),
         lang=language,
         g=exhibits.GEOMETRY,
         date=lambda value: i18n.format_date(value, language),
@@ -307,7 +307,7 @@ def _render_html(content: DossierContent, outcomes: list[_Outcome]) -> PreparedD
         not_provided=NOT_PROVIDED,
         g=exhibits.GEOMETRY,
         figure_height=FIGURE_HEIGHT_MM,
-        t=i18n.strings("en"),
+        _=i18n.words("en"),
         lang="en",
     )
     return PreparedDossier(html=html, outcomes=outcomes, figures=figure_list)

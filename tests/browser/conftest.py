@@ -2,7 +2,9 @@
 driven by Debian's Chromium through Playwright (no browser download)."""
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +25,11 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = ROOT / "test-artifacts"
+# axe-core, vendored from the npm registry by `make axe` (part of `make test`; the
+# version is pinned once, in the Makefile) and never committed.
+AXE_JS = ROOT / ".venv" / "axe" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE_BLOCKING = frozenset({"serious", "critical"})
 CSP_MESSAGE = re.compile(r"Content[- ]Security[- ]Policy", re.IGNORECASE)
 TIMEOUT_MS = 5_000
 
@@ -173,3 +180,65 @@ def screenshot(request: pytest.FixtureRequest) -> Callable[..., Path]:
         return path
 
     return take
+
+
+class Axe:
+    """axe-core run inside a page. It is injected through the DevTools protocol
+    (Runtime.evaluate is not subject to the page's Content-Security-Policy, which
+    forbids inline script), so the CSP stays in force for everything else the page does."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def inject(self, page) -> str:
+        if not page.evaluate("() => typeof window.axe === 'object'"):
+            cdp = page.context.new_cdp_session(page)
+            try:
+                result = cdp.send("Runtime.evaluate", {"expression": self.source, "returnByValue": False})
+            finally:
+                cdp.detach()
+            assert "exceptionDetails" not in result, f"axe-core did not load: {result['exceptionDetails']}"
+        return page.evaluate("() => window.axe.version")
+
+    def violations(self, page) -> list[dict]:
+        """Every WCAG 2.0/2.1 A and AA violation axe finds in the page as it is now."""
+        self.inject(page)
+        options = {"runOnly": {"type": "tag", "values": AXE_TAGS}, "resultTypes": ["violations"]}
+        return page.evaluate(
+            """async options => {
+                 const results = await window.axe.run(document, options);
+                 return results.violations.map(v => ({
+                   id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl,
+                   nodes: v.nodes.map(n => ({target: n.target, impact: n.impact, summary: n.failureSummary})),
+                 }));
+               }""",
+            options,
+        )
+
+    def assert_clean(self, page, where: str) -> list[dict]:
+        """Fail on any serious or critical violation, naming each rule and element;
+        return the minor and moderate ones (for the caller to print or ignore)."""
+        found = self.violations(page)
+        blocking = [v for v in found if v["impact"] in AXE_BLOCKING]
+        if blocking:
+            lines = [f"axe: {len(blocking)} serious or critical WCAG 2.1 AA violation(s) on {where} ({page.url}):"]
+            for v in blocking:
+                lines.append(f"- {v['id']} [{v['impact']}] {v['help']} ({v['helpUrl']})")
+                for node in v["nodes"]:
+                    lines.append(f"    {json.dumps(node['target'])}: {(node['summary'] or '').strip()}")
+            pytest.fail("\n".join(lines), pytrace=False)
+        return [v for v in found if v["impact"] not in AXE_BLOCKING]
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    if not AXE_JS.exists():
+        why = "npm is not installed" if shutil.which("npm") is None else "it has not been fetched yet"
+        unavailable(f"axe-core is missing at {AXE_JS} ({why}): `make axe` fetches it from the npm registry")
+    return AXE_JS.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def axe(axe_source: str) -> Axe:
+    """axe.assert_clean(page, "the empty form"): zero serious or critical violations."""
+    return Axe(axe_source)

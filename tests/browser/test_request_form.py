@@ -2,6 +2,7 @@
 allowance (files.js), the server's checks round-tripping, CSP, a narrow screen."""
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 from typing import Any
@@ -81,9 +82,13 @@ def write_files(folder: Path, named: dict[str, bytes]) -> list[Path]:
     return paths
 
 
+UPLOADS = re.compile(r"^https?://[^/]+/uploads(/|$)")
+
+
 def submit(page: Page, button: str = "Send my request"):
-    """Click the submit button; return the response to the POST."""
-    with page.expect_response(lambda r: r.request.method == "POST") as posted:
+    """Click the submit button; return the response to the form's POST (not to the
+    resumable uploads uploads.js makes as files are picked)."""
+    with page.expect_response(lambda r: r.request.method == "POST" and not UPLOADS.match(r.url)) as posted:
         page.get_by_role("button", name=button).click()
     return posted.value
 
@@ -150,8 +155,8 @@ def test_patient_sends_request_with_three_files_then_adds_one(
 def test_a_russian_patients_status_page_and_file_picker_speak_russian(
     page: Page, tmp_path: Path, screenshot, browser_log
 ) -> None:
-    """The form stays English (for now); the status page it leads to speaks the language
-    the patient chose, files.js included: its counts, sizes and plural forms."""
+    """The form is in the browser's language (English here); the status page it leads to
+    speaks the language the patient chose, files.js included: its counts, sizes and plural forms."""
     page.goto("/requests/new")
     fill_request(page, valid_request())  # language "ru"
     page.get_by_label(FILES_LABEL, exact=True).set_input_files(write_files(tmp_path, {"анализы.pdf": files.pdf()}))
@@ -183,7 +188,9 @@ def test_a_russian_patients_status_page_and_file_picker_speak_russian(
 
 @pytest.mark.browser
 def test_validation_errors_link_to_fields_and_keep_typed_values(page: Page, screenshot, browser_log) -> None:
-    values = valid_request(full_name="", email="amina-at-example.org")
+    # The page comes back in the posted language: English here (the Russian one is in
+    # tests/service/blueprints/test_requests_i18n.py).
+    values = valid_request(language="en", full_name="", email="amina-at-example.org")
 
     page.goto("/requests/new")
     fill_request(page, values)
@@ -217,16 +224,17 @@ def test_validation_errors_link_to_fields_and_keep_typed_values(page: Page, scre
 
 @pytest.mark.browser
 def test_file_the_server_refuses_is_named_and_typed_values_are_kept(
-    page: Page, tmp_path: Path, screenshot, browser_log
+    make_page, tmp_path: Path, screenshot, browser_log
 ) -> None:
+    """The plain multipart form (JavaScript off). With JavaScript the file goes up as it is
+    picked and the server's refusal shows on its row: tests/browser/test_uploads.py."""
+    page = make_page(java_script_enabled=False)
     disguised = write_files(tmp_path, {"scan.pdf": files.zip_archive()})
-    values = valid_request()
+    values = valid_request(language="en")
 
     page.goto("/requests/new")
     fill_request(page, values)
     page.get_by_label(FILES_LABEL, exact=True).set_input_files(disguised)
-    # The browser cannot tell: only the server reads the bytes.
-    expect(page.locator("[data-file-picker] [data-allowance]")).to_have_text("9 of 10 files left")
     response = submit(page)
     assert response.status == 422
 
@@ -242,9 +250,11 @@ def test_file_the_server_refuses_is_named_and_typed_values_are_kept(
 
 @pytest.mark.browser
 def test_picking_too_many_files_is_flagged_before_sending(page: Page, tmp_path: Path, browser_log) -> None:
+    """Files go up as they are picked (uploads.js); the 11th is refused in the browser and
+    never sent."""
     eleven = write_files(tmp_path, {f"page-{n:02d}.pdf": files.pdf(f"Page {n}") for n in range(1, 12)})
     posts: list[str] = []
-    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    page.on("request", lambda r: posts.append(r.headers.get("upload-metadata", r.url)) if r.method == "POST" else None)
 
     page.goto("/requests/new")
     allowance = page.locator("[data-file-picker] [data-allowance]")
@@ -258,14 +268,17 @@ def test_picking_too_many_files_is_flagged_before_sending(page: Page, tmp_path: 
     expect(page.locator("[data-picked] li.problem")).to_have_count(1)
     expect(items.nth(10)).to_contain_text("page-11.pdf")
     expect(items.nth(10)).to_contain_text("over the limit of 10 files")
+    expect(page.locator("[data-picked] li[data-state=done]")).to_have_count(10, timeout=30_000)
 
-    # Picking again within the limit clears the warning.
-    picker.set_input_files(eleven[:10])
+    # Dismissing the refused file clears the warning; it never counted.
+    page.get_by_role("button", name="Remove page-11.pdf").click()
     expect(allowance).to_have_text("0 of 10 files left")
     expect(allowance).not_to_have_class(re.compile(r"\bproblem\b"))
     expect(page.locator("[data-picked] li.problem")).to_have_count(0)
 
-    assert posts == [], "nothing may be sent while picking files"
+    refused = "filename " + base64.b64encode(b"page-11.pdf").decode()
+    assert posts and all(p.startswith("filename ") for p in posts), "only uploads may be sent while picking"
+    assert not any(p.startswith(refused + ",") for p in posts), "the 11th file was sent"
     browser_log.assert_clean()
 
 
@@ -293,13 +306,21 @@ def test_request_form_fits_a_360px_screen(make_page, screenshot, browser_log) ->
 def test_long_file_names_wrap_on_a_360px_screen(make_page, tmp_path: Path, screenshot) -> None:
     long_name = "MRT_knee_left_side_" + "x" * 60 + ".pdf"
     (refused,) = write_files(tmp_path, {long_name: files.zip_archive()})
+    # With JavaScript: the file's row, refused by the server after its first bytes.
     page = make_page(viewport={"width": 360, "height": 740}, device_scale_factor=1)
     page.goto("/requests/new")
     fill_request(page, valid_request())
     page.get_by_label(FILES_LABEL, exact=True).set_input_files(refused)
     expect(page.locator("[data-picked] li")).to_contain_text(long_name)
+    expect(page.locator("[data-picked] li")).to_have_attribute("data-state", "failed", timeout=30_000)
     picked_width = page.evaluate("document.documentElement.scrollWidth")
+    screenshot(page, "failed-row")
 
+    # Without: the server's error summary.
+    page = make_page(viewport={"width": 360, "height": 740}, device_scale_factor=1, java_script_enabled=False)
+    page.goto("/requests/new")
+    fill_request(page, valid_request())
+    page.get_by_label(FILES_LABEL, exact=True).set_input_files(refused)
     assert submit(page).status == 422
     expect(page.locator(".error-summary")).to_contain_text(long_name)
     errors_width = page.evaluate("document.documentElement.scrollWidth")
@@ -366,7 +387,7 @@ def test_hints_are_read_with_their_fields(page: Page, browser_log) -> None:
     expect(field(page, "preferred_clinic")).to_have_accessible_description(re.compile(r"^You choose the clinic"))
 
     # With an error, the field is described by its hint and then the message.
-    fill_request(page, valid_request(description="too short"))
+    fill_request(page, valid_request(language="en", description="too short"))
     assert submit(page).status == 422
     description = field(page, "description")
     assert described_by(description) == ["description-hint", "description-error"]
@@ -397,4 +418,24 @@ def test_file_picker_button_is_a_44px_tap_target(make_page, screenshot, browser_
     picker.scroll_into_view_if_needed()
     screenshot(page, "picker")
 
+    browser_log.assert_clean()
+
+
+@pytest.mark.browser
+def test_the_language_switch_is_plain_links_that_keep_the_page(make_page, browser_log) -> None:
+    """Without JavaScript too: "Русский" turns the form Russian, and the choice stays."""
+    page = make_page(java_script_enabled=False)
+    page.goto("/requests/new")
+    switch = page.get_by_role("navigation", name="Language")
+    expect(switch.get_by_role("link")).to_have_text(["English", "Русский"])
+    expect(switch.get_by_role("link", name="English")).to_have_attribute("aria-current", "true")
+    switch.get_by_role("link", name="Русский").click()
+    expect(page.locator("html")).to_have_attribute("lang", "ru")
+    expect(page).to_have_url(re.compile(r"/requests/new\?lang=ru$"))
+    expect(page.get_by_label("Фамилия и имя", exact=True)).to_be_visible()
+    expect(page.get_by_role("navigation", name="Язык").get_by_role("link", name="Русский")).to_have_attribute(
+        "aria-current", "true"
+    )
+    page.goto("/requests/new")
+    expect(page.locator("html")).to_have_attribute("lang", "ru")
     browser_log.assert_clean()

@@ -18,6 +18,8 @@ def _cases() -> int:
     return db.session.scalar(select(func.count(Case.id)))
 
 
+# The form re-renders in the language the patient picked (valid_request's is "ru"):
+# the tests of its English messages post language "en" (test_requests_i18n.py has the Russian).
 def _post(client, data):
     return client.post("/requests/new", data=data, content_type="multipart/form-data")
 
@@ -120,7 +122,7 @@ def test_submission_without_files_is_fine(client):
 )
 def test_each_invalid_field_is_refused_with_its_message_and_typed_values_kept(client, field, value, message):
     before = _cases()
-    data = valid_request(**{field: value})
+    data = valid_request(**{"language": "en", field: value})
     page = _post(client, data)
     assert page.status_code == 422
     assert message in page.text
@@ -132,7 +134,7 @@ def test_each_invalid_field_is_refused_with_its_message_and_typed_values_kept(cl
 
 
 def test_consent_is_required(client):
-    data = valid_request()
+    data = valid_request(language="en")
     del data["consent"]
     page = _post(client, data)
     assert page.status_code == 422
@@ -148,7 +150,7 @@ def test_preferred_clinic_must_offer_the_treatment(client):
         if not clinic.offers_treatment(t.id)
     )
     before = _cases()
-    page = _post(client, valid_request(treatment=treatment.slug, preferred_clinic=clinic.slug))
+    page = _post(client, valid_request(language="en", treatment=treatment.slug, preferred_clinic=clinic.slug))
     assert page.status_code == 422
     assert f"{clinic.name} does not offer {treatment.name}" in page.text
     assert _cases() == before
@@ -190,7 +192,7 @@ def test_none_known_is_distinct_from_blank(client):
 def test_file_refusals_name_the_file_and_rule_and_store_nothing(client, storage, parts, message):
     before = _cases()
     attachments_before = db.session.scalar(select(func.count(Attachment.id)))
-    page = _post(client, valid_request(files=[upload(content, name) for content, name in parts]))
+    page = _post(client, valid_request(language="en", files=[upload(content, name) for content, name in parts]))
     assert page.status_code == 422
     assert message in page.text
     assert 'href="#files"' in page.text
@@ -200,7 +202,7 @@ def test_file_refusals_name_the_file_and_rule_and_store_nothing(client, storage,
 
 
 def test_every_bad_file_is_reported_at_once(client):
-    page = _post(client, valid_request(files=[
+    page = _post(client, valid_request(language="en", files=[
         upload(b"", "empty.pdf"), upload(files.zip_archive(), "a.zip"), upload(files.png(), "ok.png"),
     ]))
     assert "empty.pdf: the file is empty" in page.text
@@ -208,7 +210,7 @@ def test_every_bad_file_is_reported_at_once(client):
 
 
 def test_valid_files_must_be_picked_again_after_a_text_error_and_the_page_says_so(client):
-    page = _post(client, valid_request(full_name="", files=[upload(files.pdf(), "lab.pdf")]))
+    page = _post(client, valid_request(language="en", full_name="", files=[upload(files.pdf(), "lab.pdf")]))
     assert page.status_code == 422
     assert "lab.pdf" in page.text and "pick them again" in page.text
 
@@ -256,3 +258,140 @@ def test_timeline_event_rows_are_append_only(client):
     with pytest.raises(AppendOnlyError):
         db.session.flush()
     db.session.rollback()
+
+
+# -- files already uploaded with the resumable upload (tus) ------------------
+
+from service.cases import staging as _staging
+from service.models import StagedUpload
+from tests.service.blueprints.test_tus import (
+    created,
+    patch,
+    stored_keys,
+    upload_id,
+)
+
+
+def _staged(client, content: bytes, name: str) -> str:
+    """Upload ``content`` through /uploads in two chunks; the id of the completed upload."""
+    location = created(client, len(content), name)
+    half = len(content) // 2
+    assert patch(client, location, 0, content[:half]).status_code == 204
+    assert patch(client, location, half, content[half:]).status_code == 204
+    return upload_id(location)
+
+
+@pytest.fixture(params=["file", "s3"])
+def any_store(request, storage):
+    return storage if request.param == "file" else request.getfixturevalue("s3_storage")
+
+
+def test_upload_ids_become_the_cases_attachments_and_leave_staging(client, any_store):
+    payload = {"МРТ колена.pdf": files.pdf(), "IMG_0042.HEIC": files.heic()}
+    ids = [_staged(client, content, name) for name, content in payload.items()]
+    response = _post(client, valid_request(upload_ids=ids))
+    assert response.status_code == 303
+    case = db.session.scalars(select(Case).order_by(Case.id.desc())).first()
+    stored = {a.filename: a for a in case.attachments}
+    assert set(stored) == set(payload)
+    for name, content in payload.items():
+        attachment = stored[name]
+        assert attachment.sha256 == hashlib.sha256(content).hexdigest()
+        assert attachment.size == len(content)
+        assert re.fullmatch(rf"cases/{case.id}/attachments/[0-9a-f-]{{36}}", attachment.storage_key)
+        with any_store.open(attachment.storage_key) as stream:
+            assert stream.read() == content
+    assert stored["IMG_0042.HEIC"].content_type == "image/heic"
+    assert [(e.kind, e.details["files"]) for e in case.events] == [("case_submitted", 2)]
+    db.session.expire_all()
+    assert db.session.scalars(select(StagedUpload).where(StagedUpload.id.in_(ids))).all() == []
+    for staged_id in ids:
+        assert stored_keys(any_store, staged_id) == []
+
+
+def test_plain_files_and_upload_ids_together(client, storage):
+    staged_id = _staged(client, files.pdf("staged"), "staged.pdf")
+    response = _post(client, valid_request(upload_ids=[staged_id], files=[upload(files.jpeg(), "photo.jpg")]))
+    assert response.status_code == 303
+    case = db.session.scalars(select(Case).order_by(Case.id.desc())).first()
+    assert sorted(a.filename for a in case.attachments) == ["photo.jpg", "staged.pdf"]
+    assert case.events[0].details["files"] == 2
+
+
+def test_the_file_limit_counts_picked_and_uploaded_files_together(client, storage):
+    ids = [_staged(client, files.pdf(f"n{n}"), f"staged-{n}.pdf") for n in range(limits.MAX_FILES - 1)]
+    before = _cases()
+    picked = [upload(files.jpeg(), "photo-1.jpg"), upload(files.jpeg(), "photo-2.jpg")]
+    response = _post(client, valid_request(language="en", upload_ids=ids, files=picked))
+    assert response.status_code == 422
+    assert "You picked 11 files; at most 10 files can be attached." in response.text
+    assert _cases() == before
+    # The uploads are kept and listed; one picked file fits.
+    for staged_id in ids:
+        assert f'name="upload_ids" value="{staged_id}"' in response.text
+    response = _post(client, valid_request(language="en", upload_ids=ids, files=[upload(files.jpeg(), "photo-1.jpg")]))
+    assert response.status_code == 303
+    case = db.session.scalars(select(Case).order_by(Case.id.desc())).first()
+    assert len(case.attachments) == limits.MAX_FILES
+
+
+def test_a_failing_form_keeps_the_staged_uploads_and_lists_them(client, storage):
+    staged_id = _staged(client, files.pdf(), "МРТ колена.pdf")
+    response = _post(client, valid_request(language="en", full_name="", upload_ids=[staged_id]))
+    assert response.status_code == 422
+    assert "Enter your full name." in response.text
+    assert f'<input type="hidden" name="upload_ids" value="{staged_id}">' in response.text
+    assert "МРТ колена.pdf" in response.text and "already uploaded and kept" in response.text
+    assert "pick them again" not in response.text  # the reload notice is for picked files only
+    db.session.expire_all()
+    upload_row = db.session.get(StagedUpload, staged_id)
+    assert upload_row is not None and upload_row.complete
+    assert storage.exists(_staging.file_key(staged_id))
+    # Sent again as the page now stands, the request goes through with the file.
+    response = _post(client, valid_request(language="en", upload_ids=[staged_id]))
+    assert response.status_code == 303
+
+
+def test_without_staged_uploads_the_page_lists_none(client):
+    page = client.get("/requests/new")
+    assert 'name="upload_ids"' not in page.text
+    assert "already uploaded and kept" not in page.text
+
+
+def test_unknown_incomplete_and_foreign_upload_ids_are_refused_by_name(app, client, storage):
+    before = _cases()
+    stranger = app.test_client()
+    foreign = _staged(stranger, files.pdf(), "theirs.pdf")
+    location = created(client, 1000, "half.pdf")
+    assert patch(client, location, 0, files.pdf()[:100]).status_code == 204
+    incomplete = upload_id(location)
+    response = _post(client, valid_request(language="en", upload_ids=["nonexistent-id", foreign, incomplete]))
+    assert response.status_code == 422
+    text = response.text
+    assert "half.pdf: the upload did not finish (100 bytes of 1000 bytes); pick the file again." in text
+    errors = re.search(r'<ul class="field-errors" id="upload_ids-error">(.*?)</ul>', text, re.DOTALL).group(1)
+    assert errors.count("A file you uploaded earlier is no longer available") == 2  # the unknown and the foreign
+    assert 'href="#upload_ids"' in text  # the error summary links to the list
+    assert "theirs.pdf" not in text  # someone else's file is not even named
+    assert _cases() == before
+    db.session.expire_all()
+    assert db.session.get(StagedUpload, foreign) is not None
+
+
+def test_when_the_store_fails_the_case_is_kept_and_the_uploads_stay_staged(client, storage, monkeypatch):
+    from storage import StorageUnavailable
+
+    staged_id = _staged(client, files.pdf(), "scan.pdf")
+
+    def down(*args, **kwargs):
+        raise StorageUnavailable("store down")
+
+    monkeypatch.setattr(type(storage), "put", down)
+    response = _post(client, valid_request(upload_ids=[staged_id]))
+    assert response.status_code == 303
+    case = db.session.scalars(select(Case).order_by(Case.id.desc())).first()
+    assert case.attachments == []
+    assert [e.kind for e in case.events] == ["case_submitted", "files_not_stored"]
+    db.session.expire_all()
+    assert db.session.get(StagedUpload, staged_id) is not None
+    assert storage.exists(_staging.file_key(staged_id))

@@ -10,7 +10,9 @@ from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 
 import pytest
+from flask import Flask
 
+from service import i18n
 from service.notifications import messages, send
 from tests.fixtures.smtp import Mailbox
 
@@ -36,6 +38,14 @@ CASE = {
 }
 HEALTH_FIELDS = ("treatment", "treatment_slug", "description", "medications", "allergies", "conditions",
                  "diagnosis", "attachment", "date_of_birth")
+
+
+@pytest.fixture(autouse=True)
+def app_context(app: Flask):
+    """The builders read the catalogues of the app (as the worker's job does: an app
+    context, no request)."""
+    with app.app_context():
+        yield
 
 
 def patient(language: str | None = "en") -> EmailMessage:
@@ -119,6 +129,34 @@ def test_russian_arrives_intact_through_smtp(smtp_server: Mailbox, smtp_url: str
 def test_languages_without_a_translation_read_english(language, expected):
     assert messages.language_for(language) == expected
     assert patient(language)["Content-Language"] == expected
+
+
+def test_the_patient_email_speaks_the_cases_language_not_the_pages(app: Flask):
+    """A request that speaks Russian (the form page) does not make an English case's email
+    Russian, nor does an English page make a Russian case's email English."""
+    with app.test_request_context():
+        i18n.use_language("ru")
+        english = reparsed(patient("en"))
+        assert english["Subject"].startswith("Medtour: we have received")
+        assert english.get_content().startswith("Hello,\n")
+        assert i18n.current_language() == "ru"  # the page's language is untouched
+    with app.test_request_context():
+        russian = reparsed(patient("ru"))
+        assert russian.get_content().startswith("Здравствуйте!\n")
+        assert i18n.current_language() == "en"
+
+
+def test_the_patient_email_words_come_from_the_catalogue(app: Flask):
+    """One source of translations: the email's Russian is the .po's msgstr."""
+    from babel.messages.pofile import read_po
+
+    from tests.service.test_i18n import TRANSLATIONS
+
+    with (TRANSLATIONS / "ru" / "LC_MESSAGES" / "messages.po").open("rb") as source:
+        catalog = read_po(source, locale="ru")
+    subject = catalog.get("Medtour: we have received your request %(reference)s")
+    assert subject is not None and subject.string
+    assert reparsed(patient("ru"))["Subject"] == subject.string % {"reference": CASE["reference"]}
 
 
 # --------------------------------------------------------------------------- the clinic

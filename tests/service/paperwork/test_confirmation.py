@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from service.paperwork import build_confirmation_pdf, confirmation_content
-from service.paperwork.i18n import STRINGS, resolve
+from service.paperwork.i18n import resolve, words
 from tests.fixtures import files
 from tests.service.paperwork import fakes, pdfs
 
@@ -67,7 +67,14 @@ def test_other_languages_fall_back_to_english(language):
 def test_language_codes_are_resolved():
     assert resolve("ru-RU") == resolve("RU") == resolve("ru_RU") == "ru"
     assert resolve(None) == resolve("kk") == "en"
-    assert STRINGS["en"].keys() == STRINGS["ru"].keys()
+
+
+def test_the_documents_words_are_the_web_catalogues():
+    """One source of translations: the PDFs read service/translations, without an app or request."""
+    assert words("ru")("Request received") == "Заявка получена"
+    assert words("ru")("Write to %(email)s and quote your reference %(reference)s.",
+                       email="a@b.c", reference="MT-1") == "Пишите на a@b.c и укажите номер заявки MT-1."
+    assert words("kk").language == "en" and words("kk")("Request received") == "Request received"
 
 
 def test_confirmation_of_many_files_runs_over_pages_with_numbers():
@@ -82,3 +89,17 @@ def test_confirmation_of_many_files_runs_over_pages_with_numbers():
         assert "MT-2026-000042" in page
         assert f"Страница {number} из {len(texts)}" in page
     assert "снимок 39.png" in " ".join(texts)
+
+
+def test_the_documents_language_is_the_cases_never_the_requests(app):
+    """Rendered during a Russian page's request (or a worker's app context), an English
+    case's confirmation is English, and a Russian case's Russian."""
+    from service import i18n as web
+
+    with app.test_request_context():
+        web.use_language("ru")
+        *_, english = _confirmation("en", with_files=False)
+        assert "Request received" in english and "Заявка получена" not in english
+    with app.app_context():
+        *_, russian = _confirmation("ru", with_files=False)
+        assert "Заявка получена" in russian and "Request received" not in russian

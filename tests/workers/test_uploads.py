@@ -1,0 +1,59 @@
+"""Expired staged uploads are removed by the worker's sweep (at most once a minute) and by
+`flask uploads cleanup`."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from service.cases import staging
+from service.extensions import db
+from service.models import StagedUpload
+from workers import uploads
+
+
+def _expired(storage) -> str:
+    import io
+
+    upload = staging.create("owner", "old.pdf", 5, now=datetime.now(UTC) - timedelta(hours=25))
+    staging.append(upload, io.BytesIO(b"%PDF-"), offset=0, content_length=5, storage=storage)
+    return upload.id
+
+
+def test_the_sweep_hook_runs_the_cleanup_at_most_once_a_minute(app_ctx, storage, monkeypatch):
+    monkeypatch.setattr(uploads, "_last_run", None)
+    ticks = iter([1000.0, 1030.0, 1061.0])
+    clock = lambda: next(ticks)
+    first = _expired(storage)
+    assert uploads.maybe_cleanup(clock=clock) is True
+    assert db.session.get(StagedUpload, first) is None
+    second = _expired(storage)
+    assert uploads.maybe_cleanup(clock=clock) is False  # 30 s later: skipped
+    assert db.session.get(StagedUpload, second) is not None
+    assert uploads.maybe_cleanup(clock=clock) is True
+    db.session.expire_all()
+    assert db.session.get(StagedUpload, second) is None
+    assert not storage.exists(staging.file_key(second))
+
+
+def test_outbox_sweep_calls_the_cleanup_even_without_redis(app_ctx, monkeypatch):
+    from workers import outbox
+
+    calls = []
+    monkeypatch.setattr(uploads, "maybe_cleanup", lambda: calls.append(1))
+    monkeypatch.setitem(outbox.current_app.config, "REDIS_URL", "redis://127.0.0.1:1/0")
+    outbox.current_app.extensions.pop("redis", None)
+    try:
+        outbox.sweep()
+    finally:
+        outbox.current_app.extensions.pop("redis", None)
+    assert calls == [1]
+
+
+def test_cli_cleanup_removes_expired_uploads_and_says_so(app, app_ctx, storage):
+    upload_id = _expired(storage)
+    fresh = staging.create("owner", "new.pdf", 5).id
+    result = app.test_cli_runner().invoke(args=["uploads", "cleanup"])
+    assert result.exit_code == 0, result.output
+    assert "1 expired upload(s) removed" in result.output and upload_id in result.output
+    db.session.expire_all()
+    assert db.session.get(StagedUpload, upload_id) is None
+    assert db.session.get(StagedUpload, fresh) is not None
