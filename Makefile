@@ -80,6 +80,7 @@ bench: install-dev
 	$(BIN)/python bench/upload.py
 	$(BIN)/python bench/routing.py
 	$(BIN)/python bench/paperwork.py
+	$(BIN)/python bench/throttled_upload.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
