@@ -48,6 +48,8 @@ def new() -> Response | tuple[str, int]:
                 flash(gettext("Thank you. Your request %(reference)s is on record.",
                               reference=result.case.reference), "success")
         return redirect(url_for("status.show", token=result.token), code=303)
-    # Files already uploaded (resumable) stay staged across a failed submission; the page lists them.
-    staged = staging.describe(form.staged_uploads)
+    # Files already uploaded (resumable) stay staged across a failed submission and a
+    # reload of the page; the page lists them.
+    kept = form.staged_uploads if form.is_submitted() else staging.completed(staging.session_owner())
+    staged = staging.describe(kept)
     return render_template("requests/new.html", form=form, staged_uploads=staged), 422 if form.is_submitted() else 200

@@ -114,6 +114,19 @@ def staged_count(owner: str, *, now: datetime | None = None) -> int:
     ) or 0
 
 
+def completed(owner: str | None, *, now: datetime | None = None) -> list[StagedUpload]:
+    """The owner's finished, unexpired uploads, oldest first: what a reopened form lists,
+    so a reload never asks for a file the patient already sent."""
+    if not owner:
+        return []
+    return list(db.session.scalars(
+        select(StagedUpload)
+        .where(StagedUpload.owner == owner, StagedUpload.completed_at.is_not(None),
+               StagedUpload.expires_at > (now or _now()))
+        .order_by(StagedUpload.created_at, StagedUpload.id)
+    ))
+
+
 # -- creation ----------------------------------------------------------------
 
 

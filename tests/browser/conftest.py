@@ -242,3 +242,27 @@ def axe_source() -> str:
 def axe(axe_source: str) -> Axe:
     """axe.assert_clean(page, "the empty form"): zero serious or critical violations."""
     return Axe(axe_source)
+
+
+def remove_case(app: Flask, case_id: int, user_emails: tuple[str, ...] = ()) -> None:
+    """Delete a case a test seeded, with everything hanging off it, and the users it made:
+    the live app's database is shared by the session's browser tests (the staff
+    console's dashboard counts clinics' answers)."""
+    from sqlalchemy import delete, select, update
+
+    from service.extensions import db
+    from service.models import (
+        Attachment, Case, CaseEvent, Document, Notification, OutboxMessage, PatientQuestion, Quote, Referral, User,
+    )
+
+    with app.app_context():
+        referrals = select(Referral.id).where(Referral.case_id == case_id).scalar_subquery()
+        db.session.execute(update(Case).where(Case.id == case_id).values(chosen_quote_id=None))
+        for model in (Notification, Document, OutboxMessage, CaseEvent, PatientQuestion, Attachment):
+            db.session.execute(delete(model).where(model.case_id == case_id))
+        db.session.execute(delete(Quote).where(Quote.referral_id.in_(referrals)))
+        db.session.execute(delete(Referral).where(Referral.case_id == case_id))
+        db.session.execute(delete(Case).where(Case.id == case_id))
+        db.session.execute(delete(User).where(User.email.in_(user_emails)))
+        db.session.commit()
+        db.session.remove()

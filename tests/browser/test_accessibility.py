@@ -23,6 +23,7 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
+from tests.browser.conftest import remove_case
 from tests.browser.test_request_form import write_files
 from tests.fixtures import files
 from tests.fixtures.services import free_port
@@ -265,36 +266,6 @@ def _seed_case(app: Flask, language: str) -> SeededCase:
     return seeded
 
 
-def _remove_case(app: Flask, seeded: SeededCase) -> None:
-    """The live app's database is shared by the session's browser tests."""
-    from sqlalchemy import delete, update
-
-    from service.extensions import db
-    from service.models import (
-        Attachment,
-        Case,
-        CaseEvent,
-        Document,
-        Notification,
-        OutboxMessage,
-        PatientQuestion,
-        Quote,
-        Referral,
-        User,
-    )
-
-    with app.app_context():
-        referrals = select(Referral.id).where(Referral.case_id == seeded.case_id).scalar_subquery()
-        db.session.execute(update(Case).where(Case.id == seeded.case_id).values(chosen_quote_id=None))
-        for model in (Notification, Document, OutboxMessage, CaseEvent, PatientQuestion, Attachment):
-            db.session.execute(delete(model).where(model.case_id == seeded.case_id))
-        db.session.execute(delete(Quote).where(Quote.referral_id.in_(referrals)))
-        db.session.execute(delete(Referral).where(Referral.case_id == seeded.case_id))
-        db.session.execute(delete(Case).where(Case.id == seeded.case_id))
-        db.session.execute(delete(User).where(User.email.in_(seeded.user_emails)))
-        db.session.commit()
-        db.session.remove()
-
 
 @pytest.fixture
 def seeded_cases(live_app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, SeededCase]]:
@@ -307,7 +278,7 @@ def seeded_cases(live_app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[d
         yield made
     finally:
         for seeded in made.values():
-            _remove_case(live_app, seeded)
+            remove_case(live_app, seeded.case_id, seeded.user_emails)
 
 
 # ---------------------------------------------------------------- axe, width, origins

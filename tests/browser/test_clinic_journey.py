@@ -20,6 +20,7 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
+from tests.browser.conftest import remove_case
 from tests.fixtures.services import free_port
 from tests.fixtures.staff import PASSWORD
 
@@ -101,28 +102,6 @@ def _seed(app: Flask) -> Seeded:
     return seeded
 
 
-def _remove(app: Flask, seeded: Seeded) -> None:
-    """Delete what the test made: the live app's database is shared by the session's
-    browser tests, and the staff console's dashboard counts clinics' answers."""
-    from sqlalchemy import delete, update
-
-    from service.extensions import db
-    from service.models import (
-        Attachment, Case, CaseEvent, Document, Notification, OutboxMessage, PatientQuestion, Quote, Referral, User,
-    )
-
-    with app.app_context():
-        referrals = select(Referral.id).where(Referral.case_id == seeded.case_id).scalar_subquery()
-        db.session.execute(update(Case).where(Case.id == seeded.case_id).values(chosen_quote_id=None))
-        for model in (Notification, Document, OutboxMessage, CaseEvent, PatientQuestion, Attachment):
-            db.session.execute(delete(model).where(model.case_id == seeded.case_id))
-        db.session.execute(delete(Quote).where(Quote.referral_id.in_(referrals)))
-        db.session.execute(delete(Referral).where(Referral.case_id == seeded.case_id))
-        db.session.execute(delete(Case).where(Case.id == seeded.case_id))
-        db.session.execute(delete(User).where(User.email.in_(seeded.clinic_emails)))
-        db.session.commit()
-        db.session.remove()
-
 
 @pytest.fixture
 def seeded(live_app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[Seeded]:
@@ -133,7 +112,7 @@ def seeded(live_app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[Seeded]
     try:
         yield made
     finally:
-        _remove(live_app, made)
+        remove_case(live_app, made.case_id, made.clinic_emails)
 
 
 def _post(page: Page, click) -> int:

@@ -352,6 +352,19 @@ def test_a_failing_form_keeps_the_staged_uploads_and_lists_them(client, storage)
     assert response.status_code == 303
 
 
+def test_reopening_the_form_lists_the_files_already_uploaded(client, storage):
+    """A reload (or coming back later the same day) does not ask for them again; an
+    unfinished upload is not offered, another browser's never."""
+    done = _staged(client, files.pdf(), "МРТ колена.pdf")
+    unfinished = created(client, 1000, "half.pdf")
+    page = client.get("/requests/new?lang=en").text
+    assert f'name="upload_ids" value="{done}"' in page and "МРТ колена.pdf" in page
+    assert "already uploaded and kept" in page
+    assert upload_id(unfinished) not in page and "half.pdf" not in page
+    stranger = client.application.test_client()
+    assert "МРТ колена.pdf" not in stranger.get("/requests/new").text
+
+
 def test_without_staged_uploads_the_page_lists_none(client):
     page = client.get("/requests/new")
     assert 'name="upload_ids"' not in page.text
