@@ -87,3 +87,5 @@ def _configure_logging(app: Flask) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app.logger.setLevel(level)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # WeasyPrint reports every layout step at INFO: noise next to our own lines.
+    logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
