@@ -9,21 +9,16 @@ from decimal import Decimal
 from html import unescape
 
 import pytest
-from sqlalchemy import select
 
 from service.cases import quotes, workflow
-from service.cases.status import CaseStatus
-from service.cases.tokens import new_token
 from service.extensions import db
-from service.models import Case, Clinic, Referral
+from service.models import Case
 from service.paperwork.i18n import format_money
 from tests.fixtures import files
 from tests.fixtures.cases import post_request
 from tests.fixtures.forms import upload
 from tests.fixtures.staff import sign_in
-from tests.service.blueprints.clinic_referrals import clinic_user
-from tests.service.blueprints.test_status_quotes import CHEAP, DEAR, store_document, terms, today
-from tests.service.cases.staff_cases import make_case
+from tests.service.blueprints.test_status_quotes import CHEAP, DEAR, quoted_case, store_document, terms, today
 
 NBSP = "\u00a0"
 
@@ -37,17 +32,8 @@ def text_of(html: str) -> str:
 
 def quoted(language: str, **prices: str) -> tuple[Case, str, dict[str, quotes.Quote]]:
     """A routed case in `language` with its status path and one accepted quote per clinic."""
-    token, digest = new_token()
-    case = make_case(status=CaseStatus.ROUTED, token_hash=digest, language=language)
-    made = {}
-    for slug, price in prices.items():
-        clinic = db.session.scalars(select(Clinic).where(Clinic.slug == slug)).one()
-        referral = Referral(case=case, clinic=clinic, score=1, reasons=[])
-        db.session.add(referral)
-        db.session.flush()
-        made[slug] = quotes.accept(referral, terms(price=price), clinic_user(clinic))
-    db.session.commit()
-    return case, f"/s/{token}", made
+    made = quoted_case(language=language, **prices)
+    return made.case, made.page, made.quotes
 
 
 def test_a_russian_request_gets_its_status_page_in_russian(client):

@@ -46,9 +46,9 @@ class Quoted:
         self.page = f"/s/{token}"
 
 
-def quoted_case(**prices: str) -> Quoted:
+def quoted_case(*, language: str = "en", **prices: str) -> Quoted:
     token, digest = new_token()
-    case = make_case(status=CaseStatus.ROUTED, token_hash=digest)
+    case = make_case(status=CaseStatus.ROUTED, token_hash=digest, language=language)
     made = {}
     for slug, price in prices.items():
         clinic = db.session.scalars(select(Clinic).where(Clinic.slug == slug)).one()
