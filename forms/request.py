@@ -14,6 +14,7 @@ from wtforms import (
     DecimalField,
     EmailField,
     Field,
+    HiddenField,
     SelectField,
     StringField,
     TelField,
@@ -134,6 +135,9 @@ class RequestForm(FileBatchMixin, FlaskForm):
     # Ids of files already sent with the resumable upload (tus, service/blueprints/tus.py).
     upload_ids = RepeatedIdsField(lazy_gettext("Files already uploaded"))
     files = MultipleFileField(lazy_gettext("Medical files (optional)"))
+    # A random token per rendered form: the same form sent twice (a double click, the back
+    # button and resend) makes one case (service/cases/idempotency.py).
+    submission_token = HiddenField()
     # Honeypot: hidden from people by CSS, filled in by naive bots.
     website = StringField(lazy_gettext("Leave this field empty"))
 

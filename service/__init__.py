@@ -61,6 +61,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from service.catalog.cli import catalog_cli
     from service.demo.cli import demo_cli
     from workers.cli import jobs_cli, worker_command
+    from workers.retention import cases_cli
     from workers.uploads import uploads_cli
 
     app.cli.add_command(catalog_cli)
@@ -69,6 +70,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.cli.add_command(demo_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(uploads_cli)
+    app.cli.add_command(cases_cli)
 
     from service import templating
 

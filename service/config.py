@@ -100,6 +100,9 @@ def load(instance_path: str) -> dict[str, Any]:
         "STAFF_ADMIN_TOTP": _bool("STAFF_ADMIN_TOTP", False),
         # Assign new cases to coordinators automatically, balanced by open load and capacity.
         "AUTO_ASSIGN": _bool("AUTO_ASSIGN", True),
+        # Closed cases have their personal data erased this many days after closing
+        # (the worker's hourly sweep, or `cases retention`); 0 turns retention off.
+        "RETENTION_DAYS": _int("RETENTION_DAYS", 730),
     }
 
 

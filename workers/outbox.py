@@ -246,11 +246,23 @@ def _cleanup_staged_uploads() -> None:
         log.exception("staged uploads cleanup failed; will try again")
 
 
+def _apply_retention() -> None:
+    """Closed cases past RETENTION_DAYS are queued for erasure (at most once an hour)."""
+    from workers import retention
+
+    try:
+        retention.maybe_apply()
+    except Exception:
+        db.session.rollback()
+        log.exception("retention failed; will try again")
+
+
 def sweep() -> SweepReport:
     """Periodic repair, run by every worker: relay what Redis missed, re-enqueue rows
     whose job was lost or whose worker died mid-job, record jobs that failed for good."""
     report = SweepReport()
     _cleanup_staged_uploads()
+    _apply_retention()
     try:
         connection = queues.redis_connection()
         connection.ping()

@@ -8,6 +8,7 @@ from flask import current_app
 
 from forms.request import BUDGET_MAX, FREE_TEXT_MAX
 from service import limits
+from service.cases import idempotency
 from service.cases.quotes import INCLUDES
 
 
@@ -180,6 +181,22 @@ def document() -> dict[str, Any]:
                 "post": {
                     "operationId": "createRequest",
                     "summary": "Submit a treatment request",
+                    "parameters": [
+                        {
+                            "name": idempotency.HEADER,
+                            "in": "header",
+                            "required": False,
+                            "description": (
+                                "Optional. Retrying with the same key and the same fields and files returns "
+                                "the first response again (with `Idempotent-Replayed: true`) and records "
+                                "nothing; the same key with a different request is refused (422), and while "
+                                f"the first is still running (409). Keys are remembered for "
+                                f"{int(idempotency.KEY_TTL.total_seconds() // 3600)} hours."
+                            ),
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 255,
+                                       "pattern": "^[\\x20-\\x7e]+$"},
+                        }
+                    ],
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -192,13 +209,23 @@ def document() -> dict[str, Any]:
                     "responses": {
                         "201": {
                             "description": "Recorded",
-                            "headers": {"Location": {"schema": {"type": "string"}}},
+                            "headers": {
+                                "Location": {"schema": {"type": "string"}},
+                                idempotency.REPLAYED_HEADER: {
+                                    "description": "`true` when this is the recorded response to an earlier "
+                                                   "request with the same Idempotency-Key",
+                                    "schema": {"type": "string", "enum": ["true"]},
+                                },
+                            },
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Created"}}},
                         },
-                        "400": _problem_response("Malformed request"),
+                        "400": _problem_response("Malformed request, or an invalid Idempotency-Key header"),
+                        "409": _problem_response("A request with this Idempotency-Key is still being processed"),
                         "413": _problem_response("A file or the whole request is too large"),
                         "415": _problem_response("A file type is not accepted, or the body is not a form"),
-                        "422": _problem_response("A field is invalid"),
+                        "422": _problem_response(
+                            "A field is invalid, or the Idempotency-Key was used for a different request"
+                        ),
                     },
                 }
             },

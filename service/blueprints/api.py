@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 
 from service.api.openapi import document
 from service.blueprints.requests import build_form
-from service.cases import intake, quotes
+from service.cases import idempotency, intake, quotes
 from service.cases.events import describe, patient_timeline
 from service.cases.lookup import case_for_token
 from service.models import Attachment, Case, Quote, Referral
@@ -84,29 +84,82 @@ def create_request() -> Response:
             415, "Unsupported Media Type",
             "Send the request as multipart/form-data (or application/x-www-form-urlencoded without files).",
         )
+    key = request.headers.get(idempotency.HEADER)
+    claim = None
+    if key is not None:
+        if not idempotency.valid_key(key):
+            return problem(
+                400, "Invalid Idempotency-Key",
+                "The Idempotency-Key header must be 1 to 255 printable ASCII characters.",
+                errors={idempotency.HEADER: ["1 to 255 printable ASCII characters"]},
+            )
+        claim = idempotency.begin(
+            idempotency.API, key, idempotency.request_fingerprint(request.form, request.files)
+        )
+        if claim.outcome is idempotency.Outcome.REPLAY:
+            return _replay(claim.record)
+        if claim.outcome is idempotency.Outcome.MISMATCH:
+            return problem(422, "Idempotency-Key reused", "this Idempotency-Key was used for a different request")
+        if claim.outcome is not idempotency.Outcome.NEW:
+            return problem(
+                409, "Request in progress",
+                "A request with this Idempotency-Key is still being processed; retry it later.",
+            )
+    try:
+        return _create(claim.record if claim else None)
+    except BaseException:
+        if claim is not None:
+            idempotency.release(claim.record, rollback=True)
+        raise
+
+
+def _create(record) -> Response:
     form = build_form(meta={"csrf": False})
     if not form.validate():
+        if record is not None:
+            idempotency.release(record)
         status = next(
             (code for kind, code in _FILE_STATUS if any(p.problem == kind for p in form.file_problems)),
             422,
         )
         errors = {name: list(messages) for name, messages in form.errors.items()}
         return problem(status, "Invalid request", "One or more fields are invalid.", errors=errors)
-    result = intake.submit_request(form.request_data(), form.accepted_files, get_storage(), source="api")
-    status_url = url_for("status.show", token=result.token, _external=True)
-    body: dict[str, Any] = {
-        "reference": result.case.reference,
-        "status_url": status_url,
-        "attachments": [attachment_json(a) for a in result.attachments],
-        "warnings": [],
-    }
-    if result.files_failed:
-        body["warnings"].append(
-            "The files could not be stored; the request is on record. Add them from the status page."
+    recorded: dict[str, Any] = {}
+
+    def respond(result: intake.IntakeResult) -> None:
+        body: dict[str, Any] = {
+            "reference": result.case.reference,
+            "status_url": url_for("status.show", token=result.token, _external=True),
+            "attachments": [attachment_json(a) for a in result.attachments],
+            "warnings": [],
+        }
+        if result.files_failed:
+            body["warnings"].append(
+                "The files could not be stored; the request is on record. Add them from the status page."
+            )
+        recorded.update(
+            body=body, location=url_for("api.get_request", token=result.token, _external=True)
         )
-    response = jsonify(body)
-    response.status_code = 201
-    response.headers["Location"] = url_for("api.get_request", token=result.token, _external=True)
+        if record is not None:
+            idempotency.complete(record, result.case, 201, recorded)
+
+    intake.submit_request(
+        form.request_data(), form.accepted_files, get_storage(), source="api", on_recorded=respond
+    )
+    return _response(201, recorded)
+
+
+def _response(status: int, recorded: dict[str, Any]) -> Response:
+    response = jsonify(recorded["body"])
+    response.status_code = status
+    response.headers["Location"] = recorded["location"]
+    return response
+
+
+def _replay(record) -> Response:
+    """The first request's response again; nothing is created."""
+    response = _response(record.response_status, idempotency.recorded(record))
+    response.headers[idempotency.REPLAYED_HEADER] = "true"
     return response
 
 

@@ -1,13 +1,13 @@
 """The patient's request form."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import force_locale
 from werkzeug.wrappers import Response
 
 from forms import RequestForm
 from service import i18n
-from service.cases import intake, staging
+from service.cases import idempotency, intake, staging
 from service.catalog import queries
 from service.i18n import N_, gettext
 from service.store import get_storage
@@ -36,20 +36,61 @@ def new() -> Response | tuple[str, int]:
             form.treatment.data = request.args["treatment"]
         if not form.language.data:
             form.language.data = language
-    if form.validate_on_submit():
-        result = intake.submit_request(
-            form.request_data(), form.accepted_files, get_storage(), source="web", staged=form.staged_uploads
-        )
-        # Shown on the status page, which speaks the language the patient chose.
-        with force_locale(i18n.resolve(result.case.language)):
-            if result.files_failed:
-                flash(gettext(FILES_NOT_STORED), "error")
-            else:
-                flash(gettext("Thank you. Your request %(reference)s is on record.",
-                              reference=result.case.reference), "success")
-        return redirect(url_for("status.show", token=result.token), code=303)
+    claim = None
+    token, owner = form.submission_token.data, staging.session_owner()
+    if form.is_submitted() and owner and idempotency.valid_key(token):
+        # The token belongs to this browser session: another one never reaches its case.
+        claim = idempotency.begin(idempotency.FORM, token, owner=owner)
+        if claim.outcome is idempotency.Outcome.FOREIGN:
+            return redirect(url_for("requests.new"), code=303)
+        if claim.outcome is idempotency.Outcome.IN_PROGRESS:
+            # A double click: the first POST is still running; show its result.
+            done = idempotency.wait_for(claim.record)
+            if done is None:
+                abort(409)
+            return _to_status(done)
+        if claim.outcome is idempotency.Outcome.REPLAY:
+            return _to_status(claim.record)
+    try:
+        if form.validate_on_submit():
+            return _submit(form, claim.record if claim else None)
+    except BaseException:
+        if claim is not None:
+            idempotency.release(claim.record, rollback=True)
+        raise
+    if claim is not None:
+        idempotency.release(claim.record)
+    if not idempotency.valid_key(form.submission_token.data):
+        form.submission_token.data = idempotency.new_submission_token()
+    # Made now, so that a second POST of this page (sent before the first one's
+    # response set the cookie) comes from the same session.
+    staging.session_owner(create=True)
     # Files already uploaded (resumable) stay staged across a failed submission and a
     # reload of the page; the page lists them.
     kept = form.staged_uploads if form.is_submitted() else staging.completed(staging.session_owner())
     staged = staging.describe(kept)
     return render_template("requests/new.html", form=form, staged_uploads=staged), 422 if form.is_submitted() else 200
+
+
+def _submit(form: RequestForm, record) -> Response:
+    def remember(result: intake.IntakeResult) -> None:
+        if record is not None:
+            idempotency.complete(record, result.case, 303, {"token": result.token})
+
+    result = intake.submit_request(
+        form.request_data(), form.accepted_files, get_storage(), source="web", staged=form.staged_uploads,
+        on_recorded=remember,
+    )
+    # Shown on the status page, which speaks the language the patient chose.
+    with force_locale(i18n.resolve(result.case.language)):
+        if result.files_failed:
+            flash(gettext(FILES_NOT_STORED), "error")
+        else:
+            flash(gettext("Thank you. Your request %(reference)s is on record.",
+                          reference=result.case.reference), "success")
+    return redirect(url_for("status.show", token=result.token), code=303)
+
+
+def _to_status(record) -> Response:
+    """The same form sent again: the first submission's status page, no second case."""
+    return redirect(url_for("status.show", token=idempotency.recorded(record)["token"]), code=303)

@@ -5,21 +5,25 @@ stops working the moment erasure is asked for (its hash is replaced)."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Final
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 
 from service.cases import events
+from service.cases.status import CaseStatus
 from service.cases.tokens import new_token
 from service.extensions import db
-from service.models import Attachment, Case, CaseEvent, Document, Notification, PatientQuestion
+from service.models import Attachment, Case, CaseEvent, Document, IdempotencyKey, Notification, PatientQuestion
 from storage import Storage
 from workers import outbox
 
 log = logging.getLogger(__name__)
 
 ERASED: Final = "erased"
+# The reason on the `erasure_requested` event when the retention period, not the
+# patient, asked for it.
+RETENTION: Final = "retention"
 # What people wrote into timeline events (event kind → detail keys); erasure drops these
 # keys and keeps the rest (statuses, clinics, reason codes) for statistics.
 FREE_TEXT: Final[dict[str, frozenset[str]]] = {
@@ -40,10 +44,55 @@ def request_erasure(case: Case) -> None:
     """Asked for from the status page: the link dies now, the job does the rest."""
     if case.erasure_requested_at is not None:
         return
-    case.erasure_requested_at = _now()
-    case.token_hash = new_token()[1]
+    _mark(case)
     events.record_event(case, events.PATIENT, "erasure_requested")
     outbox.record("erase_case", case_id=case.id)
+
+
+def _mark(case: Case) -> None:
+    case.erasure_requested_at = _now()
+    case.token_hash = new_token()[1]
+
+
+def due_for_retention(now: datetime, days: int) -> list[int]:
+    """Ids of the cases closed for longer than `days` (the time of their last status
+    change, which for a closed case is its closing) and neither erased nor asked to be;
+    none when `days` is 0 (retention off). Oldest id first."""
+    if days <= 0:
+        return []
+    last_change = (
+        select(CaseEvent.case_id, func.max(CaseEvent.created_at).label("at"))
+        .where(CaseEvent.kind == "status_changed")
+        .group_by(CaseEvent.case_id)
+        .subquery()
+    )
+    return list(db.session.scalars(
+        select(Case.id)
+        .join(last_change, last_change.c.case_id == Case.id)
+        .where(
+            Case.status == CaseStatus.CLOSED.value,
+            Case.erased_at.is_(None),
+            Case.erasure_requested_at.is_(None),
+            last_change.c.at < now - timedelta(days=days),
+        )
+        .order_by(Case.id)
+    ))
+
+
+def apply_retention(now: datetime, days: int, *, dry_run: bool = False) -> list[Case]:
+    """Ask for the erasure of every case `due_for_retention`, as `request_erasure` does
+    but on the system's behalf (reason `retention`): the link dies, an `erase_case`
+    outbox row does the rest. The caller commits and relays. A dry run changes nothing
+    and returns what would be erased."""
+    due = [db.session.get(Case, case_id) for case_id in due_for_retention(now, days)]
+    if dry_run:
+        return due
+    for case in due:
+        _mark(case)
+        events.record_event(case, events.SYSTEM, "erasure_requested", reason=RETENTION, days=days)
+        outbox.record("erase_case", case_id=case.id)
+        log.info("case %s: closed for more than %d day(s), erasure requested", case.reference, days)
+    return due
 
 
 def erase(case: Case, storage: Storage) -> None:
@@ -61,6 +110,8 @@ def erase(case: Case, storage: Storage) -> None:
         question.question = ERASED
         question.answer = ERASED if question.answer is not None else None
     erased_email = f"erased-{case.id}@erased.invalid"
+    # A stored API response (sealed, but it names the patient's files) goes with the data.
+    db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.case_id == case.id))
     # Emails sent to the patient keep their kind and time, not the address.
     db.session.execute(
         update(Notification)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -183,6 +184,7 @@ def submit_request(
     *,
     source: str,
     staged: list[StagedUpload] | None = None,
+    on_recorded: Callable[[IntakeResult], None] | None = None,
 ) -> IntakeResult:
     """Record a new case; if the store is down, the text is still kept.
 
@@ -190,6 +192,9 @@ def submit_request(
     form): they become attachments exactly like ``files``, copied to the case's keys in
     the same all-or-nothing batch, and their staged rows go in the same transaction
     (their objects once it committed). If the store is down they stay staged.
+
+    ``on_recorded(result)`` runs just before the commit, so what it adds to the session
+    (an idempotency key's response) is committed with the case or not at all.
     """
     staged = staged or []
     token, token_hash = new_token()
@@ -226,6 +231,8 @@ def submit_request(
         outbox.record("render_confirmation", case_id=case.id),
         outbox.record("notify_patient", case_id=case.id, sealed_token=seal(token)),
     ]
+    if on_recorded is not None:
+        on_recorded(result)
     _commit_or_clean(storage, result.attachments)
     if not result.files_failed:
         staging.remove_objects(staged, storage)

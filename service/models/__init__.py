@@ -1,6 +1,7 @@
 """The data model. Import models from here."""
 from service.models.case import Attachment, Case, CaseEvent, ReferenceCounter
 from service.models.catalog import Clinic, ClinicTreatment, Treatment
+from service.models.idempotency import IdempotencyKey
 from service.models.quotes import Quote
 from service.models.staff import PatientQuestion, User
 from service.models.staging import StagedUpload
@@ -13,6 +14,7 @@ __all__ = [
     "Clinic",
     "ClinicTreatment",
     "Document",
+    "IdempotencyKey",
     "Notification",
     "OutboxMessage",
     "PatientQuestion",

@@ -408,3 +408,71 @@ def test_when_the_store_fails_the_case_is_kept_and_the_uploads_stay_staged(clien
     db.session.expire_all()
     assert db.session.get(StagedUpload, staged_id) is not None
     assert storage.exists(_staging.file_key(staged_id))
+
+
+# -- the same form sent twice ------------------------------------------------------
+
+
+def _submission_token(page_text: str) -> str:
+    match = re.search(r'<input[^>]*name="submission_token"[^>]*value="([^"]+)"', page_text)
+    assert match, "the form carries a submission token"
+    return match.group(1)
+
+
+def test_each_rendered_form_carries_its_own_submission_token(client):
+    first = _submission_token(client.get("/requests/new").text)
+    second = _submission_token(client.get("/requests/new").text)
+    assert len(first) >= 43 and first != second
+
+
+def test_the_form_sent_twice_makes_one_case_and_both_lead_to_its_status_page(client):
+    token = _submission_token(client.get("/requests/new").text)
+    before = _cases()
+    first = _post(client, valid_request(submission_token=token))
+    second = _post(client, valid_request(submission_token=token))  # double click / back and resend
+    assert first.status_code == second.status_code == 303
+    assert second.location == first.location
+    assert "/s/" in second.location
+    assert _cases() == before + 1
+    assert client.get(second.location).status_code == 200
+
+
+def test_a_failed_submission_keeps_its_token_and_can_then_be_sent(client):
+    token = _submission_token(client.get("/requests/new").text)
+    refused = _post(client, valid_request(submission_token=token, consent=""))
+    assert refused.status_code == 422
+    assert _submission_token(refused.text) == token
+    before = _cases()
+    assert _post(client, valid_request(submission_token=token)).status_code == 303
+    assert _cases() == before + 1
+
+
+def test_another_session_with_the_token_gets_a_fresh_form_not_the_case(app, client):
+    token = _submission_token(client.get("/requests/new").text)
+    first = _post(client, valid_request(submission_token=token))
+    assert first.status_code == 303
+    before = _cases()
+    other = app.test_client()
+    other.get("/requests/new")
+    replay = _post(other, valid_request(submission_token=token))
+    assert replay.status_code == 303
+    assert replay.location != first.location and "/s/" not in replay.location
+    assert replay.location.endswith("/requests/new")
+    assert _cases() == before
+    # A client with no session at all is no better off: the token is not honoured, so it
+    # never sees the first case's link (its own POST is judged as a new request).
+    blind = _post(app.test_client(), valid_request(submission_token=token))
+    assert blind.location != first.location
+
+
+def test_resumable_uploads_sent_twice_with_one_token_stay_on_the_one_case(client, storage):
+    token = _submission_token(client.get("/requests/new").text)
+    ids = [_staged(client, files.pdf(), "scan.pdf")]
+    before = _cases()
+    first = _post(client, valid_request(submission_token=token, upload_ids=ids))
+    second = _post(client, valid_request(submission_token=token, upload_ids=ids))
+    assert first.status_code == second.status_code == 303
+    assert second.location == first.location
+    assert _cases() == before + 1
+    case = db.session.scalars(select(Case).order_by(Case.id.desc())).first()
+    assert [a.filename for a in case.attachments] == ["scan.pdf"]

@@ -63,6 +63,8 @@ TABLE: tuple[Row, ...] = (
     Row("GET", "/staff/cases", lambda w: "/staff/cases", CASES),
     Row("GET", "/staff/cases.csv", lambda w: "/staff/cases.csv", CASES),
     Row("GET", "/staff/cases/<reference>", lambda w: f"/staff/cases/{w.ref}", CASES),
+    Row("GET", "/staff/cases/<reference>/audit.csv", lambda w: f"/staff/cases/{w.ref}/audit.csv",
+        _expect(LOGIN, 403, 200, LOGIN)),
     Row("GET", "/staff/cases/<reference>/attachments/<int:attachment_id>",
         lambda w: f"/staff/cases/{w.ref}/attachments/{w.attachment_id}", REDIRECTED),
     Row("GET", "/staff/cases/<reference>/attachments/<int:attachment_id>/preview",
