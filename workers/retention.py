@@ -12,20 +12,19 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from workers.periodic import Throttle
+
 log = logging.getLogger(__name__)
 
 RETENTION_EVERY_SECONDS: Final = 3600
-_last_run: float | None = None
+_throttle = Throttle(RETENTION_EVERY_SECONDS)
 
 
 def maybe_apply(*, clock=time.monotonic) -> bool:
     """Apply retention if it has not run in this process within the last hour. Commits;
     the sweep relays the new outbox rows afterwards."""
-    global _last_run
-    now = clock()
-    if _last_run is not None and now - _last_run < RETENTION_EVERY_SECONDS:
+    if not _throttle.due(clock):
         return False
-    _last_run = now
     days = current_app.config["RETENTION_DAYS"]
     if days <= 0:
         return True

@@ -9,19 +9,18 @@ from typing import Final
 import click
 from flask.cli import with_appcontext
 
+from workers.periodic import Throttle
+
 log = logging.getLogger(__name__)
 
 CLEANUP_EVERY_SECONDS: Final = 60
-_last_run: float | None = None
+_throttle = Throttle(CLEANUP_EVERY_SECONDS)
 
 
 def maybe_cleanup(*, clock=time.monotonic) -> bool:
     """Run the cleanup if it has not run in this process within the last minute."""
-    global _last_run
-    now = clock()
-    if _last_run is not None and now - _last_run < CLEANUP_EVERY_SECONDS:
+    if not _throttle.due(clock):
         return False
-    _last_run = now
     from service.cases import staging
     from service.store import get_storage
 

@@ -7,13 +7,13 @@ from sqlalchemy import select
 
 from service.extensions import db
 from service.models import CaseEvent
-from tests.fixtures.cases import rows, run_worker, submit
+from tests.fixtures.cases import rows, run_worker
 from tests.service.cases.test_erasure import DAYS, closed_case
-from workers import outbox, retention
+from workers import retention
 
 
 def test_the_sweep_hook_runs_retention_at_most_once_an_hour(app_ctx, client, monkeypatch):
-    monkeypatch.setattr(retention, "_last_run", None)
+    monkeypatch.setattr(retention._throttle, "last", None)
     ticks = iter([1000.0, 1000.0 + 1800, 1000.0 + 3601])
     clock = lambda: next(ticks)
     first = closed_case(client, days_ago=DAYS + 1)
@@ -27,7 +27,7 @@ def test_the_sweep_hook_runs_retention_at_most_once_an_hour(app_ctx, client, mon
 
 
 def test_retention_days_zero_leaves_closed_cases_alone(app_ctx, client, monkeypatch):
-    monkeypatch.setattr(retention, "_last_run", None)
+    monkeypatch.setattr(retention._throttle, "last", None)
     monkeypatch.setitem(app_ctx.config, "RETENTION_DAYS", 0)
     case = closed_case(client, days_ago=DAYS * 10)
     assert retention.maybe_apply() is True
@@ -37,17 +37,6 @@ def test_retention_days_zero_leaves_closed_cases_alone(app_ctx, client, monkeypa
     assert result.exit_code == 0 and "Retention is off" in result.output
     assert rows(case, "erase_case") == []
 
-
-def test_outbox_sweep_calls_retention_even_without_redis(app_ctx, monkeypatch):
-    calls = []
-    monkeypatch.setattr(retention, "maybe_apply", lambda: calls.append(1))
-    monkeypatch.setitem(outbox.current_app.config, "REDIS_URL", "redis://127.0.0.1:1/0")
-    outbox.current_app.extensions.pop("redis", None)
-    try:
-        outbox.sweep()
-    finally:
-        outbox.current_app.extensions.pop("redis", None)
-    assert calls == [1]
 
 
 def test_cli_dry_run_then_real_run_erases_the_old_case_only(app, client, storage, redis_queue):

@@ -19,7 +19,7 @@ def _expired(storage) -> str:
 
 
 def test_the_sweep_hook_runs_the_cleanup_at_most_once_a_minute(app_ctx, storage, monkeypatch):
-    monkeypatch.setattr(uploads, "_last_run", None)
+    monkeypatch.setattr(uploads._throttle, "last", None)
     ticks = iter([1000.0, 1030.0, 1061.0])
     clock = lambda: next(ticks)
     first = _expired(storage)
@@ -33,19 +33,6 @@ def test_the_sweep_hook_runs_the_cleanup_at_most_once_a_minute(app_ctx, storage,
     assert db.session.get(StagedUpload, second) is None
     assert not storage.exists(staging.file_key(second))
 
-
-def test_outbox_sweep_calls_the_cleanup_even_without_redis(app_ctx, monkeypatch):
-    from workers import outbox
-
-    calls = []
-    monkeypatch.setattr(uploads, "maybe_cleanup", lambda: calls.append(1))
-    monkeypatch.setitem(outbox.current_app.config, "REDIS_URL", "redis://127.0.0.1:1/0")
-    outbox.current_app.extensions.pop("redis", None)
-    try:
-        outbox.sweep()
-    finally:
-        outbox.current_app.extensions.pop("redis", None)
-    assert calls == [1]
 
 
 def test_cli_cleanup_removes_expired_uploads_and_says_so(app, app_ctx, storage):
