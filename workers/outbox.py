@@ -235,34 +235,25 @@ def _worker_is_dead_here(connection: Redis, worker_name: str | None) -> bool:
     return False
 
 
-def _cleanup_staged_uploads() -> None:
-    """Expired staged uploads go too (at most once a minute; needs no Redis)."""
-    from workers import uploads
+def _periodic_work() -> None:
+    """Work that needs the database, not Redis, each at most once per its interval:
+    expired staged uploads (a minute), closed cases past RETENTION_DAYS (an hour). A
+    failure is logged and tried again at the next sweep."""
+    from workers import retention, uploads
 
-    try:
-        uploads.maybe_cleanup()
-    except Exception:
-        db.session.rollback()
-        log.exception("staged uploads cleanup failed; will try again")
-
-
-def _apply_retention() -> None:
-    """Closed cases past RETENTION_DAYS are queued for erasure (at most once an hour)."""
-    from workers import retention
-
-    try:
-        retention.maybe_apply()
-    except Exception:
-        db.session.rollback()
-        log.exception("retention failed; will try again")
+    for name, run in (("staged uploads cleanup", uploads.maybe_cleanup), ("retention", retention.maybe_apply)):
+        try:
+            run()
+        except Exception:
+            db.session.rollback()
+            log.exception("%s failed; will try again", name)
 
 
 def sweep() -> SweepReport:
     """Periodic repair, run by every worker: relay what Redis missed, re-enqueue rows
     whose job was lost or whose worker died mid-job, record jobs that failed for good."""
     report = SweepReport()
-    _cleanup_staged_uploads()
-    _apply_retention()
+    _periodic_work()
     try:
         connection = queues.redis_connection()
         connection.ping()
