@@ -7,7 +7,7 @@ FLASK  := $(BIN)/flask --app wsgi
 PO     := $(wildcard service/translations/*/LC_MESSAGES/messages.po)
 MO     := $(PO:.po=.mo)
 
-.PHONY: run test install install-dev browser axe bench migrate catalog clean translations messages
+.PHONY: run test install install-dev browser axe bench bench-load migrate catalog clean translations messages
 
 # axe-core for the browser tests' accessibility checks (tests/browser/test_accessibility.py),
 # fetched from the npm registry by `make test`; never committed (.venv is ignored).
@@ -81,6 +81,11 @@ bench: install-dev
 	$(BIN)/python bench/routing.py
 	$(BIN)/python bench/paperwork.py
 	$(BIN)/python bench/throttled_upload.py
+	$(BIN)/python bench/load.py
+
+## 200 patients for 60 s against gunicorn + PostgreSQL (its own database) + Redis + S3; about 4 minutes.
+bench-load: install-dev
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -154,17 +154,21 @@ def start_s3(log_path: Path) -> tuple[subprocess.Popen, str]:
     return proc, endpoint
 
 
-def app_env(endpoint: str, workdir: Path) -> dict[str, str]:
+def app_env(
+    endpoint: str, workdir: Path, *, database_url: str | None = None, redis_url: str | None = None
+) -> dict[str, str]:
+    """The app's environment: S3 on `endpoint`; by default a SQLite file in `workdir`
+    and the system Redis (bench/load.py passes PostgreSQL and a private Redis)."""
     env = dict(os.environ)
     env.update(
-        DATABASE_URL=f"sqlite:///{workdir / 'bench.db'}",
+        DATABASE_URL=database_url or f"sqlite:///{workdir / 'bench.db'}",
         STORAGE_URL=f"s3://{BUCKET}/{PREFIX}",
         AWS_ENDPOINT_URL_S3=endpoint,
         AWS_ACCESS_KEY_ID="bench",
         AWS_SECRET_ACCESS_KEY="bench",
         AWS_DEFAULT_REGION="us-east-1",
         SECRET_KEY="bench-secret-key-not-for-production",
-        REDIS_URL=f"redis://{HOST}:6379/0",
+        REDIS_URL=redis_url or f"redis://{HOST}:6379/0",
     )
     return env
 
@@ -181,15 +185,18 @@ def flask_cli(env: dict[str, str], *args: str) -> None:
         raise BenchError(f"flask {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
 
 
-def start_gunicorn(env: dict[str, str], workdir: Path) -> tuple[subprocess.Popen, str]:
-    """One sync worker with one thread: the whole request runs in one process."""
+def start_gunicorn(
+    env: dict[str, str], workdir: Path, *, workers: int = 1, threads: int = 1
+) -> tuple[subprocess.Popen, str]:
+    """By default one sync worker with one thread: the whole request runs in one process.
+    More than one thread makes gunicorn use its gthread worker."""
     port = free_port()
     log = (workdir / "gunicorn.log").open("wb")
     proc = subprocess.Popen(
         [
             sys.executable, "-m", "gunicorn",
-            "--workers", "1",
-            "--threads", "1",
+            "--workers", str(workers),
+            "--threads", str(threads),
             "--timeout", "300",
             "--bind", f"{HOST}:{port}",
             "--access-logfile", str(workdir / "access.log"),

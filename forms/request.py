@@ -1,6 +1,7 @@
 """The patient's request form. The same form validates the HTML page and the API."""
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -21,28 +22,41 @@ from wtforms import (
     TextAreaField,
     ValidationError,
 )
-from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
 
 from forms import choices
 from forms.files import FileBatchMixin, picked_files
+from forms.widgets import CachedSelect
 from service import i18n, limits, uploads
 from service.cases import staging
 from service.cases.intake import RequestData
 from service.i18n import gettext, lazy_gettext
 from service.models import Clinic, StagedUpload, Treatment
 
+NAME_MAX = 200
+EMAIL_MAX = 254
+TRAVEL_WINDOW_MAX = 200
 FREE_TEXT_MAX = 2000
 BUDGET_MAX = Decimal(10000000)
 
+# C0 controls but tab, newline and carriage return, and DEL: invisible, never meant, and
+# PostgreSQL refuses a NUL in text outright.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _too_long(limit: int) -> Length:
+    """The limit and what was written, in the page's language."""
+    return Length(max=limit, message=lazy_gettext("Write at most %(max)d characters (you wrote %(length)d)."))
+
 
 def _strip(value: object) -> object:
-    return value.strip() if isinstance(value, str) else value
+    return _CONTROLS.sub("", value).strip() if isinstance(value, str) else value
 
 
 def _blank_to_none(value: object) -> object:
     """Blank means "not answered"; any text, "none known" included, is an answer."""
     if isinstance(value, str):
-        value = value.strip()
+        value = _CONTROLS.sub("", value).strip()
         return value or None
     return value
 
@@ -62,7 +76,8 @@ class RequestForm(FileBatchMixin, FlaskForm):
     full_name = StringField(
         lazy_gettext("Full name"),
         filters=[_strip],
-        validators=[InputRequired(lazy_gettext("Enter your full name.")), Length(max=200)],
+        # DataRequired: what is left after the filters counts, so spaces or controls alone are no name.
+        validators=[DataRequired(lazy_gettext("Enter your full name.")), _too_long(NAME_MAX)],
     )
     email = EmailField(
         lazy_gettext("Email"),
@@ -70,7 +85,7 @@ class RequestForm(FileBatchMixin, FlaskForm):
         validators=[
             InputRequired(lazy_gettext("Enter your email address.")),
             Email(lazy_gettext("Enter a valid email address, like name@example.com."), check_deliverability=False),
-            Length(max=254),
+            _too_long(EMAIL_MAX),
         ],
     )
     phone = TelField(
@@ -78,9 +93,9 @@ class RequestForm(FileBatchMixin, FlaskForm):
         filters=[_blank_to_none],
         description=lazy_gettext("With country code, e.g. +49 30 123456"),
     )
-    country = SelectField(lazy_gettext("Country you live in"), validate_choice=False)
+    country = SelectField(lazy_gettext("Country you live in"), validate_choice=False, widget=CachedSelect())
     date_of_birth = DateField(lazy_gettext("Date of birth (optional)"), validators=[Optional()])
-    language = SelectField(lazy_gettext("Preferred language for contact"), validate_choice=False)
+    language = SelectField(lazy_gettext("Preferred language for contact"), validate_choice=False, widget=CachedSelect())
     treatment = SelectField(lazy_gettext("Treatment"), validate_choice=False)
     preferred_clinic = SelectField(lazy_gettext("Preferred clinic (optional)"), validate_choice=False)
     description = TextAreaField(
@@ -99,7 +114,7 @@ class RequestForm(FileBatchMixin, FlaskForm):
     travel_window = StringField(
         lazy_gettext("When could you travel? (optional)"),
         filters=[_blank_to_none],
-        validators=[Optional(), Length(max=200)],
+        validators=[Optional(), _too_long(TRAVEL_WINDOW_MAX)],
     )
     budget = DecimalField(
         lazy_gettext("Budget (optional)"),
@@ -109,21 +124,21 @@ class RequestForm(FileBatchMixin, FlaskForm):
             NumberRange(min=Decimal(1), max=BUDGET_MAX, message=lazy_gettext("Enter an amount between 1 and 10,000,000.")),
         ],
     )
-    budget_currency = SelectField(lazy_gettext("Currency"), validate_choice=False)
+    budget_currency = SelectField(lazy_gettext("Currency"), validate_choice=False, widget=CachedSelect())
     medications = TextAreaField(
         lazy_gettext("Current medications (optional)"),
         filters=[_blank_to_none],
-        validators=[Optional(), Length(max=FREE_TEXT_MAX)],
+        validators=[Optional(), _too_long(FREE_TEXT_MAX)],
     )
     allergies = TextAreaField(
         lazy_gettext("Allergies (optional)"),
         filters=[_blank_to_none],
-        validators=[Optional(), Length(max=FREE_TEXT_MAX)],
+        validators=[Optional(), _too_long(FREE_TEXT_MAX)],
     )
     conditions = TextAreaField(
         lazy_gettext("Other medical conditions (optional)"),
         filters=[_blank_to_none],
-        validators=[Optional(), Length(max=FREE_TEXT_MAX)],
+        validators=[Optional(), _too_long(FREE_TEXT_MAX)],
     )
     consent = BooleanField(
         lazy_gettext(

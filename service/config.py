@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +48,27 @@ def _bool(name: str, default: bool) -> bool:
     raise RuntimeError(f"{name} must be true or false, got {raw!r}")
 
 
+# Served over https means deployed: no embedded default may stand in for these there.
+REQUIRED_WHEN_DEPLOYED = ("SECRET_KEY", "DATABASE_URL")
+
+
+def _require_deployed_settings(env: Mapping[str, str], base_url: str) -> None:
+    """A generated key or a SQLite file next to the code would work in production and
+    quietly lose sessions or data on the next deploy; refuse to start instead."""
+    if not base_url.startswith("https://"):
+        return
+    missing = [name for name in REQUIRED_WHEN_DEPLOYED if not env.get(name)]
+    if missing:
+        raise RuntimeError(
+            f"BASE_URL is {base_url}, so the service is deployed: set {' and '.join(missing)} "
+            "in the environment (secrets are never read from files in the code tree)"
+        )
+
+
 def load(instance_path: str) -> dict[str, Any]:
     """Read the environment once, at app creation (never at import)."""
     env = os.environ
+    _require_deployed_settings(env, env.get("BASE_URL", ""))
     database_url = env.get("DATABASE_URL") or (
         "sqlite:///" + str(_instance_default(instance_path, "medtour.db"))
     )
@@ -103,6 +122,17 @@ def load(instance_path: str) -> dict[str, Any]:
         # Closed cases have their personal data erased this many days after closing
         # (the worker's hourly sweep, or `cases retention`); 0 turns retention off.
         "RETENTION_DAYS": _int("RETENTION_DAYS", 730),
+        # Per-client-address limits (Flask-Limiter, on REDIS_URL): off only for a load test
+        # from one address; the per-account sign-in lockouts hold either way. (Not Flask-
+        # Limiter's own RATELIMIT_ENABLED: that would also stop the per-account counters.)
+        "RATELIMIT_PER_ADDRESS": _bool("RATELIMIT_ENABLED", True),
+        # Requests a client address may submit (the form and the API together).
+        "SUBMISSION_RATE_LIMIT": env.get("SUBMISSION_RATE_LIMIT") or "20 per hour",
+        # Strict-Transport-Security max-age, sent on responses served over https.
+        "HSTS_MAX_AGE": _int("HSTS_MAX_AGE", 365 * 24 * 3600),
+        # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0: none,
+        # the client's address and scheme are the connection's).
+        "PROXY_HOPS": _int("PROXY_HOPS", 0),
     }
 
 

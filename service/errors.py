@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import logging
+from typing import Final
 
 from flask import Flask, Response, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from service import i18n
@@ -16,6 +20,10 @@ log = logging.getLogger(__name__)
 
 # HTTP error names as people read them (English msgids: Werkzeug's own names).
 _TITLES = {404: N_("Not Found")}
+
+# Seconds a client is told to wait when the database is unreachable: a restart or a
+# failover takes about this long, and the pool's pre-ping reconnects on the next request.
+DATABASE_RETRY_AFTER: Final = 30
 
 
 def _wants_json() -> bool:
@@ -55,11 +63,15 @@ def _csrf(exc: CSRFError) -> tuple[str, int]:
 
 def _http(exc: HTTPException) -> tuple[str, int] | Response:
     code = exc.code or 500
+    # The exception's own headers (Allow on 405, Retry-After, WWW-Authenticate) survive the page.
+    headers = [(name, value) for name, value in exc.get_headers() if name.lower() != "content-type"]
     if _wants_json():
-        return problem(code, exc.name, exc.description)
+        response = problem(code, exc.name, exc.description)
+        response.headers.extend(headers)
+        return response
     # A page in the patient's language (a status link's 404) names the error in it too.
     title = gettext(_TITLES[code]) if code in _TITLES else exc.name
-    return render_template("errors/error.html", code=code, title=title, detail=exc.description), code
+    return render_template("errors/error.html", code=code, title=title, detail=exc.description), code, headers
 
 
 def _unexpected(exc: Exception) -> tuple[str, int] | Response:
@@ -71,8 +83,54 @@ def _unexpected(exc: Exception) -> tuple[str, int] | Response:
                                   "you go back. Try again in a few minutes."), 500
 
 
+def _database_down(exc: DBAPIError) -> bool:
+    """The database went away (refused, restarted, dropped the connection), as opposed to
+    a query the code got wrong."""
+    return isinstance(exc, OperationalError) or exc.connection_invalidated
+
+
+def _database_unavailable(exc: SQLAlchemyError) -> tuple[str, int, dict[str, str]] | tuple[str, int] | Response:
+    """503 with a retry hint, one log line and no stack trace; the session's transaction is
+    rolled back so the next request starts clean on a fresh connection (pre-ping)."""
+    if isinstance(exc, DBAPIError) and not _database_down(exc):
+        return _unexpected(exc)
+    cause = str(exc.orig if isinstance(exc, DBAPIError) else exc).strip().splitlines()
+    log.warning("database unavailable on %s %s: %s", request.method, request.path, cause[0] if cause else exc)
+    _rollback_quietly()
+    headers = {"Retry-After": str(DATABASE_RETRY_AFTER)}
+    if _wants_json():
+        response = problem(503, "Service Unavailable",
+                           "The service cannot reach its database just now; nothing was recorded. "
+                           f"Try again in {DATABASE_RETRY_AFTER} seconds.")
+        response.headers.update(headers)
+        return response
+    if not request.path.startswith(("/staff", "/clinic")):
+        i18n.use_page_language(switch=False)
+    title = gettext("Temporarily unavailable")
+    detail = gettext("The service cannot reach its records just now, so nothing was sent or saved. "
+                     "Try again in a minute: what you typed is still in the page if you go back.")
+    try:
+        body = render_template("errors/error.html", code=503, title=title, detail=detail)
+    except SQLAlchemyError:
+        # The page itself needed the database (a signed-in user's menu): plain words instead.
+        _rollback_quietly()
+        body = f"<!doctype html><title>{escape(title)}</title><h1>{escape(title)}</h1><p>{escape(detail)}</p>"
+    return body, 503, headers
+
+
+def _rollback_quietly() -> None:
+    from service.extensions import db
+
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        log.debug("rollback after a lost database connection failed too", exc_info=True)
+
+
 def init_app(app: Flask) -> None:
     app.register_error_handler(RequestEntityTooLarge, _too_large)
     app.register_error_handler(CSRFError, _csrf)
+    app.register_error_handler(DBAPIError, _database_unavailable)
+    app.register_error_handler(PoolTimeout, _database_unavailable)
     app.register_error_handler(HTTPException, _http)
     app.register_error_handler(Exception, _unexpected)

@@ -2,17 +2,24 @@
 name or the browser's word), size, and a display name safe to show and store."""
 from __future__ import annotations
 
+import logging
 import os
 import re
 import unicodedata
+import warnings
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import BinaryIO
+from typing import BinaryIO, Final
 
 import filetype
+from PIL import Image, UnidentifiedImageError
+from pypdf import PdfReader
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 
 from service import i18n, limits
 from service.i18n import gettext, ngettext
+
+log = logging.getLogger(__name__)
 
 HEAD_BYTES = 8192  # enough for every magic number we check, DICOM's at offset 128 included
 MAX_NAME_CHARS = 200
@@ -27,6 +34,8 @@ class Problem(StrEnum):
     TOO_LARGE = "too_large"
     TYPE = "type"
     COUNT = "count"
+    UNREADABLE = "unreadable"
+    PIXELS = "pixels"
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,8 @@ class IncomingFile:
     stream: BinaryIO
     size: int
     content_type: str
+    # A PDF carrying scripts or launch actions: kept, but flagged to staff and never shown inline.
+    active_content: bool = False
 
 
 def human_size(size: int) -> str:
@@ -137,6 +148,149 @@ def type_problem(name: str) -> FileProblem:
     )
 
 
+def unreadable_pdf_problem(name: str) -> FileProblem:
+    return FileProblem(
+        name,
+        Problem.UNREADABLE,
+        gettext("%(name)s: this PDF cannot be read (it is damaged or incomplete); "
+                "save or export it again and send the new file.", name=name),
+    )
+
+
+def locked_pdf_problem(name: str) -> FileProblem:
+    return FileProblem(
+        name,
+        Problem.UNREADABLE,
+        gettext("%(name)s: this PDF is locked with a password, so the clinics could not open it; "
+                "save a copy without the password and send that.", name=name),
+    )
+
+
+def pixels_problem(name: str) -> FileProblem:
+    return FileProblem(
+        name,
+        Problem.PIXELS,
+        gettext("%(name)s: the image has too many pixels; the limit is %(limit)s pixels. "
+                "Send a smaller copy of it.", name=name, limit=i18n.format_integer(Image.MAX_IMAGE_PIXELS)),
+    )
+
+
+# What Pillow decodes without plugins (the dossier's figures too); HEIC/HEIF and DICOM
+# are stored as they are.
+PILLOW_TYPES: Final = frozenset({"image/jpeg", "image/png", "image/webp", "image/tiff"})
+# Names that make a PDF do something when opened or clicked: scripts and program launches.
+_ACTIVE_KEYS: Final = frozenset({"/JS", "/JavaScript"})
+_ACTIVE_ACTIONS: Final = frozenset({"/JavaScript", "/Launch"})
+# Objects visited when looking for active content; a 10 MB PDF has far fewer.
+_MAX_PDF_OBJECTS: Final = 200_000
+
+
+def _too_many_pixels(stream: BinaryIO) -> bool:
+    """Pillow's decompression-bomb limit, from the header alone: a 10 MB PNG can
+    declare dimensions that would take gigabytes to decode."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(stream) as image:
+                width, height = image.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return True
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
+        # The type is proven by its bytes; a damaged image is stored and listed without preview.
+        return False
+    finally:
+        stream.seek(0)
+    return width * height > Image.MAX_IMAGE_PIXELS
+
+
+class _PdfLocked(Exception):
+    """Only a password opens the PDF: nobody we pass it to could read it either."""
+
+
+def _open_pdf(stream: BinaryIO) -> PdfReader | None:
+    """The PDF as pypdf reads it with every page, or None when it cannot be read.
+    Raises ``_PdfLocked`` when it needs a password (the empty one opens most "protected"
+    PDFs, which only restrict printing or copying)."""
+    try:
+        reader = PdfReader(stream, strict=False)
+        if reader.is_encrypted:
+            try:
+                opened = reader.decrypt("")
+            except Exception as exc:  # untrusted input: an encryption pypdf cannot undo
+                raise _PdfLocked from exc
+            if not opened:
+                raise _PdfLocked
+        if len(reader.pages) == 0:
+            return None
+        for page in reader.pages:
+            page.get_contents()
+        return reader
+    except _PdfLocked:
+        raise
+    except Exception as exc:  # untrusted input: whatever pypdf trips over, the file is unreadable
+        log.info("uploaded PDF cannot be read: %r", exc)
+        return None
+    finally:
+        stream.seek(0)
+
+
+def has_active_content(reader: PdfReader) -> bool:
+    """Whether the PDF holds JavaScript or a launch action anywhere reachable from its
+    trailer: the catalogue's /OpenAction, /AA and /Names/JavaScript, pages' and
+    annotations' actions, form fields. Object streams are resolved by pypdf, so a
+    compressed script is found too. Too deep to tell counts as active."""
+    seen: set[tuple[int, int]] = set()
+    pending: list[object] = [reader.trailer]
+    visited = 0
+    try:
+        while pending:
+            node = pending.pop()
+            if isinstance(node, IndirectObject):
+                ref = (node.idnum, node.generation)
+                if ref in seen:
+                    continue
+                seen.add(ref)
+                node = node.get_object()
+            visited += 1
+            if visited > _MAX_PDF_OBJECTS:
+                return True
+            if isinstance(node, DictionaryObject):
+                if any(key in _ACTIVE_KEYS for key in node):
+                    return True
+                action = node.get("/S")
+                if isinstance(action, IndirectObject):
+                    action = action.get_object()
+                if isinstance(action, str) and action in _ACTIVE_ACTIONS:
+                    return True
+                pending.extend(value for key, value in node.items() if key != "/Parent")
+            elif isinstance(node, ArrayObject):
+                pending.extend(node)
+    except Exception as exc:  # untrusted input: a structure we cannot walk is not trusted
+        log.info("uploaded PDF could not be checked for active content: %r", exc)
+        return True
+    return False
+
+
+def check_content(name: str, stream: BinaryIO, content_type: str) -> FileProblem | bool:
+    """Look inside a file of a proven type: a PDF pypdf cannot read (or only with a
+    password) and an image over Pillow's pixel limit are refused; otherwise whether the
+    file has active content."""
+    if content_type == "application/pdf":
+        try:
+            reader = _open_pdf(stream)
+        except _PdfLocked:
+            return locked_pdf_problem(name)
+        if reader is None:
+            return unreadable_pdf_problem(name)
+        try:
+            return has_active_content(reader)
+        finally:
+            stream.seek(0)
+    if content_type in PILLOW_TYPES and _too_many_pixels(stream):
+        return pixels_problem(name)
+    return False
+
+
 def inspect(raw_name: str | None, stream: BinaryIO, max_bytes: int) -> IncomingFile | FileProblem:
     """Check one uploaded file. The stream must be seekable (Werkzeug spools to disk).
     The messages are in the page's language (English for the API)."""
@@ -152,7 +306,10 @@ def inspect(raw_name: str | None, stream: BinaryIO, max_bytes: int) -> IncomingF
     content_type = detect_type(head)
     if content_type is None:
         return type_problem(name)
-    return IncomingFile(filename=name, stream=stream, size=size, content_type=content_type)
+    checked = check_content(name, stream, content_type)
+    if isinstance(checked, FileProblem):
+        return checked
+    return IncomingFile(filename=name, stream=stream, size=size, content_type=content_type, active_content=checked)
 
 
 def count_problem(picked: int, already: int, max_files: int) -> FileProblem | None:

@@ -5,18 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
+from PIL import Image
 
-from forms.request import BUDGET_MAX, FREE_TEXT_MAX
+from forms.request import BUDGET_MAX, EMAIL_MAX, FREE_TEXT_MAX, NAME_MAX, TRAVEL_WINDOW_MAX
 from service import limits
 from service.cases import idempotency
 from service.cases.quotes import INCLUDES
 
 
-def _problem_response(description: str) -> dict[str, Any]:
-    return {
+def _problem_response(description: str, *, retry_after: bool = False) -> dict[str, Any]:
+    response: dict[str, Any] = {
         "description": description,
         "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
+    if retry_after:
+        response["headers"] = {
+            "Retry-After": {"description": "Seconds to wait before retrying",
+                            "schema": {"type": "string", "pattern": "^[0-9]+$"}},
+        }
+    return response
+
+
+UNAVAILABLE = "The database is unreachable just now; nothing was recorded. Retry after `Retry-After` seconds"
 
 
 def _request_schema(max_files: int, max_file_bytes: int) -> dict[str, Any]:
@@ -26,8 +36,8 @@ def _request_schema(max_files: int, max_file_bytes: int) -> dict[str, Any]:
         "type": "object",
         "required": ["full_name", "email", "country", "language", "treatment", "description", "consent"],
         "properties": {
-            "full_name": {**text, "maxLength": 200},
-            "email": {**text, "format": "email", "maxLength": 254},
+            "full_name": {**text, "maxLength": NAME_MAX},
+            "email": {**text, "format": "email", "maxLength": EMAIL_MAX},
             "phone": {**text, "description": "International number, e.g. +49 30 123456"},
             "country": {**text, "pattern": "^[A-Z]{2}$", "description": "ISO 3166-1 alpha-2"},
             "date_of_birth": {**text, "format": "date"},
@@ -35,7 +45,7 @@ def _request_schema(max_files: int, max_file_bytes: int) -> dict[str, Any]:
             "treatment": {**text, "description": "Catalogue slug of the treatment"},
             "preferred_clinic": {**text, "description": "Catalogue slug of a clinic; omit to leave the choice to us"},
             "description": {**text, "minLength": limits.DESCRIPTION_MIN, "maxLength": limits.DESCRIPTION_MAX},
-            "travel_window": {**text, "maxLength": 200},
+            "travel_window": {**text, "maxLength": TRAVEL_WINDOW_MAX},
             "budget": {**text, "pattern": r"^\d+(\.\d{1,2})?$", "description": f"Amount, 1 to {BUDGET_MAX}"},
             "budget_currency": {**text, "pattern": "^[A-Z]{3}$", "description": "ISO 4217; required with budget"},
             "medications": optional_text,
@@ -48,7 +58,9 @@ def _request_schema(max_files: int, max_file_bytes: int) -> dict[str, Any]:
                 "items": {"type": "string", "contentMediaType": "application/octet-stream"},
                 "description": (
                     f"Up to {max_files} files of at most {max_file_bytes} bytes each; "
-                    f"accepted types, detected from the bytes: {', '.join(limits.ACCEPTED_TYPES)}"
+                    f"accepted types, detected from the bytes: {', '.join(limits.ACCEPTED_TYPES)}. "
+                    "A PDF must open without a password and an image must have at most "
+                    f"{Image.MAX_IMAGE_PIXELS} pixels (422 otherwise)"
                 ),
             },
         },
@@ -226,6 +238,11 @@ def document() -> dict[str, Any]:
                         "422": _problem_response(
                             "A field is invalid, or the Idempotency-Key was used for a different request"
                         ),
+                        "429": _problem_response(
+                            "Too many requests from this address; retry after `Retry-After` seconds",
+                            retry_after=True,
+                        ),
+                        "503": _problem_response(UNAVAILABLE, retry_after=True),
                     },
                 }
             },
@@ -242,6 +259,7 @@ def document() -> dict[str, Any]:
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Status"}}},
                         },
                         "404": _problem_response("No request has this token"),
+                        "503": _problem_response(UNAVAILABLE, retry_after=True),
                     },
                 }
             },

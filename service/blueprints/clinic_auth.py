@@ -45,7 +45,7 @@ def _too_many_attempts(_exc: RateLimitExceeded) -> Response:
         body = render_template("clinic/auth/login.html", form=LoginForm(), error=error)
     else:
         body = render_template("clinic/auth/link_request.html", form=SigninLinkForm(), error=error)
-    return Response(body, 429, headers={"Retry-After": str(seconds)})
+    return Response(body, 429, headers={"Retry-After": str(seconds)}, mimetype="text/html")
 
 
 def _home() -> str:

@@ -36,7 +36,7 @@ def _no_store(response: Response) -> Response:
 def _too_many_attempts(_exc: RateLimitExceeded) -> Response:
     seconds = ratelimit.seconds_until_reset()
     body = render_template("staff/auth/login.html", form=LoginForm(), error=signin.lockout_message(seconds))
-    return Response(body, 429, headers={"Retry-After": str(seconds)})
+    return Response(body, 429, headers={"Retry-After": str(seconds)}, mimetype="text/html")
 
 
 @bp.get("/")

@@ -334,6 +334,9 @@ def preview(reference: str, attachment_id: int) -> Response:
     a = _attachment(case, attachment_id)
     if a.content_type not in IMAGE_PREVIEW | PDF_PREVIEW:
         abort(404, "This type of file has no preview; download it instead.")
+    if a.active_content:
+        # Never handed to the browser's PDF viewer, which would run its scripts.
+        abort(404, "This PDF contains active content (scripts) and is never shown in the browser; download it instead.")
     try:
         stream = get_storage().open(a.storage_key)
     except FileNotFoundError:

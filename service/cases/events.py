@@ -43,6 +43,7 @@ _DESCRIPTIONS: dict[str, str] = {
     "files_not_stored": "{count} file(s) could not be stored; they can be added again from this page",
     "status_changed": "Status: {new_label}",
     "job_failed": "Background job {job} failed: {error}",
+    "job_retrying": "Background job {job} failed and will be tried again: {error}",
     "job_retried": "Background job {job} retried",
     "case_viewed": "Case file viewed",
     "file_opened": "File opened: {file}",

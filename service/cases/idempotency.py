@@ -96,14 +96,18 @@ def request_fingerprint(form: Any, files: Any) -> str:
     """The fingerprint of a Werkzeug request's ``form`` and ``files`` (MultiDicts). Each
     file is hashed in blocks and rewound, so the form reads it afterwards as before."""
     hashed: list[tuple[str, str, str]] = []
+    # A part without a name (``Content-Disposition: form-data`` alone) is keyed None by
+    # Werkzeug; no field reads it, so it is no part of the request's meaning.
     for name, storage in files.items(multi=True):
+        if name is None:
+            continue
         digest = hashlib.sha256()
         stream = storage.stream
         while block := stream.read(1024 * 1024):
             digest.update(block)
         stream.seek(0)
         hashed.append((name, storage.filename or "", digest.hexdigest()))
-    return fingerprint(form.items(multi=True), hashed)
+    return fingerprint(((name, value) for name, value in form.items(multi=True) if name is not None), hashed)
 
 
 def _find(scope: str, key_hash: str) -> IdempotencyKey | None:

@@ -73,6 +73,11 @@ class FilesNotStored(Exception):
     """The store refused the files; nothing of them was kept."""
 
 
+def _provisional_reference(token_hash: str) -> str:
+    """Unique and never shown: the case holds it until `next_reference` numbers it."""
+    return f"pending-{token_hash[:12]}"
+
+
 def attachment_key(case_id: int) -> str:
     return f"cases/{case_id}/attachments/{uuid.uuid4()}"
 
@@ -108,6 +113,7 @@ def _store_files(case: Case, files: list[IncomingFile], storage: Storage) -> lis
             content_type=incoming.content_type,
             size=result.size,
             sha256=result.sha256,
+            active_content=incoming.active_content,
         )
         for incoming, result in zip(files, stored)
     ]
@@ -201,7 +207,7 @@ def submit_request(
     now = datetime.now(UTC)
     case = Case(
         **{f.name: getattr(data, f.name) for f in fields(data)},
-        reference=next_reference(db.session, now.year),
+        reference=_provisional_reference(token_hash),
         token_hash=token_hash,
         status=CaseStatus.SUBMITTED,
         source=source,
@@ -220,7 +226,7 @@ def submit_request(
             result.attachments = _store_files(case, [*files, *staged_files], storage)
             staging.forget(staged)
         except StorageUnavailable:
-            log.warning("storage unavailable: case %s recorded without its files", case.reference)
+            log.warning("storage unavailable: case id %s recorded without its files", case.id)
             events.record_event(case, events.SYSTEM, "files_not_stored", count=total)
             result.files_failed = True
         finally:
@@ -231,6 +237,9 @@ def submit_request(
         outbox.record("render_confirmation", case_id=case.id),
         outbox.record("notify_patient", case_id=case.id, sealed_token=seal(token)),
     ]
+    # Numbered last: the counter's row lock is then held for a few statements up to the
+    # commit, not across the file uploads (every submission of the year waits on it).
+    case.reference = next_reference(db.session, now.year)
     if on_recorded is not None:
         on_recorded(result)
     _commit_or_clean(storage, result.attachments)

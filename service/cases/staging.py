@@ -18,6 +18,7 @@ Plain functions; the Flask view (service/blueprints/tus.py) is a thin shell arou
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import shutil
 import tempfile
@@ -50,6 +51,8 @@ SPOOL_BYTES: Final = 1024 * 1024
 
 COPY_BLOCK: Final = 1024 * 1024
 OWNER_KEY: Final = "upload_owner"
+# What secrets.token_urlsafe makes; anything else (a NUL, a space) is no upload of ours.
+_UPLOAD_ID: Final = re.compile(r"[A-Za-z0-9_-]+")
 PART_CONTENT_TYPE: Final = "application/octet-stream"
 
 
@@ -98,7 +101,7 @@ def session_owner(*, create: bool = False) -> str | None:
 
 def find(owner: str | None, upload_id: str, *, now: datetime | None = None) -> StagedUpload | None:
     """The owner's upload with this id; None when unknown, expired or someone else's."""
-    if not owner or not upload_id or len(upload_id) > 64:
+    if not owner or not upload_id or len(upload_id) > 64 or not _UPLOAD_ID.fullmatch(upload_id):
         return None
     upload = db.session.get(StagedUpload, upload_id)
     if upload is None or upload.owner != owner or upload.expires_at <= (now or _now()):
@@ -279,12 +282,15 @@ def append(
 
 
 def _refuse_type(upload: StagedUpload, storage: Storage) -> None:
-    message = uploads.type_problem(upload.filename).message
+    _refuse(upload, storage, 415, "File type not accepted", uploads.type_problem(upload.filename).message)
+
+
+def _refuse(upload: StagedUpload, storage: Storage, status: int, title: str, message: str) -> None:
     try:
         delete(upload, storage)
     except StagingError:
-        log.error("staged upload %s of a refused type could not be deleted now; cleanup will", upload.id)
-    raise StagingError(415, "File type not accepted", message)
+        log.error("refused staged upload %s could not be deleted now; cleanup will", upload.id)
+    raise StagingError(status, title, message)
 
 
 def _unavailable(upload: StagedUpload, exc: BaseException) -> StagingError:
@@ -302,17 +308,25 @@ def finish(upload: StagedUpload, storage: Storage) -> StagedUpload:
     if upload.complete or upload.offset != upload.length:
         return upload
     key = file_key(upload.id)
+    refused: uploads.FileProblem | None = None
     try:
         with tempfile.TemporaryFile() as joined:
             for part in upload.parts or []:
                 with storage.open(part["key"]) as source:
                     shutil.copyfileobj(source, joined, COPY_BLOCK)
             joined.seek(0)
-            stored = storage.put(
-                key, joined, content_type=upload.content_type or PART_CONTENT_TYPE, filename=upload.filename
-            )
+            # The intake's look inside (an unreadable PDF, a decompression bomb), now that it is whole.
+            checked = uploads.check_content(upload.filename, joined, upload.content_type or "")
+            if isinstance(checked, uploads.FileProblem):
+                refused = checked
+            else:
+                stored = storage.put(
+                    key, joined, content_type=upload.content_type or PART_CONTENT_TYPE, filename=upload.filename
+                )
     except (FileNotFoundError, StorageUnavailable, OSError) as exc:
         raise _unavailable(upload, exc) from exc
+    if refused is not None:
+        _refuse(upload, storage, 422, "File not accepted", refused.message)
     if stored.size != upload.length:  # a part lost or truncated in the store: start again
         _delete_quietly(storage, [key])
         raise StagingError(
@@ -435,6 +449,7 @@ def open_for_attach(staged: list[StagedUpload], storage: Storage) -> list[Incomi
             except (FileNotFoundError, OSError) as exc:
                 raise StorageUnavailable(f"staged upload {upload.id} cannot be read: {exc}") from exc
             spool.seek(0)
+            opened[-1].active_content = uploads.check_content(upload.filename, spool, upload.content_type or "") is True
     except BaseException:
         close_all(opened)
         raise

@@ -23,14 +23,14 @@ import pycountry
 
 from service import limits
 from service.paperwork import i18n
-from service.uploads import human_size
+from service.uploads import PILLOW_TYPES, human_size
 
 NOT_PROVIDED: Final = "not provided"
 REDACTED: Final = "[redacted]"
 
 PDF_TYPES: Final = frozenset({"application/pdf"})
-# What Pillow decodes without plugins; HEIC/HEIF and DICOM are listed without a preview.
-IMAGE_TYPES: Final = frozenset({"image/jpeg", "image/png", "image/webp", "image/tiff"})
+# HEIC/HEIF and DICOM are listed without a preview.
+IMAGE_TYPES: Final = PILLOW_TYPES
 
 
 # --------------------------------------------------------------------------- data
@@ -55,6 +55,8 @@ class AttachmentEntry:
     id: int | None = None
     link: str | None = None
     original_filename: str = ""
+    # Scripts or launch actions in the PDF (``Attachment.active_content``): withheld from exhibits.
+    active_content: bool = False
 
     @property
     def type_label(self) -> str:
@@ -334,6 +336,7 @@ def _entries(
             storage_key=a.storage_key,
             id=getattr(a, "id", None),
             link=link_for(a) if link_for is not None else None,
+            active_content=bool(getattr(a, "active_content", False)),
         )
         for number, a in enumerate(attachments, start=1)
     )

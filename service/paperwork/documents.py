@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 # Exhibit pages appended to one dossier, at most; a PDF that would pass it is listed
 # with its link instead (a clinic can download it; the dossier stays a sane size).
 MAX_EXHIBIT_PAGES: Final = 300
+# How the index lists a PDF with scripts or launch actions instead of appending it.
+WITHHELD_ACTIVE: Final = "withheld: contains active content (scripts); open the original with care"
 # Frame for one image: the full text width by this height, so two fit on a page.
 FIGURE_HEIGHT_MM: Final = 105
 # Threads decoding images; each holds at most one original and its decoded pixels.
@@ -161,6 +163,10 @@ def prepare_dossier(
             else:
                 outcome.future = pool.submit(_image_job, entry, attachment_bytes)
             outcomes.append(outcome)
+        elif entry.is_pdf and entry.active_content:
+            # Its pages could be drawn without the scripts, but a clinic should see that
+            # this file was not what it seems, and open the original knowingly.
+            outcomes.append(_Outcome(IndexRow(entry, "listed", note=WITHHELD_ACTIVE)))
         elif entry.is_pdf:
             outcome = _exhibit_outcome(entry, attachment_bytes, exhibit_pages)
             if outcome.exhibit is not None:

@@ -1,7 +1,15 @@
 """Configuration from the environment, with embedded defaults."""
 from __future__ import annotations
 
-from service import create_app, limits
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from service import config, create_app, limits
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_embedded_defaults_live_under_instance(monkeypatch, tmp_path):
@@ -40,3 +48,52 @@ def test_bad_number_in_environment_is_a_clear_error(monkeypatch):
         assert "MAX_FILES must be a whole number" in str(exc)
     else:
         raise AssertionError("expected a configuration error")
+
+
+@pytest.mark.parametrize("missing", config.REQUIRED_WHEN_DEPLOYED)
+def test_a_deployed_service_refuses_to_start_without_its_secrets_in_the_environment(monkeypatch, tmp_path, missing):
+    monkeypatch.setenv("BASE_URL", "https://medtour.example")
+    monkeypatch.setenv("SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/x.db")
+    monkeypatch.delenv(missing)
+    with pytest.raises(RuntimeError, match=f"set {missing} in the environment"):
+        create_app()
+
+
+def test_a_deployed_service_with_its_secrets_in_the_environment_starts(monkeypatch, tmp_path):
+    monkeypatch.setenv("BASE_URL", "https://medtour.example")
+    monkeypatch.setenv("SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/x.db")
+    app = create_app()
+    assert app.config["SECRET_KEY"] == "s" * 40
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/x.db"
+
+
+def test_the_development_key_is_private_to_its_owner_and_never_tracked(monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("BASE_URL", raising=False)
+    app = create_app({})
+    key_file = Path(app.instance_path) / "secret_key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(key_file)], cwd=ROOT, check=False)
+    assert ignored.returncode == 0, "instance/ (key, SQLite file, local store) must be git-ignored"
+
+
+# URLs with a password other than the documented `user:pass` placeholder, cloud keys, private keys.
+_CREDENTIALS = re.compile(
+    r"://(?!user:pass@)[^/\s:@'\"\[]+:[^/\s@'\"]+@|AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----"
+)
+
+
+def test_no_credential_is_written_in_the_code_or_its_docs():
+    """Tests hold dummy credentials for their own local servers; everything else that ships
+    reads secrets from the environment."""
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, check=True, capture_output=True).stdout
+    shipped = [name for name in tracked.decode().split("\0") if name and not name.startswith("tests/")]
+    assert "service/config.py" in shipped and "README.md" in shipped
+    found = {
+        name: match.group(0)
+        for name in shipped if (ROOT / name).is_file()
+        for match in [_CREDENTIALS.search((ROOT / name).read_text(errors="ignore"))] if match
+    }
+    assert found == {}

@@ -2,19 +2,21 @@
 `flask uploads cleanup`."""
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 
 from service.cases import staging
 from service.extensions import db
 from service.models import StagedUpload
+from tests.fixtures import files
 from workers import uploads
 
 
 def _expired(storage) -> str:
-    import io
-
-    upload = staging.create("owner", "old.pdf", 5, now=datetime.now(UTC) - timedelta(hours=25))
-    staging.append(upload, io.BytesIO(b"%PDF-"), offset=0, content_length=5, storage=storage)
+    """A complete staged upload left unclaimed for 25 hours."""
+    content = files.pdf("Old scan")
+    upload = staging.create("owner", "old.pdf", len(content), now=datetime.now(UTC) - timedelta(hours=25))
+    staging.append(upload, io.BytesIO(content), offset=0, content_length=len(content), storage=storage)
     return upload.id
 
 
@@ -32,7 +34,6 @@ def test_the_sweep_hook_runs_the_cleanup_at_most_once_a_minute(app_ctx, storage,
     db.session.expire_all()
     assert db.session.get(StagedUpload, second) is None
     assert not storage.exists(staging.file_key(second))
-
 
 
 def test_cli_cleanup_removes_expired_uploads_and_says_so(app, app_ctx, storage):

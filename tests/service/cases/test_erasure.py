@@ -10,6 +10,8 @@ from sqlalchemy import func, select
 
 from service.cases import erasure, events
 from service.cases.status import CaseStatus
+from service.dashboard import metrics
+from service.dashboard.period import Period
 from service.extensions import db
 from service.models import Attachment, Case, CaseEvent, OutboxMessage
 from tests.fixtures import files
@@ -115,3 +117,21 @@ def test_the_job_then_erases_a_case_past_retention(client, storage):
         CaseEvent.case_id == case.id, CaseEvent.kind == "data_erased")) == 1
     assert case.treatment is not None and case.status == CaseStatus.CLOSED
     assert case.id not in erasure.due_for_retention(NOW, DAYS)
+
+
+def test_retention_keeps_the_anonymous_statistics(client):
+    """The dashboard counts the same cases, treatments, countries and outcomes after the
+    erasure as before it: only the person is gone."""
+    case = closed_case(client, days_ago=DAYS + 1)
+    period = Period(case.created_at.date(), case.created_at.date())
+    before = metrics.collect(db.session, period)
+    assert before.requests >= 1
+
+    erasure.apply_retention(NOW, DAYS)
+    db.session.commit()
+    jobs.erase_case(case.id)
+    db.session.commit()
+    db.session.refresh(case)
+
+    assert case.erased_at is not None
+    assert metrics.collect(db.session, period) == before

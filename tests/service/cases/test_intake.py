@@ -5,11 +5,13 @@ from __future__ import annotations
 import io
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 
 from service.cases import intake
 from service.cases.references import format_reference, next_reference
@@ -322,3 +324,45 @@ def test_adding_files_concurrently_keeps_all_or_nothing_too(app, client, storage
     assert sorted(store.finished) == ["1", "2", "3"]
     assert _latest_case().attachments == []
     assert {p for p in root.rglob("*") if p.is_file()} == before
+
+
+class ProbingCounterLock:
+    """A real store whose puts first try to take the reference counter's row lock from
+    another connection, as a concurrent submission would."""
+
+    def __init__(self, inner, engine, year: int) -> None:
+        self.inner, self.engine, self.year, self.waited = inner, engine, year, []
+
+    def put(self, *args, **kwargs):
+        with self.engine.connect() as other:
+            other.execute(text("SET LOCAL lock_timeout = '1s'"))
+            try:
+                other.execute(text("SELECT last FROM reference_counters WHERE year = :y FOR UPDATE"), {"y": self.year})
+                self.waited.append(False)
+            except OperationalError:
+                self.waited.append(True)
+            other.rollback()
+        return self.inner.put(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_the_reference_counter_is_not_locked_while_files_are_stored(app, client, storage):
+    """Each case is numbered just before its commit: while one patient's files upload,
+    another submission can still take the next number."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time; the row lock exists on PostgreSQL only")
+    year = datetime.now(UTC).year
+    with db.engine.connect() as setup:  # the year's row exists once its first case is in
+        setup.execute(text("INSERT INTO reference_counters (year, last) VALUES (:y, 0) ON CONFLICT DO NOTHING"),
+                      {"y": year})
+        setup.commit()
+    app.extensions["storage"] = probe = ProbingCounterLock(storage, db.engine, year)
+    try:
+        response = _post(client, [(files.png(), "knee.png"), (files.pdf("MRI"), "mri.pdf")])
+    finally:
+        app.extensions["storage"] = storage
+    assert response.status_code == 303
+    assert probe.waited == [False, False]
+    assert _latest_case().reference.startswith(f"MT-{year}-")
