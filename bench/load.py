@@ -2,14 +2,14 @@
 
 `python bench/load.py` starts, all on 127.0.0.1 and all its own: a Redis server, an S3
 endpoint (moto), a fresh database on the system PostgreSQL, the app under gunicorn
-(several gthread workers) and RQ workers for the routing queue. Then:
+(4 sync workers, as in production) and RQ workers for the routing queue. Then:
 
 * bare: every simulated client GETs `/healthz` (the app's cheapest route: Flask and one
   `SELECT 1`) as fast as it is answered, for a few seconds: the server's ceiling with
   the same concurrency on the same gunicorn.
-* load: `--patients` simulated patients (default 200), each on its own keep-alive
-  connection, for `--seconds` (default 60) do what a browser does: GET
-  `/requests/new` with an empty cookie jar (a new visitor), read the `csrf_token` and
+* load: `--patients` simulated patients (default 200), each on its own connection
+  (kept alive where the server allows), for `--seconds` (default 60) do what a browser
+  does: GET `/requests/new` with an empty cookie jar (a new visitor), read the `csrf_token` and
   `submission_token` hidden fields, and POST the form (multipart) with 1-3 small files
   (distinct PDFs and PNGs). A submission counts as accepted when the POST is answered
   303 to a status link `/s/<token>`; anything else, a timeout included, is an error.
@@ -521,8 +521,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--route-wait", type=float, default=120, help="at most this long for routing (default 120)")
     parser.add_argument("--timeout", type=float, default=120,
                         help="seconds a patient waits for one answer before it counts as an error (default 120)")
-    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes (default 2)")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
+    # Sync workers, as the README's production command: each connection is closed after
+    # its response. gthread workers with keep-alive reset some connections under this
+    # overload (TcpExtTCPAbortOnClose: closed with the client's next request unread).
+    parser.add_argument("--web-workers", type=int, default=4, help="gunicorn worker processes (default 4)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads per gunicorn worker (default 1: sync workers; more: gthread)")
     parser.add_argument("--rq-workers", type=int, default=2, help="RQ workers on the routing queue (default 2)")
     parser.add_argument("--seed", type=int, default=7, help="random seed of the payloads (default 7)")
     parser.add_argument("--postgres", default=POSTGRES_ADMIN_URL,
@@ -557,7 +561,8 @@ def run(args: argparse.Namespace, workdir: Path, cleanup: contextlib.ExitStack) 
     gunicorn, base = start_gunicorn(env, workdir, workers=args.web_workers, threads=args.threads)
     cleanup.callback(stop, gunicorn, "gunicorn")
 
-    print(f"gunicorn {args.web_workers} gthread workers x {args.threads} threads, {args.rq_workers} RQ workers "
+    kind = "sync workers" if args.threads == 1 else f"gthread workers x {args.threads} threads"
+    print(f"gunicorn {args.web_workers} {kind}, {args.rq_workers} RQ workers "
           f"(routing queue), PostgreSQL, Redis and S3 (moto) on {HOST}; rate limits off (RATELIMIT_ENABLED=0): "
           f"all {args.patients} simulated patients share one loopback address; a patient waits "
           f"{args.timeout:g} s for an answer", flush=True)
