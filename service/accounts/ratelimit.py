@@ -10,9 +10,7 @@ from typing import Final
 from flask import Flask, g
 from werkzeug.wrappers import Response
 
-from service.ratelimits import limit_posts, limiter_for, seconds_until_reset, storage_uri
-
-__all__ = ["IP_LIMIT", "count_failure", "init_app", "limiter_for", "seconds_until_reset", "storage_uri"]
+from service.ratelimits import limit_posts
 
 # Failed sign-in attempts one client address may make (the sign-in and code steps share it).
 IP_LIMIT: Final = "20 per 15 minutes"

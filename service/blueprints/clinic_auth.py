@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 
 from flask_wtf import FlaskForm
 
+from service import ratelimits
 from service.accounts import ratelimit, signin, signin_links
 from service.accounts.forms import LoginForm, SigninLinkForm
 from service.accounts.guard import LAST_SEEN, StaffLogin
@@ -39,7 +40,7 @@ def _no_store(response: Response) -> Response:
 
 @bp.errorhandler(RateLimitExceeded)
 def _too_many_attempts(_exc: RateLimitExceeded) -> Response:
-    seconds = ratelimit.seconds_until_reset()
+    seconds = ratelimits.seconds_until_reset()
     error = signin.lockout_message(seconds)
     if request.endpoint == "clinic_auth.login":
         body = render_template("clinic/auth/login.html", form=LoginForm(), error=error)

@@ -10,6 +10,7 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
+from service import ratelimits
 from service.accounts import ratelimit, signin
 from service.accounts import users as accounts
 from service.accounts.forms import CapacityForm, CodeForm, CreateUserForm, LoginForm
@@ -34,7 +35,7 @@ def _no_store(response: Response) -> Response:
 
 @bp.errorhandler(RateLimitExceeded)
 def _too_many_attempts(_exc: RateLimitExceeded) -> Response:
-    seconds = ratelimit.seconds_until_reset()
+    seconds = ratelimits.seconds_until_reset()
     body = render_template("staff/auth/login.html", form=LoginForm(), error=signin.lockout_message(seconds))
     return Response(body, 429, headers={"Retry-After": str(seconds)}, mimetype="text/html")
 
