@@ -148,13 +148,16 @@ def test_without_a_trusted_proxy_a_forged_forwarded_for_does_not_evade_the_limit
     assert answers == [303] * LIMIT + [429]
 
 
+HUNG_FOR = 16
+
+
 @pytest.fixture
 def silent_redis() -> Iterator[str]:
-    """A port that accepts connections and never answers (a hung Redis), for 8 seconds."""
+    """A port that accepts connections and never answers (a hung Redis), for HUNG_FOR seconds."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
-    closer = threading.Timer(8, listener.close)
+    closer = threading.Timer(HUNG_FOR, listener.close)
     closer.start()
     yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
     closer.cancel()
@@ -170,7 +173,10 @@ def test_a_redis_that_does_not_answer_does_not_hold_up_a_patient(db_session, app
         started = time.monotonic()
         assert _form(client).status_code == 303
         took.append(time.monotonic() - started)
-    assert max(took) < 3, took
+    # Waiting on the hung Redis costs about 2 s once (connect, one read timeout) and then
+    # nothing: the limiter counts in memory. Without the timeouts a request hangs until the
+    # port closes; the bound sits well between, so a loaded CI machine does not trip it.
+    assert max(took) < HUNG_FOR / 2, took
 
 
 def test_ratelimit_enabled_off_lifts_the_per_address_limits(db_session, app, database_url, tmp_path_factory,
