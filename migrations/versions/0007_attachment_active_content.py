@@ -1,4 +1,4 @@
-"""attachments: flag PDFs that carry scripts or launch actions
+"""attachments and staged uploads: flag PDFs that carry scripts or launch actions
 
 Revision ID: 0007_attachment_active_content
 Revises: 0006_idempotency_keys
@@ -17,10 +17,12 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('attachments', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('active_content', sa.Boolean(), server_default=sa.false(), nullable=False))
+    for table in ('attachments', 'staged_uploads'):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.add_column(sa.Column('active_content', sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
 def downgrade():
-    with op.batch_alter_table('attachments', schema=None) as batch_op:
-        batch_op.drop_column('active_content')
+    for table in ('staged_uploads', 'attachments'):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_column('active_content')

@@ -320,6 +320,7 @@ def finish(upload: StagedUpload, storage: Storage) -> StagedUpload:
             if isinstance(checked, uploads.FileProblem):
                 refused = checked
             else:
+                upload.active_content = checked
                 stored = storage.put(
                     key, joined, content_type=upload.content_type or PART_CONTENT_TYPE, filename=upload.filename
                 )
@@ -442,14 +443,15 @@ def open_for_attach(staged: list[StagedUpload], storage: Storage) -> list[Incomi
     try:
         for upload in staged:
             spool: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close_all)
-            opened.append(IncomingFile(upload.filename, spool, upload.length, upload.content_type or ""))
+            opened.append(IncomingFile(
+                upload.filename, spool, upload.length, upload.content_type or "", active_content=upload.active_content
+            ))
             try:
                 with storage.open(file_key(upload.id)) as source:
                     shutil.copyfileobj(source, spool, COPY_BLOCK)
             except (FileNotFoundError, OSError) as exc:
                 raise StorageUnavailable(f"staged upload {upload.id} cannot be read: {exc}") from exc
             spool.seek(0)
-            opened[-1].active_content = uploads.check_content(upload.filename, spool, upload.content_type or "") is True
     except BaseException:
         close_all(opened)
         raise

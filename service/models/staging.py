@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, String
+from sqlalchemy import JSON, BigInteger, Boolean, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.extensions import db
@@ -30,6 +30,8 @@ class StagedUpload(db.Model):
     # Detected from the first bytes (service.uploads.detect_type) once they are in.
     content_type: Mapped[str | None] = mapped_column(String(100))
     sha256: Mapped[str | None] = mapped_column(String(64))
+    # Found once the file is whole (service.uploads.check_content); the attachment inherits it.
+    active_content: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
