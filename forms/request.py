@@ -31,6 +31,9 @@ from service import i18n, limits, uploads
 from service.cases import staging
 from service.cases.intake import RequestData
 from service.i18n import gettext, lazy_gettext
+from service.catalog import choice
+from service.catalog.choice import Choice
+from service.catalog.snapshot import Catalog
 from service.models import Clinic, StagedUpload, Treatment
 
 NAME_MAX = 200
@@ -156,12 +159,9 @@ class RequestForm(FileBatchMixin, FlaskForm):
     # Honeypot: hidden from people by CSS, filled in by naive bots.
     website = StringField(lazy_gettext("Leave this field empty"))
 
-    def __init__(
-        self, *args, treatments: list[Treatment], clinics: list[Clinic], upload_owner: str | None = None, **kwargs
-    ) -> None:
+    def __init__(self, *args, catalog: Catalog, upload_owner: str | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._treatments = {t.slug: t for t in treatments}
-        self._clinics = {c.slug: c for c in clinics}
+        self._choice: Choice | None = None
         self._upload_owner = upload_owner
         self.accepted_files = []
         self.file_problems = []
@@ -171,12 +171,18 @@ class RequestForm(FileBatchMixin, FlaskForm):
         self.country.choices = [("", gettext("Select your country"))] + choices.countries_in(language)
         self.language.choices = [("", gettext("Select a language"))] + choices.languages_in(language)
         self.treatment.choices = [("", gettext("Select a treatment"))] + [
-            (t.slug, t.name) for t in treatments
+            (t.slug, t.name) for t in catalog.treatments
         ]
         self.preferred_clinic.choices = [("", gettext("No preference — choose for me"))] + [
-            (c.slug, f"{c.name} — {c.city}") for c in clinics
+            (c.slug, f"{c.name} — {c.city}") for c in catalog.clinics
         ]
         self.budget_currency.choices = [("", gettext("Currency"))] + choices.currencies_in(language)
+
+    def _chosen(self) -> Choice:
+        """The treatment and clinic as the database has them now: one query per submission."""
+        if self._choice is None:
+            self._choice = choice.look_up(self.treatment.data or "", self.preferred_clinic.data or "")
+        return self._choice
 
     # -- field checks --------------------------------------------------------
 
@@ -218,17 +224,17 @@ class RequestForm(FileBatchMixin, FlaskForm):
     def validate_treatment(self, field: SelectField) -> None:
         if not field.data:
             raise ValidationError(gettext("Select the treatment you are looking for."))
-        if field.data not in self._treatments:
+        if self._chosen().treatment is None:
             raise ValidationError(gettext("Select a treatment from the list."))
 
     def validate_preferred_clinic(self, field: SelectField) -> None:
         if not field.data:
             return
-        clinic = self._clinics.get(field.data)
+        chosen = self._chosen()
+        clinic, treatment = chosen.clinic, chosen.treatment
         if clinic is None:
             raise ValidationError(gettext("Select a clinic from the list, or leave it to us."))
-        treatment = self._treatments.get(self.treatment.data or "")
-        if treatment is not None and not clinic.offers_treatment(treatment.id):
+        if treatment is not None and not chosen.offered:
             raise ValidationError(gettext(
                 "%(clinic)s does not offer %(treatment)s; choose another clinic or leave it to us.",
                 clinic=clinic.name, treatment=treatment.name,
@@ -266,11 +272,14 @@ class RequestForm(FileBatchMixin, FlaskForm):
 
     @property
     def selected_treatment(self) -> Treatment:
-        return self._treatments[self.treatment.data]
+        treatment = self._chosen().treatment
+        if treatment is None:
+            raise LookupError("only a validated form has a selected treatment")
+        return treatment
 
     @property
     def selected_clinic(self) -> Clinic | None:
-        return self._clinics.get(self.preferred_clinic.data or "")
+        return self._chosen().clinic if self.preferred_clinic.data else None
 
     def request_data(self) -> RequestData:
         return RequestData(

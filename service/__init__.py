@@ -20,6 +20,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _configure_logging(app)
 
     from service import errors, i18n, security, store
+    from service.catalog import snapshot
     from service.extensions import configure_engine, csrf, db, migrate
 
     db.init_app(app)
@@ -27,6 +28,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=_migrations_dir())
     csrf.init_app(app)
     i18n.init_app(app)
+    snapshot.init_app(app)
     store.init_app(app)
     security.init_app(app)
     errors.init_app(app)

@@ -6,7 +6,7 @@ from sqlalchemy import text
 from werkzeug.wrappers import Response
 
 from service import i18n
-from service.catalog import queries
+from service.catalog import snapshot
 from service.extensions import db
 
 bp = Blueprint("public", __name__)
@@ -15,7 +15,7 @@ bp = Blueprint("public", __name__)
 @bp.get("/")
 def index() -> str:
     i18n.use_page_language()
-    return render_template("index.html", grouped=queries.categories())
+    return render_template("index.html", grouped=snapshot.current().categories())
 
 
 @bp.get("/healthz")

@@ -8,7 +8,7 @@ from werkzeug.wrappers import Response
 from forms import RequestForm
 from service import i18n
 from service.cases import idempotency, intake, staging
-from service.catalog import queries
+from service.catalog import snapshot
 from service.i18n import N_, gettext
 from service.store import get_storage
 
@@ -21,7 +21,7 @@ FILES_NOT_STORED = N_(
 
 
 def build_form(**kwargs) -> RequestForm:
-    return RequestForm(treatments=queries.treatments(), clinics=queries.clinics(), **kwargs)
+    return RequestForm(catalog=snapshot.current(), **kwargs)
 
 
 @bp.route("/requests/new", methods=["GET", "POST"])

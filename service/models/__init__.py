@@ -1,6 +1,6 @@
 """The data model. Import models from here."""
 from service.models.case import Attachment, Case, CaseEvent, ReferenceCounter
-from service.models.catalog import Clinic, ClinicTreatment, Treatment
+from service.models.catalog import CatalogVersion, Clinic, ClinicTreatment, Treatment
 from service.models.idempotency import IdempotencyKey
 from service.models.quotes import Quote
 from service.models.staff import PatientQuestion, User
@@ -11,6 +11,7 @@ __all__ = [
     "Attachment",
     "Case",
     "CaseEvent",
+    "CatalogVersion",
     "Clinic",
     "ClinicTreatment",
     "Document",

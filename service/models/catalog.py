@@ -66,3 +66,15 @@ class ClinicTreatment(db.Model):
 
     clinic: Mapped[Clinic] = relationship(back_populates="offers")
     treatment: Mapped[Treatment] = relationship(back_populates="offers")
+
+
+class CatalogVersion(db.Model):
+    """One row whose token changes in every transaction that changes the catalogue, so
+    each process can tell with one tiny query whether its copy is still current. A
+    random token rather than a counter: a rolled-back change can never make a later,
+    different catalogue look like one already cached."""
+
+    __tablename__ = "catalog_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))

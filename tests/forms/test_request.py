@@ -4,15 +4,14 @@ from __future__ import annotations
 from werkzeug.datastructures import MultiDict
 
 from forms import RequestForm
-from service.catalog import queries
+from service.catalog import snapshot
 from tests.fixtures.forms import valid_request
 
 
 def _form(app, **overrides) -> RequestForm:
     return RequestForm(
         formdata=MultiDict(valid_request(**overrides)),
-        treatments=queries.treatments(),
-        clinics=queries.clinics(),
+        catalog=snapshot.current(),
         meta={"csrf": False},
     )
 

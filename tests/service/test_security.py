@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from service import catalog
+from service.catalog import snapshot
 from service.security import CONTENT_SECURITY_POLICY
 from tests.service.accounts.support import fresh_limits  # noqa: F401
 from tests.service.blueprints.test_authorisation import build_world, each_response, sign_in_as
@@ -94,7 +94,7 @@ def test_error_pages_static_files_and_the_api_carry_them_too(app, client, monkey
         "static js": client.get("/static/js/uploads.js", **base),
         "openapi": client.get("/api/v1/openapi.json", **base),
     }
-    monkeypatch.setattr(catalog.queries, "categories", lambda: 1 / 0)
+    monkeypatch.setattr(snapshot, "current", lambda: 1 / 0)
     answers["server error"] = client.get("/", **base)
     assert {name: r.status_code for name, r in answers.items()} == {
         "page": 200, "not found": 404, "api not found": 404, "method not allowed": 405,

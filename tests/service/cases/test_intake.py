@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 from service.cases import intake
 from service.cases.references import format_reference, next_reference
 from service.extensions import db
-from service.models import Attachment, Case
+from service.models import Attachment, Case, Treatment
 from storage import StorageUnavailable, from_url
 from tests.fixtures import files
 from tests.fixtures.forms import upload, valid_request
@@ -121,12 +121,11 @@ def test_adding_files_when_the_store_fails_adds_nothing_and_says_so(app, client,
 
 
 def test_a_failed_commit_removes_the_objects_it_wrote(app_ctx, storage, monkeypatch):
-    from service.catalog import queries
     from service.uploads import inspect
 
     data = intake.RequestData(
         full_name="A", email="a@example.org", country="DE", language="de",
-        treatment=queries.treatments()[0], description="x" * 30,
+        treatment=db.session.scalars(select(Treatment).order_by(Treatment.id)).first(), description="x" * 30,
     )
     incoming = inspect("a.pdf", io.BytesIO(files.pdf()), 10 * 1024 * 1024)
     written: list[str] = []
