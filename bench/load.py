@@ -29,6 +29,10 @@ workers listen to the routing queue only: paperwork (PDFs) and emails are not ch
 here, and on this machine's two cores rendering them would take the CPU the web
 server is measured with; those jobs stay queued and go with the private Redis.
 
+`--smoke` runs 5 patients for 3 seconds on 2 web and 1 RQ worker, in about half a
+minute: it checks that the bench still runs (tests/bench/test_smoke.py), its figures
+mean nothing, but its verdict (nothing lost, nothing failed) still holds.
+
 Ctrl-C or SIGTERM stop everything: the servers run in their own sessions, so only this
 process gets the signal, and every child, the database and the temporary folder are
 removed on the way out.
@@ -98,6 +102,7 @@ HIDDEN_FIELDS = ("csrf_token", "submission_token")
 ROUTE_JOB = next(name for name, spec in JOBS.items() if spec.func is route_case)
 LANGUAGES = ("en", "de", "ru", "ar", "tr")
 COUNTRIES = ("DE", "GB", "KZ", "AE", "NL")
+SMOKE = {"patients": 5, "seconds": 3.0, "bare_seconds": 1.0, "route_wait": 30.0, "web_workers": 2, "rq_workers": 1}
 
 
 # --- what was sent, what was stored, and the verdict ---------------------------
@@ -531,7 +536,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=7, help="random seed of the payloads (default 7)")
     parser.add_argument("--postgres", default=POSTGRES_ADMIN_URL,
                         help=f"PostgreSQL to create the bench's database on (default {POSTGRES_ADMIN_URL})")
+    parser.add_argument("--smoke", action="store_true",
+                        help="only check that the bench runs: 5 patients for 3 s, 2 web and 1 RQ worker "
+                             "(overrides those options)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        vars(args).update(SMOKE)
     if min(args.patients, args.web_workers, args.threads, args.rq_workers) < 1 or min(args.seconds, args.timeout) <= 0:
         parser.error("counts must be at least 1, --seconds and --timeout positive")
     return args

@@ -25,6 +25,9 @@ Peak RSS is the process's high-water mark (VmHWM from /proc, and ru_maxrss), aft
 all rounds, next to the RSS measured once the inputs were made and the libraries
 imported: the growth is what rendering costs in memory.
 
+`--smoke` makes one round with 2 photos of 400×300, in seconds: it checks that the
+bench still runs (tests/bench/test_smoke.py), its figures mean nothing.
+
 Exit status: 0 when the measurement completed (goal met or not), 1 when it could not
 be made (e.g. the captured HTML differs from a fresh preparation).
 """
@@ -50,6 +53,7 @@ from service.paperwork import documents, dossier_content, images  # noqa: E402
 from service.paperwork.render import SandboxedFetcher, render_document  # noqa: E402
 
 RATIO_GOAL = 1.3
+SMOKE = {"rounds": 1, "images": 2, "size": "400x300"}
 
 
 # --- a case shaped like the ORM rows --------------------------------------------
@@ -186,7 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="2000x1500", help="photo size, WIDTHxHEIGHT")
     parser.add_argument("--max-side", type=int, help="override images.MAX_SIDE (default %d)" % images.MAX_SIDE)
     parser.add_argument("--out", type=Path, help="also write the last dossier here")
+    parser.add_argument("--smoke", action="store_true",
+                        help="only check that the bench runs: 1 round, 2 photos of 400x300 (overrides the sizes)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        vars(args).update(SMOKE)
     if args.max_side:
         images.MAX_SIDE = args.max_side
     width, height = (int(v) for v in args.size.lower().split("x"))

@@ -6,7 +6,10 @@
 * app: POSTs N files of S MiB (default 10 x 10 MiB, the intake limits) in one
   multipart request to `/api/v1/requests` and times the HTTP round trip. The body
   is encoded beforehand, so only sending, parsing, checking, hashing, storing and
-  answering are timed. Every returned sha256 is checked against hashlib's.
+  answering are timed. Every returned sha256 is checked against hashlib's. The
+  files are real PDFs as a scanner makes them (tests/fixtures/scans.py: one page,
+  one image of random bytes, so nothing compresses them), so intake opens and
+  checks each one as it would a patient's scan.
 * direct: `put_object` of the same byte strings, one after the other, to the same
   endpoint and bucket with boto3 (path-style addressing), timed the same way.
 
@@ -19,7 +22,7 @@ every ~5 ms and keeps the peak; the kernel's own high-water mark (VmHWM, reset v
 /proc/<pid>/clear_refs before the request when allowed) catches spikes between
 samples, and the larger of the two counts. Growth is the peak minus the worker's
 idle RSS, measured after a small warm-up request; the goal is <= 30 MiB, i.e. the
-files are streamed rather than held in memory.
+files are streamed rather than held in memory, and the PDF check reads no image.
 
 Both sides run in the same invocation and the rounds interleave app and direct,
 because the machine is noisy: numbers from separate runs are not comparable, and
@@ -29,6 +32,9 @@ ratio over rounds and the largest RSS growth.
 The S3 endpoint runs in its own process rather than in a thread of this one: in
 this process it would share the GIL with the boto3 client of the direct upload
 (slowing the baseline) but not with the gunicorn worker.
+
+`--smoke` makes one round of 2 files of 1 MiB, in seconds: it checks that the bench
+still runs (tests/bench/test_smoke.py), its figures mean nothing.
 
 Exit status: 0 when the measurement completed (goals met or not), 1 when
 something failed (a request not answered 201, a hash mismatch, a service that
@@ -59,16 +65,20 @@ from botocore.config import Config
 from urllib3 import encode_multipart_formdata
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.fixtures.scans import scan_pdf  # noqa: E402
+
 HOST = "127.0.0.1"
 BUCKET = "medtour-bench"
 PREFIX = "bench"
 MIB = 1024 * 1024
-PDF_MAGIC = b"%PDF-1.4\n"
 SAMPLE_INTERVAL = 0.005
 THROUGHPUT_GOAL = 0.8
 RSS_GOAL_MIB = 30.0
 STARTUP_TIMEOUT = 60.0
 REQUEST_TIMEOUT = 300.0
+SMOKE = {"rounds": 1, "files": 2, "size_mib": 1}
 
 
 class BenchError(Exception):
@@ -306,11 +316,8 @@ def first_treatment_slug() -> str:
 
 
 def make_files(count: int, size: int) -> list[tuple[str, bytes]]:
-    """Random bytes behind a PDF signature: accepted as PDF, incompressible."""
-    return [
-        (f"scan-{i:02d}.pdf", PDF_MAGIC + os.urandom(size - len(PDF_MAGIC)))
-        for i in range(1, count + 1)
-    ]
+    """Distinct real PDFs of `size` bytes, nearly all image of random bytes: incompressible."""
+    return [(f"scan-{i:02d}.pdf", scan_pdf(size)) for i in range(1, count + 1)]
 
 
 def make_payload(files: list[tuple[str, bytes]], treatment: str) -> Payload:
@@ -465,7 +472,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved app/direct rounds (default 3)")
     parser.add_argument("--files", type=int, default=10, help="files per request (default 10)")
     parser.add_argument("--size-mib", type=int, default=10, help="size of each file in MiB (default 10)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="only check that the bench runs: 1 round of 2 files of 1 MiB (overrides the sizes)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        vars(args).update(SMOKE)
     if args.rounds < 1 or args.files < 1 or args.size_mib < 1:
         parser.error("--rounds, --files and --size-mib must be at least 1")
     return args

@@ -181,6 +181,15 @@ PILLOW_TYPES: Final = frozenset({"image/jpeg", "image/png", "image/webp", "image
 # Names that make a PDF do something when opened or clicked: scripts and program launches.
 _ACTIVE_KEYS: Final = frozenset({"/JS", "/JavaScript"})
 _ACTIVE_ACTIONS: Final = frozenset({"/JavaScript", "/Launch"})
+# The entries that lead from the trailer to every place a viewer runs an action from: the
+# catalogue's /OpenAction, /AA, /Names (a /JavaScript tree there is active already),
+# /AcroForm fields and /Outlines items, the page tree, pages' and annotations' /AA and /A,
+# chained /Next actions. Nothing else is followed: /Contents, /Resources (fonts, images,
+# forms), appearance streams and embedded files hold most of a file's bytes and run no action.
+_ACTION_PATHS: Final = frozenset({
+    "/Root", "/OpenAction", "/AA", "/A", "/Next", "/Names", "/Kids",
+    "/Pages", "/Annots", "/AcroForm", "/Fields", "/Outlines", "/First",
+})
 # Objects visited when looking for active content; a 10 MB PDF has far fewer.
 _MAX_PDF_OBJECTS: Final = 200_000
 
@@ -207,44 +216,56 @@ class _PdfLocked(Exception):
     """Only a password opens the PDF: nobody we pass it to could read it either."""
 
 
-def _open_pdf(stream: BinaryIO) -> PdfReader | None:
-    """The PDF as pypdf reads it with every page, or None when it cannot be read.
+def _readable(reader: PdfReader) -> bool:
+    """Whether pypdf can read the PDF: it found the cross-reference table and trailer (a
+    truncated file has neither), and the page tree yields pages whose content objects are
+    all on record. Neither content nor images are read: they are most of a file's bytes.
     Raises ``_PdfLocked`` when it needs a password (the empty one opens most "protected"
     PDFs, which only restrict printing or copying)."""
-    try:
-        reader = PdfReader(stream, strict=False)
-        if reader.is_encrypted:
-            try:
-                opened = reader.decrypt("")
-            except Exception as exc:  # untrusted input: an encryption pypdf cannot undo
-                raise _PdfLocked from exc
-            if not opened:
-                raise _PdfLocked
-        if len(reader.pages) == 0:
-            return None
-        for page in reader.pages:
-            page.get_contents()
-        return reader
-    except _PdfLocked:
-        raise
-    except Exception as exc:  # untrusted input: whatever pypdf trips over, the file is unreadable
-        log.info("uploaded PDF cannot be read: %r", exc)
-        return None
-    finally:
-        stream.seek(0)
+    if reader.is_encrypted:
+        try:
+            opened = reader.decrypt("")
+        except Exception as exc:  # untrusted input: an encryption pypdf cannot undo
+            raise _PdfLocked from exc
+        if not opened:
+            raise _PdfLocked
+    pages = reader.pages
+    return len(pages) > 0 and all(_on_record(reader, page.get("/Contents")) for page in pages)
+
+
+def _on_record(reader: PdfReader, value: object) -> bool:
+    """Whether every object ``value`` refers to is in the cross-reference table: looked up,
+    not read."""
+    refs = value if isinstance(value, ArrayObject) else [value]
+    return all(
+        not isinstance(ref, IndirectObject)
+        or ref.idnum in reader.xref.get(ref.generation, {})
+        or ref.idnum in reader.xref_objStm
+        for ref in refs
+    )
+
+
+def _release(reader: PdfReader) -> None:
+    """Let go at once of everything the reader read. pypdf's objects point back at their
+    reader, so a reader keeping them is a reference cycle: each file's objects would stay
+    in memory until the cyclic collector runs."""
+    reader.close()
+    vars(reader).clear()
 
 
 def has_active_content(reader: PdfReader) -> bool:
-    """Whether the PDF holds JavaScript or a launch action anywhere reachable from its
-    trailer: the catalogue's /OpenAction, /AA and /Names/JavaScript, pages' and
-    annotations' actions, form fields. Object streams are resolved by pypdf, so a
-    compressed script is found too. Too deep to tell counts as active."""
+    """Whether the PDF holds JavaScript or a launch action where a viewer runs one: the
+    catalogue's /OpenAction, /AA, /Names/JavaScript, form fields and outline, pages' and
+    annotations' actions (``_ACTION_PATHS``). Only those dictionaries are read, never
+    content, resources or images. Object streams are resolved by pypdf, so a compressed
+    script is found too. Too deep to tell counts as active."""
     seen: set[tuple[int, int]] = set()
-    pending: list[object] = [reader.trailer]
+    # (object, whether to follow all of its entries: those of an /AA dictionary are all actions)
+    pending: list[tuple[object, bool]] = [(reader.trailer, False)]
     visited = 0
     try:
         while pending:
-            node = pending.pop()
+            node, every_entry = pending.pop()
             if isinstance(node, IndirectObject):
                 ref = (node.idnum, node.generation)
                 if ref in seen:
@@ -262,13 +283,35 @@ def has_active_content(reader: PdfReader) -> bool:
                     action = action.get_object()
                 if isinstance(action, str) and action in _ACTIVE_ACTIONS:
                     return True
-                pending.extend(value for key, value in node.items() if key != "/Parent")
+                pending.extend(
+                    (value, key == "/AA") for key, value in node.items() if every_entry or key in _ACTION_PATHS
+                )
             elif isinstance(node, ArrayObject):
-                pending.extend(node)
+                pending.extend((value, False) for value in node)
     except Exception as exc:  # untrusted input: a structure we cannot walk is not trusted
         log.info("uploaded PDF could not be checked for active content: %r", exc)
         return True
     return False
+
+
+def _check_pdf(name: str, stream: BinaryIO) -> FileProblem | bool:
+    """Refuse a PDF pypdf cannot read or only with a password; otherwise whether it has
+    active content. The reader is released before returning."""
+    reader: PdfReader | None = None
+    try:
+        reader = PdfReader(stream, strict=False)
+        if not _readable(reader):
+            return unreadable_pdf_problem(name)
+        return has_active_content(reader)
+    except _PdfLocked:
+        return locked_pdf_problem(name)
+    except Exception as exc:  # untrusted input: whatever pypdf trips over, the file is unreadable
+        log.info("uploaded PDF cannot be read: %r", exc)
+        return unreadable_pdf_problem(name)
+    finally:
+        if reader is not None:
+            _release(reader)
+        stream.seek(0)
 
 
 def check_content(name: str, stream: BinaryIO, content_type: str) -> FileProblem | bool:
@@ -276,16 +319,7 @@ def check_content(name: str, stream: BinaryIO, content_type: str) -> FileProblem
     password) and an image over Pillow's pixel limit are refused; otherwise whether the
     file has active content."""
     if content_type == "application/pdf":
-        try:
-            reader = _open_pdf(stream)
-        except _PdfLocked:
-            return locked_pdf_problem(name)
-        if reader is None:
-            return unreadable_pdf_problem(name)
-        try:
-            return has_active_content(reader)
-        finally:
-            stream.seek(0)
+        return _check_pdf(name, stream)
     if content_type in PILLOW_TYPES and _too_many_pixels(stream):
         return pixels_problem(name)
     return False

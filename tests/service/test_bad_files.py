@@ -9,9 +9,11 @@ import re
 import unicodedata
 from pathlib import Path
 
+import pydyf
 import pytest
 from PIL import Image
-from pypdf import PdfReader
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import ArrayObject, DictionaryObject, FloatObject, NameObject, TextStringObject
 from sqlalchemy import func, select
 
 from service import limits, uploads
@@ -181,8 +183,6 @@ def test_a_plain_pdf_has_no_active_content():
 
 
 def test_a_script_inside_a_compressed_object_stream_is_found():
-    from pypdf import PdfWriter
-
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(hostile.pdf_with_script("open_action"))))
     writer.compress_identical_objects()
     for page in writer.pages:
@@ -190,6 +190,77 @@ def test_a_script_inside_a_compressed_object_stream_is_found():
     out = io.BytesIO()
     writer.write(out)
     assert uploads.has_active_content(PdfReader(io.BytesIO(out.getvalue()))) is True
+
+
+def test_a_script_in_a_real_object_stream_is_found():
+    """pydyf (WeasyPrint's writer) packs every dictionary into a compressed object stream:
+    the script is nowhere in the file's bytes as text."""
+    pdf = pydyf.PDF()
+    action = pydyf.Dictionary({"Type": "/Action", "S": "/JavaScript", "JS": pydyf.String('app.alert("pwned")')})
+    pdf.add_object(action)
+    pdf.catalog["OpenAction"] = action.reference
+    content = pydyf.Stream()
+    content.begin_text()
+    content.show_text(pydyf.String("Scripted"))
+    content.end_text()
+    pdf.add_object(content)
+    pdf.add_page(pydyf.Dictionary({"Type": "/Page", "Parent": pdf.pages.reference,
+                                   "MediaBox": pydyf.Array([0, 0, 612, 792]), "Contents": content.reference}))
+    out = io.BytesIO()
+    pdf.write(out, version=b"1.7", compress=True)
+    data = out.getvalue()
+    assert b"/ObjStm" in data and b"JavaScript" not in data
+    assert uploads.check_content("scripted.pdf", io.BytesIO(data), "application/pdf") is True
+
+
+def _action(kind: str) -> DictionaryObject:
+    if kind == "/Launch":
+        return DictionaryObject({NameObject("/S"): NameObject("/Launch"), NameObject("/F"): TextStringObject("cmd.exe")})
+    return DictionaryObject({NameObject("/S"): NameObject("/JavaScript"), NameObject("/JS"): TextStringObject("app.alert(1)")})
+
+
+def _pdf_acting_from(where: str) -> bytes:
+    """``files.pdf``'s page with an action in one more place a viewer runs actions from."""
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(files.pdf())))
+    page = writer.pages[0]
+    if where == "outline":
+        item = writer.add_outline_item(title="Results", page_number=0)
+        item.get_object()[NameObject("/A")] = writer._add_object(_action("/JavaScript"))
+    elif where == "form-field":
+        field = DictionaryObject({
+            NameObject("/FT"): NameObject("/Tx"), NameObject("/T"): TextStringObject("name"),
+            NameObject("/AA"): DictionaryObject({NameObject("/K"): writer._add_object(_action("/JavaScript"))}),
+        })
+        writer._root_object[NameObject("/AcroForm")] = DictionaryObject(
+            {NameObject("/Fields"): ArrayObject([writer._add_object(field)])}
+        )
+    elif where == "page-open":
+        page[NameObject("/AA")] = DictionaryObject({NameObject("/O"): _action("/JavaScript")})
+    elif where == "next-action":
+        goto = DictionaryObject({
+            NameObject("/S"): NameObject("/GoTo"),
+            NameObject("/D"): ArrayObject([page.indirect_reference, NameObject("/Fit")]),
+            NameObject("/Next"): ArrayObject([writer._add_object(_action("/JavaScript"))]),
+        })
+        writer._root_object[NameObject("/OpenAction")] = writer._add_object(goto)
+    elif where == "launch-link":
+        annotation = DictionaryObject({
+            NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/Link"),
+            NameObject("/Rect"): ArrayObject([FloatObject(v) for v in (72, 72, 200, 100)]),
+            NameObject("/A"): _action("/Launch"),
+        })
+        page[NameObject("/Annots")] = ArrayObject([writer._add_object(annotation)])
+    else:
+        raise ValueError(where)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("where", ["outline", "form-field", "page-open", "next-action", "launch-link"])
+def test_actions_wherever_a_viewer_runs_them_are_found(where):
+    """The check follows only the entries that lead to actions; each of these is one of them."""
+    assert uploads.check_content("acting.pdf", io.BytesIO(_pdf_acting_from(where)), "application/pdf") is True
 
 
 @pytest.mark.parametrize("door", [FORM, API])

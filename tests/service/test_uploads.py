@@ -1,13 +1,30 @@
-"""File checks: type from the bytes, size limits, safe display names."""
+"""File checks: type from the bytes, size limits, safe display names, and what looking
+inside a PDF costs."""
 from __future__ import annotations
 
+import gc
 import io
+import tracemalloc
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
 
 import pytest
+from pypdf import PdfReader
 
-from service import limits
-from service.uploads import FileProblem, IncomingFile, Problem, count_problem, detect_type, inspect, safe_filename
-from tests.fixtures import files
+from service import limits, uploads
+from service.uploads import (
+    FileProblem,
+    IncomingFile,
+    Problem,
+    check_content,
+    count_problem,
+    detect_type,
+    inspect,
+    safe_filename,
+)
+from tests.fixtures import files, hostile, scans
 
 
 @pytest.mark.parametrize("mime", list(files.ACCEPTED))
@@ -100,3 +117,73 @@ def test_count_problem_names_the_limit():
     assert "at most 10 files" in problem.message
     later = count_problem(4, 7, 10)
     assert later is not None and "only 3 of 10" in later.message
+
+
+# ---------------------------------------------------------------- what the PDF check costs
+
+
+@pytest.fixture
+def scan_file(tmp_path: Path) -> Iterator[BinaryIO]:
+    """A real 10 MB scan on disk, where Werkzeug spools an upload that size."""
+    path = tmp_path / "scan.pdf"
+    path.write_bytes(scans.scan_pdf(limits.MAX_FILE_BYTES))
+    with path.open("rb") as stream:
+        yield stream
+
+
+def test_checking_a_pdf_reads_no_image_and_keeps_nothing(scan_file):
+    """A scan is nearly all image: the check reads the page tree and where actions live,
+    never the image, and keeps nothing once it has answered, with the cyclic collector off
+    (it used to keep every checked file's image until the collector ran)."""
+    assert check_content("scan.pdf", scan_file, "application/pdf") is False  # imports, pypdf's own caches
+    gc.disable()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(5):
+            assert check_content("scan.pdf", scan_file, "application/pdf") is False
+            assert scan_file.tell() == 0
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        gc.enable()
+    assert peak - before < limits.MAX_FILE_BYTES // 10, f"peak {peak - before:,} bytes"
+    assert current - before < 256 * 1024, f"kept {current - before:,} bytes"
+
+
+@pytest.mark.parametrize(
+    "make", [files.pdf, lambda: hostile.pdf_with_script("annotation"), hostile.locked_pdf],
+    ids=["plain", "scripted", "locked"],
+)
+def test_the_pdf_reader_is_freed_as_soon_as_the_check_answers(monkeypatch, make):
+    """No reference cycle is left for the collector: the reader and what it read go at once."""
+    readers: list[weakref.ref] = []
+
+    class Recorded(PdfReader):
+        def __init__(self, *args, **kwargs) -> None:
+            readers.append(weakref.ref(self))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(uploads, "PdfReader", Recorded)
+    gc.disable()
+    try:
+        check_content("lab.pdf", io.BytesIO(make()), "application/pdf")
+        alive = [ref for ref in readers if ref() is not None]
+    finally:
+        gc.enable()
+    assert len(readers) == 1 and not alive
+
+
+def test_a_page_whose_content_object_is_missing_is_refused():
+    """The cheap stand-in for reading every page: its content objects must be on record."""
+    data = files.pdf().replace(b"/Contents 4 0 R", b"/Contents 9 0 R")
+    result = check_content("lab.pdf", io.BytesIO(data), "application/pdf")
+    assert isinstance(result, FileProblem) and result.problem is Problem.UNREADABLE
+
+
+def test_a_scan_made_for_the_tests_is_a_valid_pdf_of_the_size_asked():
+    data = scans.scan_pdf(300_000)
+    assert len(data) == 300_000
+    [page] = PdfReader(io.BytesIO(data)).pages
+    assert page.images[0].image.size == (scans.IMAGE_WIDTH, 290)
+    assert isinstance(inspect("scan.pdf", io.BytesIO(data), limits.MAX_FILE_BYTES), IncomingFile)
