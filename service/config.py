@@ -82,6 +82,9 @@ def load(instance_path: str) -> dict[str, Any]:
         "SECRET_KEY": env.get("SECRET_KEY") or _secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # On SQLite, how long a transaction that may write waits for the lock of the one
+        # writer before it gives up and its request is answered 503 (seconds).
+        "SQLITE_BUSY_TIMEOUT": 15.0,
         "REDIS_URL": env.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "STORAGE_URL": storage_url,
         "S3_SSE": env.get("S3_SSE", "AES256"),

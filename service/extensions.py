@@ -7,6 +7,8 @@ from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+from service.sqlite_locks import configure_sqlite
+
 # Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -28,25 +30,11 @@ csrf = CSRFProtect()
 
 def configure_engine(app) -> None:
     """SQLite needs help to behave like the production database: enforce foreign
-    keys, let the web and worker processes share the file (WAL, busy timeout), and
-    let SQLAlchemy own BEGIN so SAVEPOINTs work (pysqlite's own handling breaks them)."""
-    from sqlalchemy import event
-
+    keys, let the web and worker processes share the file (WAL, busy timeout), let
+    SQLAlchemy own BEGIN so SAVEPOINTs work, and take the write lock when a transaction
+    that may write begins, never while a client sends (service/sqlite_locks.py)."""
     with app.app_context():
         engine = db.engine
     if engine.dialect.name != "sqlite":
         return
-
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection, _record) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=15000")
-        if engine.url.database not in (None, "", ":memory:"):
-            cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+    configure_sqlite(app, engine, busy_timeout=app.config["SQLITE_BUSY_TIMEOUT"])

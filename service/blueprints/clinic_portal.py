@@ -31,6 +31,7 @@ from service.extensions import db
 from service.models import Attachment, Case, Document, Quote, Referral, User
 from service.paperwork.content import age_years, country_label, dossier_content
 from service.store import get_storage
+from service.sqlite_locks import writes_on_read
 from workers import outbox
 
 bp = Blueprint("clinic_portal", __name__, url_prefix="/clinic")
@@ -228,6 +229,7 @@ def _render(
 
 
 @bp.get("/referrals/<int:referral_id>")
+@writes_on_read
 @clinic_required
 def referral(referral_id: int) -> tuple[str, int]:
     referral = _own_referral(referral_id)
@@ -252,6 +254,7 @@ def _download(referral: Referral, key: str, filename: str, content_type: str) ->
 
 
 @bp.get("/referrals/<int:referral_id>/dossier")
+@writes_on_read
 @clinic_required
 def dossier(referral_id: int) -> Response:
     referral = _own_referral(referral_id)
@@ -262,6 +265,7 @@ def dossier(referral_id: int) -> Response:
 
 
 @bp.get("/referrals/<int:referral_id>/attachments/<int:attachment_id>")
+@writes_on_read
 @clinic_required
 def attachment(referral_id: int, attachment_id: int) -> Response:
     referral = _own_referral(referral_id)

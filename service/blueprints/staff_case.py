@@ -41,6 +41,7 @@ from service.models import (
     User,
 )
 from service.store import get_storage
+from service.sqlite_locks import writes_on_read
 from storage import content_disposition
 from workers import outbox
 
@@ -198,6 +199,7 @@ def _render(
 
 
 @bp.get("/<reference>")
+@writes_on_read
 @staff_required()
 def show(reference: str) -> tuple[str, int]:
     case = _case_or_404(reference)
@@ -210,6 +212,7 @@ AUDIT_COLUMNS: Final = ("when", "who", "what", "description", "details")
 
 
 @bp.get("/<reference>/audit.csv")
+@writes_on_read
 @staff_required(ADMIN)
 def audit(reference: str) -> Response:
     """Every event of the case, oldest first, for a data-subject request: when (UTC),
@@ -306,6 +309,7 @@ def _download(case: Case, key: str, filename: str, content_type: str) -> Respons
 
 
 @bp.get("/<reference>/attachments/<int:attachment_id>")
+@writes_on_read
 @staff_required()
 def attachment(reference: str, attachment_id: int) -> Response:
     case = _case_or_404(reference)
@@ -314,6 +318,7 @@ def attachment(reference: str, attachment_id: int) -> Response:
 
 
 @bp.get("/<reference>/documents/<int:document_id>")
+@writes_on_read
 @staff_required()
 def document(reference: str, document_id: int) -> Response:
     case = _case_or_404(reference)

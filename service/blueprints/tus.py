@@ -19,10 +19,12 @@ from werkzeug.http import http_date
 from service import i18n
 from service.cases import staging
 from service.cases.staging import StagingError
+from service.extensions import db
 from service.i18n import gettext
 from service.models import StagedUpload
 from service.problems import problem
 from service.store import get_storage
+from service.sqlite_locks import release_snapshot
 
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = "creation,termination,expiration"
@@ -158,6 +160,9 @@ def patch(upload_id: str) -> Response:
         raise StagingError(415, "Unsupported Media Type",
                            gettext("Send the bytes as %(type)s.", type=OFFSET_CONTENT_TYPE))
     offset = _whole_number("Upload-Offset")
+    # The body arrives at the client's pace: not inside a transaction holding SQLite's
+    # write lock (append's update is conditional on the offset read here).
+    release_snapshot(db.session)
     upload = staging.append(
         upload, request.stream, offset=offset, content_length=request.content_length, storage=get_storage()
     )
