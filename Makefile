@@ -7,7 +7,7 @@ FLASK  := $(BIN)/flask --app wsgi
 PO     := $(wildcard service/translations/*/LC_MESSAGES/messages.po)
 MO     := $(PO:.po=.mo)
 
-.PHONY: run test install install-dev browser axe bench bench-load migrate catalog clean translations messages
+.PHONY: run test install install-dev browser nginx axe bench bench-load migrate catalog clean translations messages
 
 # axe-core for the browser tests' accessibility checks (tests/browser/test_accessibility.py),
 # fetched from the npm registry by `make test`; never committed (.venv is ignored).
@@ -52,7 +52,7 @@ run: catalog translations
 	$(BIN)/python -m service.runner
 
 ## The whole suite: SQLite and PostgreSQL, the real Redis, S3 on moto, Chromium.
-test: install-dev browser axe translations
+test: install-dev browser nginx axe translations
 	$(BIN)/python -m pytest
 
 ## Debian's Chromium for the browser tests (Playwright drives it; no browser download).
@@ -60,6 +60,13 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: sudo apt-get install -y chromium"; fi; }
+
+## Debian's nginx (and envsubst, which renders deploy/nginx.conf), the production front
+## end, for tests/deploy/test_nginx.py: the tests run their own nginx on loopback ports.
+nginx:
+	@{ command -v nginx || [ -x /usr/sbin/nginx ]; } >/dev/null 2>&1 && command -v envsubst >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nginx gettext-base >/dev/null; \
+	  else echo "nginx is missing: sudo apt-get install -y nginx gettext-base"; fi; }
 
 ## axe-core, pinned to AXE_VERSION, at $(VENV)/axe/axe.min.js (a link to the pinned copy).
 ## Without npm the accessibility tests skip, and fail under CI=true.
@@ -82,6 +89,7 @@ bench: install-dev
 	$(BIN)/python bench/paperwork.py
 	$(BIN)/python bench/throttled_upload.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/slow_clients.py
 
 ## 200 patients for 60 s against gunicorn + PostgreSQL (its own database) + Redis + S3; about 4 minutes.
 bench-load: install-dev

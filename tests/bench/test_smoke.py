@@ -45,6 +45,11 @@ FIGURES: dict[str, list[str]] = {
         rf"^ratio to bare +{NUMBER}x submissions",
         r"^PASS: zero errors, zero lost$",
     ],
+    "slow_clients.py": [
+        rf"^direct +form page latency  p50 {NUMBER} s",
+        rf"^nginx +form page latency  p50 {NUMBER} s",
+        r"^PASS: behind nginx",
+    ],
 }
 
 
