@@ -93,8 +93,9 @@ def load(instance_path: str) -> dict[str, Any]:
         "MAX_FILES": max_files,
         "MAX_FILE_BYTES": max_file_bytes,
         "MAX_CONTENT_LENGTH": max_files * max_file_bytes + limits.FORM_OVERHEAD_BYTES,
-        # Multipart parts beyond the files: text fields plus a safety margin.
-        "MAX_FORM_PARTS": 200,
+        # The form parser's limits; service.request_body says which one a refused body broke.
+        "MAX_FORM_PARTS": limits.MAX_FORM_PARTS,
+        "MAX_FORM_MEMORY_SIZE": limits.MAX_TEXT_FIELD_BYTES,
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
         # Where people reach the service; used for links in emails and PDFs made by workers.
         "BASE_URL": base_url,
@@ -113,11 +114,13 @@ def load(instance_path: str) -> dict[str, Any]:
         "JOB_RETRY_INTERVALS": [5, 30, 120, 600],
         "WTF_CSRF_TIME_LIMIT": None,
         # Staff sessions: HttpOnly, SameSite=Lax, Secure whenever the service is served
-        # over https (BASE_URL), and signed out after this much inactivity.
+        # over https (BASE_URL), signed out after this much inactivity, and after this
+        # many hours however active (service/accounts/sessions.py).
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", base_url.startswith("https://")),
         "STAFF_SESSION_IDLE_MINUTES": _int("STAFF_SESSION_IDLE_MINUTES", 30),
+        "STAFF_SESSION_MAX_HOURS": _int("STAFF_SESSION_MAX_HOURS", 12),
         # Admins must use a TOTP second factor when this is on.
         "STAFF_ADMIN_TOTP": _bool("STAFF_ADMIN_TOTP", False),
         # Assign new cases to coordinators automatically, balanced by open load and capacity.

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Final
 
-from flask import Flask, Response, current_app, render_template, request
+from flask import Flask, Response, current_app, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from service import i18n
 from service.i18n import N_, gettext
 from service.problems import problem
+from service.request_body import FieldTooLong, Request, TooManyFields
 from service.uploads import human_size
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,17 @@ def _patient_form() -> bool:
     return request.path.startswith(("/requests/", "/uploads"))
 
 
+def _form_refused(status: int, *, title: str, heading: str, detail: str, advice: str) -> tuple[str, int]:
+    """A body refused before its form could read it: what was wrong and what to do, on
+    a page of its own (the form cannot be shown again: nothing of it was read)."""
+    back_url = url_for("requests.new") if request.path.startswith("/requests/") else None
+    return render_template("errors/form_refused.html", title=title, heading=heading, detail=detail,
+                           advice=advice, back_url=back_url), status
+
+
 def _too_large(exc: RequestEntityTooLarge) -> tuple[str, int] | Response:
+    """The whole body is over MAX_CONTENT_LENGTH (Werkzeug's own 413, or a streamed body
+    that ran past it): the files are what make a body that large."""
     max_files = current_app.config["MAX_FILES"]
     if _wants_json():
         max_file = human_size(current_app.config["MAX_FILE_BYTES"])
@@ -45,12 +56,55 @@ def _too_large(exc: RequestEntityTooLarge) -> tuple[str, int] | Response:
         ))
     if _patient_form():
         i18n.use_page_language(switch=False)
-    detail = gettext(
-        "The request is larger than the service accepts: at most %(max_files)s files "
-        "of %(max_file)s each, plus the form.",
-        max_files=max_files, max_file=i18n.format_size(current_app.config["MAX_FILE_BYTES"]),
+    return _form_refused(
+        413,
+        title=gettext("Files too large"),
+        heading=gettext("Your files are too large to send together"),
+        detail=gettext(
+            "The request is larger than the service accepts: at most %(max_files)s files "
+            "of %(max_file)s each, plus the form.",
+            max_files=max_files, max_file=i18n.format_size(current_app.config["MAX_FILE_BYTES"]),
+        ),
+        advice=gettext("Go back: what you typed is usually still in the form. Remove the largest files and send "
+                       "again — you can add more files later from your status page."),
     )
-    return render_template("errors/413.html", detail=detail), 413
+
+
+def _field_too_long(exc: FieldTooLong) -> tuple[str, int] | Response:
+    limit = current_app.config["MAX_FORM_MEMORY_SIZE"]
+    if _wants_json():
+        return problem(413, "Text field too long",
+                       f"A text field is longer than the service accepts: at most {human_size(limit)} per field.")
+    if _patient_form():
+        i18n.use_page_language(switch=False)
+    return _form_refused(
+        413,
+        title=gettext("Text too long"),
+        heading=gettext("A text field is too long to send"),
+        detail=gettext("One of the text fields is longer than the service accepts: at most %(limit)s of text "
+                       "per field.", limit=i18n.format_size(limit)),
+        advice=gettext("Go back: what you typed is usually still in the form. Shorten the longest text and "
+                       "send again."),
+    )
+
+
+def _too_many_fields(exc: TooManyFields) -> tuple[str, int] | Response:
+    max_parts = current_app.config["MAX_FORM_PARTS"]
+    if _wants_json():
+        return problem(400, "Too many form fields",
+                       f"The request has more form fields and files than the service accepts: at most "
+                       f"{max_parts} in one request.")
+    if _patient_form():
+        i18n.use_page_language(switch=False)
+    return _form_refused(
+        400,
+        title=gettext("Too many form fields"),
+        heading=gettext("The form sent too many fields"),
+        detail=gettext("The request has more fields and files than the service accepts: at most "
+                       "%(max_parts)s in one form.", max_parts=i18n.format_integer(max_parts)),
+        advice=gettext("Our forms have far fewer, so this did not come from the form as we serve it. Go back, "
+                       "reload the form and send it again."),
+    )
 
 
 def _csrf(exc: CSRFError) -> tuple[str, int]:
@@ -128,6 +182,10 @@ def _rollback_quietly() -> None:
 
 
 def init_app(app: Flask) -> None:
+    # The request class whose form parser raises the refusals below, each for its own limit.
+    app.request_class = Request
+    app.register_error_handler(TooManyFields, _too_many_fields)
+    app.register_error_handler(FieldTooLong, _field_too_long)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
     app.register_error_handler(CSRFError, _csrf)
     app.register_error_handler(DBAPIError, _database_unavailable)

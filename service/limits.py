@@ -13,6 +13,16 @@ MAX_FILE_BYTES: Final = 10 * MIB
 # so a request that cannot possibly be valid is refused (413) before it is read.
 FORM_OVERHEAD_BYTES: Final = 1 * MIB
 
+# Parts one form body may have, fields and files together. Our forms have a few dozen
+# with their files; a body with more came from none of them (refused 400, not 413).
+MAX_FORM_PARTS: Final = 200
+
+# Bytes one text field may take as sent: over four times the longest text any form takes,
+# at its worst (DESCRIPTION_MAX characters of 4 UTF-8 bytes, percent-encoded: 12 each), so
+# that a text over its field's limit still gets the form's own message, which keeps the
+# form; only a field no form could produce is refused whole (413).
+MAX_TEXT_FIELD_BYTES: Final = 256 * 1024
+
 # Detected MIME type -> label shown to people. Order is the order we list them in.
 ACCEPTED_TYPES: Final[dict[str, str]] = {
     "application/pdf": "PDF",

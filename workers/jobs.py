@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from service.accounts import signin_links
 from service.cases import assignment, documents, erasure, referrals
 from service.cases.secrets_box import open_secret
 from service.cases.status import CaseStatus
@@ -165,6 +166,13 @@ def notify_staff_choice(case_id: int) -> None:
     )
 
 
+def send_signin_link(sealed_email: str, next_url: str | None) -> None:
+    """A clinic user's sign-in link, asked for on /clinic/login/link. The page records
+    this job for every address it is given, so that it works alike for all of them; an
+    address without a clinic account ends here, with nothing sent."""
+    signin_links.send_link(open_secret(sealed_email), next_url)
+
+
 def erase_case(case_id: int) -> None:
     """The patient asked for erasure: files, documents and personal fields go."""
     case = db.session.get(Case, case_id)
@@ -189,5 +197,6 @@ JOBS: dict[str, JobSpec] = {
     "render_booking_summary": JobSpec(render_booking_summary, queues.PAPERWORK),
     "render_visa_letter": JobSpec(render_visa_letter, queues.PAPERWORK),
     "notify_staff_choice": JobSpec(notify_staff_choice, queues.NOTIFICATIONS),
+    signin_links.SEND_JOB: JobSpec(send_signin_link, queues.NOTIFICATIONS),
     "erase_case": JobSpec(erase_case, queues.DEFAULT),
 }

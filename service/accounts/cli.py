@@ -1,4 +1,4 @@
-"""`flask --app wsgi users create|list|disable|enable|password|totp`: staff and clinic
+"""`flask --app wsgi users create|list|disable|enable|password|totp|signout`: staff and clinic
 accounts from the command line (the first administrator has no other way in)."""
 from __future__ import annotations
 
@@ -80,7 +80,8 @@ def list_command() -> None:
 @users_cli.command("disable")
 @click.argument("email")
 def disable_command(email: str) -> None:
-    """Disable an account; a signed-in user loses access on their next request."""
+    """Disable an account; a signed-in user loses access on their next request, and every
+    session of theirs ends."""
     user = _user(email)
     accounts.set_active(user, False, actor=ACTOR)
     db.session.commit()
@@ -101,7 +102,7 @@ def enable_command(email: str) -> None:
 @click.argument("email")
 @_password_stdin
 def password_command(email: str, password_stdin: bool) -> None:
-    """Set a new password (and lift a sign-in lockout)."""
+    """Set a new password (and lift a sign-in lockout); every session of the user ends."""
     user = _user(email)
     try:
         accounts.set_password(user, _read_password(password_stdin), actor=ACTOR)
@@ -115,7 +116,8 @@ def password_command(email: str, password_stdin: bool) -> None:
 @click.argument("email")
 @click.option("--replace", is_flag=True, help="Issue a new secret even if one is enrolled (a lost phone).")
 def totp_command(email: str, replace: bool) -> None:
-    """Enrol a TOTP second factor and print what the authenticator app needs."""
+    """Enrol a TOTP second factor and print what the authenticator app needs; every
+    session of the user ends."""
     user = _user(email)
     try:
         secret = accounts.enrol_totp(user, replace=replace, actor=ACTOR)
@@ -125,3 +127,13 @@ def totp_command(email: str, replace: bool) -> None:
     click.echo(f"second factor enrolled for {user.email}; add it to their authenticator app:")
     click.echo(f"  {totp.provisioning_uri(secret, user.email)}")
     click.echo(f"  (or type the key: {secret})")
+
+
+@users_cli.command("signout")
+@click.argument("email")
+def signout_command(email: str) -> None:
+    """Sign a user out everywhere: every session of theirs ends (a lost laptop)."""
+    user = _user(email)
+    ended = accounts.sign_out_everywhere(user, actor=ACTOR)
+    db.session.commit()
+    click.echo(f"signed out {user.email} everywhere ({ended} session{'' if ended == 1 else 's'} ended)")

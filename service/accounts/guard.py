@@ -1,31 +1,37 @@
-"""Flask-Login wiring and `staff_required`: every staff route is behind it, and a user
-disabled by an admin loses access on their next request (the loader re-reads `active`)."""
+"""Flask-Login wiring and `staff_required`: every staff route is behind it. A request is
+signed in only while its server-side session (service/accounts/sessions.py) is live and
+its user active: the loader checks both with one query, so a revoked, idle or expired
+session, or a disabled user, loses access on the next request whatever cookie is sent."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
 from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import Any, Final, TypeVar, cast
 
-from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
-from flask_login import LoginManager, UserMixin, current_user, logout_user
+from flask import Flask, abort, flash, g, redirect, request, session, url_for
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from werkzeug.wrappers import Response
 
+from service.accounts import sessions
 from service.accounts.roles import CLINIC, COORDINATOR, GRANTS
 from service.extensions import db
-from service.models import User
+from service.models import User, UserSession
 
 login_manager = LoginManager()
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Session key holding the time of the last request, for the inactivity timeout.
-LAST_SEEN = "staff_last_seen"
+# Where the loader leaves why this request's session ended by itself (idle, expired).
+_ENDED: Final = "staff_session_ended"
+IDLE_MESSAGE: Final = "You were signed out after a period of inactivity. Sign in again."
+SIGNED_OUT_EVERYWHERE: Final = "You have signed out everywhere: every browser signed in to your account is signed out."
 
 
 class StaffLogin(UserMixin):
-    """What Flask-Login keeps: the user row, checked fresh on every request."""
+    """What Flask-Login keeps: the user row and the session, checked fresh on every request."""
 
-    def __init__(self, user: User) -> None:
+    def __init__(self, user: User, record: UserSession) -> None:
         self.user = user
+        self.record = record
 
     def get_id(self) -> str:
         return str(self.user.id)
@@ -37,10 +43,14 @@ class StaffLogin(UserMixin):
 
 @login_manager.user_loader
 def _load(user_id: str) -> StaffLogin | None:
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    if user is None or not user.active:
+    record = sessions.find(session.get(sessions.KEY))
+    if record is None or str(record.user_id) != user_id or not record.user.active:
         return None
-    return StaffLogin(user)
+    reason = sessions.ended(record)
+    if reason is not None:
+        g.setdefault(_ENDED, reason)
+        return None
+    return StaffLogin(record.user, record)
 
 
 def current_staff() -> User:
@@ -48,12 +58,56 @@ def current_staff() -> User:
     return cast(StaffLogin, current_user).user
 
 
-def _timed_out() -> bool:
-    limit = timedelta(minutes=current_app.config["STAFF_SESSION_IDLE_MINUTES"])
-    now = datetime.now(timezone.utc)
-    last = session.get(LAST_SEEN)
-    session[LAST_SEEN] = now.timestamp()
-    return last is not None and now - datetime.fromtimestamp(last, timezone.utc) > limit
+def begin_session(user: User) -> None:
+    """Sign `user` in to a new session: a new server-side record and a new cookie (the
+    old contents are dropped, and a live session the cookie held is revoked, so no copy
+    of the old cookie stays signed in). Commits."""
+    previous = sessions.find(session.get(sessions.KEY))
+    if previous is not None:
+        sessions.revoke(previous, sessions.REPLACED, actor=user.email)
+    session.clear()
+    record, token = sessions.create(user)
+    session[sessions.KEY] = token
+    login_user(StaffLogin(user, record))
+    db.session.commit()
+
+
+def end_session() -> None:
+    """Sign out: revoke this browser's session and empty the cookie. Commits."""
+    record = sessions.find(session.get(sessions.KEY))
+    if record is not None:
+        sessions.revoke(record, sessions.SIGNED_OUT, actor=record.user.email)
+        db.session.commit()
+    logout_user()
+    session.clear()
+
+
+def end_own_sessions(login_endpoint: str) -> Response:
+    """The signed-in user ends every session of theirs, this one included, and goes to
+    `login_endpoint`; someone not signed in just goes there."""
+    if current_user.is_authenticated:
+        user = current_staff()
+        sessions.revoke_all(user, sessions.EVERYWHERE, actor=user.email)
+        db.session.commit()
+        end_session()
+        flash(SIGNED_OUT_EVERYWHERE, "success")
+    return redirect(url_for(login_endpoint), 303)
+
+
+def _ended_by_itself(login_endpoint: str) -> Response | None:
+    """After the loader found this request's session idle or past its lifetime: the
+    cookie emptied and the sign-in page with the reason; None for any other refusal."""
+    reason = g.get(_ENDED)
+    if reason not in (sessions.IDLE, sessions.EXPIRED):
+        return None
+    logout_user()
+    session.pop(sessions.KEY, None)
+    if reason == sessions.IDLE:
+        flash(IDLE_MESSAGE, "info")
+    else:
+        hours = sessions.max_hours()
+        flash(f"Sessions last at most {hours} hour{'' if hours == 1 else 's'}: sign in again.", "info")
+    return redirect(url_for(login_endpoint, next=request.full_path))
 
 
 def staff_required(role: str = COORDINATOR) -> Callable[[F], F]:
@@ -64,12 +118,8 @@ def staff_required(role: str = COORDINATOR) -> Callable[[F], F]:
         @wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated:
-                return login_manager.unauthorized()
-            if _timed_out():
-                logout_user()
-                session.pop(LAST_SEEN, None)
-                flash("You were signed out after a period of inactivity. Sign in again.", "info")
-                return redirect(url_for("staff_auth.login", next=request.full_path))
+                return _ended_by_itself("staff_auth.login") or login_manager.unauthorized()
+            sessions.touch(cast(StaffLogin, current_user).record)
             if current_staff().role not in GRANTS[role]:
                 abort(403)
             return view(*args, **kwargs)
@@ -86,12 +136,9 @@ def clinic_required(view: F) -> F:
     @wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         if not current_user.is_authenticated:
-            return redirect(url_for("clinic_auth.login", next=request.full_path))
-        if _timed_out():
-            logout_user()
-            session.pop(LAST_SEEN, None)
-            flash("You were signed out after a period of inactivity. Sign in again.", "info")
-            return redirect(url_for("clinic_auth.login", next=request.full_path))
+            return _ended_by_itself("clinic_auth.login") or redirect(
+                url_for("clinic_auth.login", next=request.full_path))
+        sessions.touch(cast(StaffLogin, current_user).record)
         user = current_staff()
         if user.role not in GRANTS[CLINIC] or user.clinic_id is None:
             abort(403)
@@ -103,8 +150,9 @@ def clinic_required(view: F) -> F:
 def _forget_user(_exc: BaseException | None) -> None:
     """Flask-Login caches the user in `g`, which lives as long as the app context; an
     app context shared by several requests (as in tests) must not carry one request's
-    user into the next."""
+    user (or the reason their session ended) into the next."""
     g.pop("_login_user", None)
+    g.pop(_ENDED, None)
 
 
 def init_app(app: Flask) -> None:

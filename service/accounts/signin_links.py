@@ -4,7 +4,11 @@ The link carries a token signed with SECRET_KEY (its own salt, so no other signe
 can pass for it) holding the user's id and a random nonce; only the SHA-256 of the nonce
 is stored, in `User.signin_nonce_hash`. A link is good for `LINK_TTL`, once: using it
 clears the hash, and asking for a new one replaces it, so only the newest link works.
-Nothing here commits; the caller does."""
+
+Asking for a link (`request_link`) only records an outbox row, the same for every
+address, so the answer and its timing say nothing about which addresses have accounts;
+the worker looks the address up and sends the email (`send_link`). Nothing here
+commits but `send_link`, which runs as a job of its own; otherwise the caller does."""
 from __future__ import annotations
 
 import hashlib
@@ -19,13 +23,18 @@ from sqlalchemy import update
 
 from service.accounts.roles import CLINIC
 from service.accounts.users import find_by_email
+from service.cases.secrets_box import seal
 from service.extensions import db
-from service.models import User
+from service.models import OutboxMessage, User
+from service.notifications import messages, transport
+from workers import outbox
 
 log = logging.getLogger(__name__)
 
 LINK_TTL: Final = timedelta(minutes=30)
 _SALT: Final = "medtour.clinic-signin-link"
+# The outbox job that sends a link (workers.jobs.send_signin_link).
+SEND_JOB: Final = "send_signin_link"
 
 EXPIRED: Final = (
     f"This sign-in link has expired: links work for {int(LINK_TTL.total_seconds() // 60)} minutes. "
@@ -71,6 +80,41 @@ def issue(user: User) -> str:
     db.session.flush()
     log.info("sign-in link issued for %s", user.email)
     return _serializer().dumps({"user": user.id, "nonce": nonce})
+
+
+def request_link(email: str, next_url: str | None) -> OutboxMessage:
+    """Record that a link was asked for `email`, whoever it belongs to: one outbox row
+    with the address sealed (wiped once the job is done), and no lookup here."""
+    return outbox.record(SEND_JOB, case_id=None, sealed_email=seal(email), next_url=next_url)
+
+
+def link_url(token: str, next_url: str | None) -> str:
+    """The link as the email prints it; from the URL map, as the worker has no request."""
+    path = current_app.url_map.bind("").build("clinic_auth.link", {"token": token, "next": next_url})
+    return current_app.config["BASE_URL"] + path
+
+
+def send_link(email: str, next_url: str | None) -> bool:
+    """The worker's half: a new link for the clinic account of `email`, emailed; False,
+    with nothing sent or changed, when the address has none. The link is committed before
+    the mail server is contacted, so no transaction waits on SMTP and a link that arrives
+    works; a mail failure raises, and the retry sends a fresh link that replaces it."""
+    user = recipient(email)
+    if user is None:
+        return False
+    token = issue(user)
+    db.session.commit()
+    config = current_app.config
+    message = messages.clinic_signin_link(
+        link_url=link_url(token, next_url), minutes=ttl_minutes(), mail_from=config["MAIL_FROM"],
+        to=user.email, contact_email=config["CONTACT_EMAIL"],
+    )
+    try:
+        transport.send(message, config["MAIL_URL"])
+    except transport.MailError as exc:
+        log.warning("could not send the sign-in link to %s (the job will try again): %s", user.email, exc)
+        raise
+    return True
 
 
 def _claims(token: str) -> tuple[int, str]:

@@ -1,6 +1,8 @@
 """Managing staff and clinic accounts, shared by the `users` CLI and the admin users
-page. Each function flushes and logs the change (there is no user audit table); the
-caller commits."""
+page. Each function flushes and logs the change (there is no user audit table; ended
+sessions also keep who ended them, and why, in `user_sessions`); the caller commits.
+Disabling an account, a new password and a new second factor sign the user out
+everywhere: whoever held a session of theirs must sign in again, with the new secret."""
 from __future__ import annotations
 
 import logging
@@ -9,7 +11,7 @@ from typing import Final
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 
-from service.accounts import totp
+from service.accounts import sessions, totp
 from service.accounts.passwords import MIN_LENGTH, hash_password
 from service.accounts.roles import CLINIC, ROLES
 from service.cases import assignment
@@ -114,7 +116,8 @@ def create_user(
 
 def set_active(user: User, active: bool, *, actor: str) -> None:
     """Disabling takes effect on the user's next request (the session loader re-reads
-    `active`). Enabling also lifts a sign-in lockout: an admin vouched for the person."""
+    `active`) and ends every session, so enabling the account again later does not bring
+    them back. Enabling also lifts a sign-in lockout: an admin vouched for the person."""
     user.active = active
     if active:
         user.failed_logins = 0
@@ -123,16 +126,25 @@ def set_active(user: User, active: bool, *, actor: str) -> None:
     log.info("staff user %s %s by %s", user.email, "enabled" if active else "disabled", actor)
     if active:
         assignment.capacity_freed()
+    else:
+        sessions.revoke_all(user, sessions.DISABLED, actor=actor)
+
+
+def sign_out_everywhere(user: User, *, actor: str) -> int:
+    """End every session of `user` (a lost laptop, a shared computer); how many ended."""
+    return sessions.revoke_all(user, sessions.EVERYWHERE, actor=actor)
 
 
 def set_password(user: User, password: str, *, actor: str) -> None:
-    """A new password (forgotten, or leaked); it also lifts a sign-in lockout."""
+    """A new password (forgotten, or leaked); it also lifts a sign-in lockout and signs
+    the user out everywhere (a leaked password may have opened sessions)."""
     check_password(password)
     user.password_hash = hash_password(password)
     user.failed_logins = 0
     user.locked_until = None
     db.session.flush()
     log.info("staff user %s password set by %s", user.email, actor)
+    sessions.revoke_all(user, sessions.PASSWORD_SET, actor=actor)
 
 
 def set_capacity(user: User, capacity: int, *, actor: str) -> None:
@@ -147,12 +159,14 @@ def set_capacity(user: User, capacity: int, *, actor: str) -> None:
 
 def enrol_totp(user: User, *, replace: bool = False, actor: str) -> str:
     """Store a new TOTP secret and return it; an existing one is kept unless `replace`,
-    so a slip cannot lock someone out of their authenticator app."""
+    so a slip cannot lock someone out of their authenticator app. Every session ends:
+    the next sign-in needs the new factor."""
     if user.totp_secret and not replace:
         raise AccountError(f"{user.email} already has a second factor; pass --replace to issue a new one.")
     user.totp_secret = totp.new_secret()
     db.session.flush()
     log.info("staff user %s enrolled in TOTP by %s%s", user.email, actor, " (replaced)" if replace else "")
+    sessions.revoke_all(user, sessions.TOTP_SET, actor=actor)
     return user.totp_secret
 
 

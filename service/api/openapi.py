@@ -231,9 +231,15 @@ def document() -> dict[str, Any]:
                             },
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Created"}}},
                         },
-                        "400": _problem_response("Malformed request, or an invalid Idempotency-Key header"),
+                        "400": _problem_response(
+                            "Malformed request, more form fields and files than the service accepts "
+                            f"(at most {current_app.config['MAX_FORM_PARTS']}), or an invalid Idempotency-Key header"
+                        ),
                         "409": _problem_response("A request with this Idempotency-Key is still being processed"),
-                        "413": _problem_response("A file or the whole request is too large"),
+                        "413": _problem_response(
+                            "A file, a text field (at most "
+                            f"{current_app.config['MAX_FORM_MEMORY_SIZE']:,} bytes) or the whole request is too large"
+                        ),
                         "415": _problem_response("A file type is not accepted, or the body is not a form"),
                         "422": _problem_response(
                             "A field is invalid, or the Idempotency-Key was used for a different request"

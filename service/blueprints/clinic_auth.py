@@ -6,12 +6,11 @@ clinic accounts are let in here."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 from typing import Final
 
-from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 from flask_limiter.errors import RateLimitExceeded
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from flask_wtf import FlaskForm
@@ -19,11 +18,11 @@ from flask_wtf import FlaskForm
 from service import ratelimits
 from service.accounts import ratelimit, signin, signin_links
 from service.accounts.forms import LoginForm, SigninLinkForm
-from service.accounts.guard import LAST_SEEN, StaffLogin
+from service.accounts.guard import begin_session, end_own_sessions, end_session
 from service.accounts.roles import CLINIC
 from service.extensions import db
 from service.models import User
-from service.notifications import messages, transport
+from workers import outbox
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +55,7 @@ def _home() -> str:
 def sign_in(user: User, next_url: str | None) -> Response:
     """A fresh session for the clinic user (also used by the one-time sign-in link)."""
     signin.complete(user)
-    session.clear()
-    login_user(StaffLogin(user))
-    session[LAST_SEEN] = datetime.now(timezone.utc).timestamp()
+    begin_session(user)
     return redirect(next_url or _home(), 303)
 
 
@@ -94,27 +91,12 @@ def _link_page(form: SigninLinkForm, status: int = 200, error: str | None = None
                            minutes=signin_links.ttl_minutes()), status
 
 
-def _send_link(user: User, next_url: str | None) -> None:
-    """Email the link now (MAIL_URL unset: into the log). A mail failure is logged,
-    not shown: the page must read the same whether or not the address has an account."""
-    token = signin_links.issue(user)
-    db.session.commit()
-    config = current_app.config
-    link = config["BASE_URL"] + url_for("clinic_auth.link", token=token, next=next_url)
-    message = messages.clinic_signin_link(
-        link_url=link, minutes=signin_links.ttl_minutes(), mail_from=config["MAIL_FROM"], to=user.email,
-        contact_email=config["CONTACT_EMAIL"],
-    )
-    try:
-        transport.send(message, config["MAIL_URL"])
-    except transport.MailError:
-        log.exception("could not send the sign-in link to %s", user.email)
-
-
 @bp.route("/login/link", methods=["GET", "POST"])
 def link_request() -> Response | tuple[str, int]:
     """Ask for a one-time sign-in link. Every request counts against the client's
-    address (this sends email, and known and unknown addresses must look alike)."""
+    address (this sends email, and known and unknown addresses must look alike), and
+    every one does the same work, known address or not: it records the sending in the
+    outbox, and the worker looks the address up and emails the link."""
     next_url = signin.safe_next(request.values.get("next"), prefix="/clinic/")
     form = SigninLinkForm()
     if request.method == "GET":
@@ -122,9 +104,9 @@ def link_request() -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         return _link_page(form, 422)
     ratelimit.count_failure()
-    user = signin_links.recipient(form.email.data)
-    if user is not None:
-        _send_link(user, next_url)
+    work = signin_links.request_link(form.email.data, next_url)
+    db.session.commit()
+    outbox.relay(ids=[work.id])
     return _link_page(SigninLinkForm(formdata=None), sent_to=form.email.data)
 
 
@@ -150,10 +132,16 @@ def link(token: str) -> Response | tuple[str, int]:
 
 @bp.post("/logout")
 def logout() -> Response:
-    logout_user()
-    session.clear()
+    """Sign out this browser: its session is revoked, so a copy of the cookie is no use."""
+    end_session()
     flash("You have signed out.", "success")
     return redirect(url_for("clinic_auth.login"), 303)
+
+
+@bp.post("/sessions/revoke")
+def sign_out_all() -> Response:
+    """Sign out everywhere: every session of the signed-in user ends, this one too."""
+    return end_own_sessions("clinic_auth.login")
 
 
 def init_app(app: Flask) -> None:

@@ -5,16 +5,16 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Final
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
 from flask_limiter.errors import RateLimitExceeded
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from service import ratelimits
-from service.accounts import ratelimit, signin
+from service.accounts import ratelimit, sessions, signin
 from service.accounts import users as accounts
 from service.accounts.forms import CapacityForm, CodeForm, CreateUserForm, LoginForm
-from service.accounts.guard import LAST_SEEN, StaffLogin, current_staff, staff_required
+from service.accounts.guard import begin_session, current_staff, end_own_sessions, end_session, staff_required
 from service.accounts.nav import staff_nav
 from service.accounts.roles import ADMIN, CLINIC
 from service.extensions import db
@@ -62,9 +62,7 @@ def _refused(template: str, form: LoginForm | CodeForm, refusal: signin.Refused)
 
 def _sign_in(user: User, next_url: str | None) -> Response:
     signin.complete(user)
-    session.clear()
-    login_user(StaffLogin(user))
-    session[LAST_SEEN] = datetime.now(timezone.utc).timestamp()
+    begin_session(user)
     return redirect(next_url or url_for("staff_auth.index"), 303)
 
 
@@ -118,10 +116,16 @@ def code() -> Response | tuple[str, int]:
 
 @bp.post("/logout")
 def logout() -> Response:
-    logout_user()
-    session.clear()
+    """Sign out this browser: its session is revoked, so a copy of the cookie is no use."""
+    end_session()
     flash("You have signed out.", "success")
     return redirect(url_for("staff_auth.login"), 303)
+
+
+@bp.post("/sessions/revoke")
+def sign_out_all() -> Response:
+    """Sign out everywhere: every session of the signed-in user ends, this one too."""
+    return end_own_sessions("staff_auth.login")
 
 
 def _users_page(form: CreateUserForm, status: int = 200) -> tuple[str, int]:
@@ -129,6 +133,7 @@ def _users_page(form: CreateUserForm, status: int = 200) -> tuple[str, int]:
     return render_template(
         "staff/auth/users.html", page=page, form=form, me=current_staff(),
         now=datetime.now(timezone.utc), max_capacity=accounts.MAX_CAPACITY,
+        live_sessions=sessions.live_counts(user.id for user in page.items),
     ), status
 
 
@@ -191,6 +196,21 @@ def enable_user(user_id: int) -> Response:
     accounts.set_active(user, True, actor=current_staff().email)
     db.session.commit()
     flash(f"{user.email} can sign in again.", "success")
+    return _back_to_users()
+
+
+@bp.post("/users/<int:user_id>/sessions/revoke")
+@staff_required(ADMIN)
+def revoke_user_sessions(user_id: int) -> Response:
+    """An admin signs a user out everywhere (a lost laptop, a shared computer); on their
+    own account it is their own "sign out everywhere"."""
+    user = _user_or_404(user_id)
+    me = current_staff()
+    if user.id == me.id:
+        return end_own_sessions("staff_auth.login")
+    ended = accounts.sign_out_everywhere(user, actor=me.email)
+    db.session.commit()
+    flash(f"{user.email} was signed out everywhere ({ended} session{'' if ended == 1 else 's'} ended).", "success")
     return _back_to_users()
 
 

@@ -3,7 +3,7 @@ from service.models.case import Attachment, Case, CaseEvent, ReferenceCounter
 from service.models.catalog import CatalogVersion, Clinic, ClinicTreatment, Treatment
 from service.models.idempotency import IdempotencyKey
 from service.models.quotes import Quote
-from service.models.staff import PatientQuestion, User
+from service.models.staff import PatientQuestion, User, UserSession
 from service.models.staging import StagedUpload
 from service.models.work import Document, Notification, OutboxMessage, Referral
 
@@ -25,4 +25,5 @@ __all__ = [
     "StagedUpload",
     "Treatment",
     "User",
+    "UserSession",
 ]

@@ -1,4 +1,4 @@
-"""Agency staff, and what staff add to a case: questions to the patient."""
+"""Agency staff and their signed-in sessions, and what staff add to a case: questions to the patient."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -39,6 +39,32 @@ class User(db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.email} ({self.role})>"
+
+
+class UserSession(db.Model):
+    """One signed-in browser of a staff or clinic user (service/accounts/sessions.py).
+    The cookie holds a random token; only its SHA-256 is kept, so the table cannot be
+    turned back into cookies. A revoked row stays as the record of who ended it and why."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Written at most once a minute (sessions.TOUCH_EVERY); the idle timeout counts from it.
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The absolute end, fixed at sign-in (STAFF_SESSION_MAX_HOURS then in force).
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why and by whom (an email, or "the command line"): sessions.REASONS.
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+    revoked_by: Mapped[str | None] = mapped_column(String(254))
+
+    user: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<UserSession {self.id} of user {self.user_id}{' revoked' if self.revoked_at else ''}>"
 
 
 class PatientQuestion(db.Model):

@@ -168,3 +168,16 @@ def test_totp_enrols_and_prints_the_provisioning_uri(cli, coordinator):
 
     assert cli("totp", coordinator.email, "--replace").exit_code == 0
     assert db.session.get(User, coordinator.id).totp_secret not in (None, secret)
+
+
+def test_signout_ends_every_session_of_the_user(cli, coordinator):
+    from service.accounts import sessions
+
+    for _ in range(2):
+        sessions.create(coordinator)
+    db.session.commit()
+    result = cli("signout", coordinator.email)
+    assert result.exit_code == 0, result.output
+    assert f"signed out {coordinator.email} everywhere (2 sessions ended)" in result.output
+    assert sessions.live_counts([coordinator.id]) == {}
+    assert cli("signout", "nobody@medtour.example").exit_code == 1

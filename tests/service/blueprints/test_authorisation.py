@@ -188,6 +188,8 @@ TABLE: tuple[Row, ...] = (
         ADMIN_ONLY, lambda w: {"capacity": "7"}),
     Row("POST", "/staff/users/<int:user_id>/disable", lambda w: f"/staff/users/{w.target.id}/disable", ADMIN_ONLY),
     Row("POST", "/staff/users/<int:user_id>/enable", lambda w: f"/staff/users/{w.target.id}/enable", ADMIN_ONLY),
+    Row("POST", "/staff/users/<int:user_id>/sessions/revoke", lambda w: f"/staff/users/{w.target.id}/sessions/revoke",
+        ADMIN_ONLY),
     # --- sign-in pages: open to everyone; the signed-in are sent on ------------------------
     Row("GET", "/staff/login", lambda w: "/staff/login", staff(200, 302, 302, 200, LOGIN)),
     Row("POST", "/staff/login", lambda w: "/staff/login", staff(422, 302, 302, 422, LOGIN)),
@@ -202,6 +204,10 @@ TABLE: tuple[Row, ...] = (
     # --- last: what ends the world ----------------------------------------------------------
     Row("POST", "/s/<token>/erase", lambda w: f"{w.status}/erase", patient_link(303),
         lambda w: {"reference": w.ref}),
+    # Signing out everywhere ends only the caller's own sessions, so, like signing out,
+    # it is open to whoever is signed in (and sends the signed-out to sign in).
+    Row("POST", "/clinic/sessions/revoke", lambda w: "/clinic/sessions/revoke", everyone(LOGIN)),
+    Row("POST", "/staff/sessions/revoke", lambda w: "/staff/sessions/revoke", everyone(LOGIN)),
     Row("POST", "/clinic/logout", lambda w: "/clinic/logout", everyone(LOGIN)),
     Row("POST", "/staff/logout", lambda w: "/staff/logout", everyone(LOGIN)),
 )

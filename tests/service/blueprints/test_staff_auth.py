@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
@@ -10,12 +11,11 @@ import pytest
 from argon2 import PasswordHasher
 from flask import url_for
 
-from service.accounts import signin
-from service.accounts.guard import LAST_SEEN
+from service.accounts import sessions, signin
 from service.accounts.passwords import needs_rehash
 from service.accounts.roles import ADMIN, COORDINATOR
 from service.extensions import db
-from service.models import User
+from service.models import User, UserSession
 from tests.fixtures.staff import PASSWORD, make_user, reloaded, sign_in, signed_in_id
 from tests.service.accounts.support import fresh_limits  # noqa: F401
 
@@ -48,7 +48,9 @@ def test_sign_in_with_email_and_password(client, coordinator):
     assert response.location == "/staff/"
     assert signed_in_id(client) == str(coordinator.id)
     with client.session_transaction() as session:
-        assert abs(session[LAST_SEEN] - datetime.now(timezone.utc).timestamp()) < 60
+        record = sessions.find(session[sessions.KEY])
+    assert record.user_id == coordinator.id and record.revoked_at is None
+    assert datetime.now(timezone.utc) - record.last_seen_at < timedelta(minutes=1)
     user = reloaded(coordinator)
     assert user.failed_logins == 0
     assert user.last_login_at is not None
@@ -319,8 +321,9 @@ def test_disabled_user_cannot_sign_in(client):
 def test_inactivity_signs_the_user_out(app, client, admin):
     sign_in(client, admin)
     idle = timedelta(minutes=app.config["STAFF_SESSION_IDLE_MINUTES"] + 1)
-    with client.session_transaction() as session:
-        session[LAST_SEEN] = (datetime.now(timezone.utc) - idle).timestamp()
+    record = db.session.scalar(db.select(UserSession).filter_by(user_id=admin.id))
+    record.last_seen_at = datetime.now(timezone.utc) - idle
+    db.session.commit()
     response = client.get("/staff/users")
     assert response.status_code == 302
     assert urlsplit(response.location).path == "/staff/login"
@@ -350,6 +353,11 @@ def test_users_page_lists_accounts(client, admin):
     assert "04 Mar 2026, 09:30 UTC" in page.text
     assert f"Enable {other.email}" in page.text
     assert f"Disable {admin.email}" not in page.text
+    # Live sessions: the admin's own (one), none for the other, who has nothing to end.
+    assert re.search(rf"{re.escape(admin.email)}(?:(?!</tr>).)*<td>1 session</td>", page.text, re.S)
+    assert re.search(rf"{re.escape(other.email)}(?:(?!</tr>).)*<td>0 sessions</td>", page.text, re.S)
+    assert f"Sign {admin.email} out everywhere" in page.text
+    assert f"Sign {other.email} out everywhere" not in page.text
 
 
 def test_users_page_is_paginated(client, admin, monkeypatch):
