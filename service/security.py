@@ -1,7 +1,7 @@
 """Response headers that every response carries (pages, errors, static files, the API,
 downloads).
 
-TLS is terminated in front of the app (a reverse proxy, or gunicorn's own `--certfile`).
+TLS is terminated in front of the app, by the reverse proxy (deploy/nginx.conf).
 With PROXY_HOPS=n the app trusts the last n proxies' `X-Forwarded-For` and
 `X-Forwarded-Proto` (Werkzeug's ProxyFix): the client's address (which the rate limits
 count by) and scheme are then the proxy's report; with 0 (the default) they are the
