@@ -558,7 +558,7 @@ def run(args: argparse.Namespace, workdir: Path, cleanup: contextlib.ExitStack) 
 
     env = app_env(endpoint, workdir, database_url=database_url, redis_url=redis_url)
     # One loopback address for every simulated patient: a per-address limit would refuse them.
-    env.update(RATELIMIT_ENABLED="0", LOG_LEVEL="WARNING")
+    env.update(LOG_LEVEL="WARNING")
     flask_cli(env, "db", "upgrade")
     flask_cli(env, "catalog", "load", "data/catalog.json")
     engine = create_engine(database_url)
