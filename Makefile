@@ -51,9 +51,10 @@ catalog: migrate
 run: catalog translations
 	$(BIN)/python -m service.runner
 
-## The whole suite: SQLite and PostgreSQL, the real Redis, S3 on moto, Chromium.
+## The layers and the import rules first (.importlinter), then the whole suite: SQLite
+## and PostgreSQL, the real Redis, S3 on moto, Chromium.
 test: install-dev browser nginx axe translations
-	$(BIN)/python -m pytest
+	$(BIN)/lint-imports --no-cache && $(BIN)/python -m pytest
 
 ## Debian's Chromium for the browser tests (Playwright drives it; no browser download).
 browser:

@@ -53,12 +53,12 @@ sys.path.insert(0, str(REPO))
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
-from service import create_app  # noqa: E402
 from service.cases.status import ReferralStatus  # noqa: E402
 from service.extensions import db  # noqa: E402
 from service.models import Case, Clinic, ClinicTreatment, Referral, Treatment  # noqa: E402
 from service.routing import CaseFacts, ClinicFacts, clinic_facts, rank_clinics, top  # noqa: E402
 from service.routing.fx import RATES_TO_EUR  # noqa: E402
+from wsgi import create_app  # noqa: E402
 
 GOAL_MS = 10.0
 GOAL_SIZE = 1000

@@ -51,7 +51,7 @@ def _serve(tmp: Path):
     from flask_migrate import upgrade
     from werkzeug.serving import make_server
 
-    from service import create_app
+    from wsgi import create_app
     from service.catalog.loader import load_file
     from service.extensions import db
 

@@ -11,8 +11,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from forms.choices import currencies
 from service.cases.quotes import INCLUDES, NOTES_MAX_CHARS, QUESTION_MAX_CHARS, REASON_MAX_CHARS, Terms
+from service.choices import currencies
 from service.models import Quote
 
 

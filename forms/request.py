@@ -24,10 +24,9 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
 
-from forms import choices
 from forms.files import FileBatchMixin, picked_files
 from forms.widgets import CachedSelect
-from service import i18n, limits, uploads
+from service import choices, i18n, limits, uploads
 from service.cases import staging
 from service.cases.intake import RequestData
 from service.i18n import gettext, lazy_gettext
@@ -35,12 +34,6 @@ from service.catalog import choice
 from service.catalog.choice import Choice
 from service.catalog.snapshot import Catalog
 from service.models import Clinic, StagedUpload, Treatment
-
-NAME_MAX = 200
-EMAIL_MAX = 254
-TRAVEL_WINDOW_MAX = 200
-FREE_TEXT_MAX = 2000
-BUDGET_MAX = Decimal(10000000)
 
 # C0 controls but tab, newline and carriage return, and DEL: invisible, never meant, and
 # PostgreSQL refuses a NUL in text outright.
@@ -80,7 +73,7 @@ class RequestForm(FileBatchMixin, FlaskForm):
         lazy_gettext("Full name"),
         filters=[_strip],
         # DataRequired: what is left after the filters counts, so spaces or controls alone are no name.
-        validators=[DataRequired(lazy_gettext("Enter your full name.")), _too_long(NAME_MAX)],
+        validators=[DataRequired(lazy_gettext("Enter your full name.")), _too_long(limits.NAME_MAX)],
     )
     email = EmailField(
         lazy_gettext("Email"),
@@ -88,7 +81,7 @@ class RequestForm(FileBatchMixin, FlaskForm):
         validators=[
             InputRequired(lazy_gettext("Enter your email address.")),
             Email(lazy_gettext("Enter a valid email address, like name@example.com."), check_deliverability=False),
-            _too_long(EMAIL_MAX),
+            _too_long(limits.EMAIL_MAX),
         ],
     )
     phone = TelField(
@@ -117,31 +110,31 @@ class RequestForm(FileBatchMixin, FlaskForm):
     travel_window = StringField(
         lazy_gettext("When could you travel? (optional)"),
         filters=[_blank_to_none],
-        validators=[Optional(), _too_long(TRAVEL_WINDOW_MAX)],
+        validators=[Optional(), _too_long(limits.TRAVEL_WINDOW_MAX)],
     )
     budget = DecimalField(
         lazy_gettext("Budget (optional)"),
         places=2,
         validators=[
             Optional(),
-            NumberRange(min=Decimal(1), max=BUDGET_MAX, message=lazy_gettext("Enter an amount between 1 and 10,000,000.")),
+            NumberRange(min=Decimal(1), max=limits.BUDGET_MAX, message=lazy_gettext("Enter an amount between 1 and 10,000,000.")),
         ],
     )
     budget_currency = SelectField(lazy_gettext("Currency"), validate_choice=False, widget=CachedSelect())
     medications = TextAreaField(
         lazy_gettext("Current medications (optional)"),
         filters=[_blank_to_none],
-        validators=[Optional(), _too_long(FREE_TEXT_MAX)],
+        validators=[Optional(), _too_long(limits.FREE_TEXT_MAX)],
     )
     allergies = TextAreaField(
         lazy_gettext("Allergies (optional)"),
         filters=[_blank_to_none],
-        validators=[Optional(), _too_long(FREE_TEXT_MAX)],
+        validators=[Optional(), _too_long(limits.FREE_TEXT_MAX)],
     )
     conditions = TextAreaField(
         lazy_gettext("Other medical conditions (optional)"),
         filters=[_blank_to_none],
-        validators=[Optional(), _too_long(FREE_TEXT_MAX)],
+        validators=[Optional(), _too_long(limits.FREE_TEXT_MAX)],
     )
     consent = BooleanField(
         lazy_gettext(

@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField
 from wtforms.validators import InputRequired, NumberRange
 
-from service.catalog.manage import MAX_CLINIC_CAPACITY
+from service.limits import MAX_CLINIC_CAPACITY
 
 
 class ClinicIntakeForm(FlaskForm):

@@ -8,8 +8,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, IntegerField, SearchField, SelectField, ValidationError
 from wtforms.validators import Length, NumberRange, Optional
 
-from forms import choices
-from service.cases import queue
+from service import choices
+from service.cases import worklist
 from service.cases.status import CaseStatus
 from service.models import Clinic, Treatment, User
 
@@ -20,7 +20,7 @@ def _strip(value: object) -> object:
 
 def status_choices() -> list[tuple[str, str]]:
     """The status tabs, in the order a case moves through them."""
-    return [(queue.OPEN, "Open"), *((s.value, s.staff_label) for s in CaseStatus), (queue.ALL, "All")]
+    return [(worklist.OPEN, "Open"), *((s.value, s.staff_label) for s in CaseStatus), (worklist.ALL, "All")]
 
 
 class QueueFilterForm(FlaskForm):
@@ -33,7 +33,7 @@ class QueueFilterForm(FlaskForm):
         filters=[_strip],
         validators=[Optional(), Length(max=200, message="Search for at most 200 characters.")],
     )
-    status = HiddenField("Status", default=queue.OPEN)
+    status = HiddenField("Status", default=worklist.OPEN)
     treatment = SelectField("Treatment", default="")
     country = SelectField("Patient's country", default="")
     clinic = SelectField("Referred to", default="")
@@ -59,18 +59,18 @@ class QueueFilterForm(FlaskForm):
             ((code, names.get(code, code)) for code in countries), key=lambda c: c[1]
         )
         self.clinic.choices = [("", "Any clinic")] + [(c.slug, f"{c.name} ({c.city})") for c in clinics]
-        self.sort.choices = list(queue.SORTS.items())
+        self.sort.choices = list(worklist.SORTS.items())
         self.assignee.choices = [
             ("", "Anyone"),
-            (queue.MINE, "Assigned to me"),
-            (queue.UNASSIGNED, "Unassigned"),
+            (worklist.MINE, "Assigned to me"),
+            (worklist.UNASSIGNED, "Unassigned"),
         ] + [(str(u.id), u.email) for u in staff]
 
     def validate_status(self, field: HiddenField) -> None:
         if field.data and field.data not in dict(status_choices()):
             raise ValidationError("Not a known status.")
 
-    def filters(self) -> queue.QueueFilters:
+    def filters(self) -> worklist.QueueFilters:
         """The filters asked for; a field that did not validate is left out (the page
         shows its message) rather than failing the whole queue."""
         self.validate()
@@ -80,8 +80,8 @@ class QueueFilterForm(FlaskForm):
             data = self._fields[name].data
             return data if name in ok and data not in ("", None) else None
 
-        return queue.QueueFilters(
-            status=value("status") or queue.OPEN,
+        return worklist.QueueFilters(
+            status=value("status") or worklist.OPEN,
             treatment=value("treatment"),
             country=value("country"),
             clinic=value("clinic"),

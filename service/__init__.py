@@ -1,4 +1,5 @@
-"""Medtour web service: the application factory."""
+"""Medtour web service: the application factory of the web side. The workers are
+composed onto it at the top (`wsgi.create_app`), never imported from here."""
 from __future__ import annotations
 
 import logging
@@ -65,17 +66,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from service.accounts.cli import users_cli
     from service.catalog.cli import catalog_cli
     from service.demo.cli import demo_cli
-    from workers.cli import jobs_cli, worker_command
-    from workers.retention import cases_cli
-    from workers.uploads import uploads_cli
 
     app.cli.add_command(catalog_cli)
-    app.cli.add_command(worker_command)
-    app.cli.add_command(jobs_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(users_cli)
-    app.cli.add_command(uploads_cli)
-    app.cli.add_command(cases_cli)
 
     from service import templating
 

@@ -48,6 +48,21 @@ def _bool(name: str, default: bool) -> bool:
     raise RuntimeError(f"{name} must be true or false, got {raw!r}")
 
 
+# Where `make run` binds the web server (HOST, PORT) unless the environment says otherwise.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = "8000"
+
+
+def local_base_url(env: Mapping[str, str]) -> str:
+    """BASE_URL's default: the address `make run` serves on (HOST and PORT), so that with
+    `PORT=8123` the links in emails, PDFs and the demo's output point at port 8123 too.
+    A wildcard HOST (listening everywhere) is reached on loopback."""
+    host = env.get("HOST") or DEFAULT_HOST
+    if host in ("0.0.0.0", "::", "[::]"):
+        host = DEFAULT_HOST
+    return f"http://{host}:{env.get('PORT') or DEFAULT_PORT}"
+
+
 # Served over https means deployed: no embedded default may stand in for these there.
 REQUIRED_WHEN_DEPLOYED = ("SECRET_KEY", "DATABASE_URL")
 
@@ -75,7 +90,7 @@ def load(instance_path: str) -> dict[str, Any]:
     storage_url = env.get("STORAGE_URL") or (
         "file://" + str(_instance_default(instance_path, "storage"))
     )
-    base_url = env.get("BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+    base_url = (env.get("BASE_URL") or local_base_url(env)).rstrip("/")
     max_files = _int("MAX_FILES", limits.MAX_FILES)
     max_file_bytes = _int("MAX_FILE_BYTES", limits.MAX_FILE_BYTES)
     return {

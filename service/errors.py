@@ -13,9 +13,9 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from service import i18n
 from service.i18n import N_, gettext
+from service.i18n import human_size
 from service.problems import problem
 from service.request_body import FieldTooLong, Request, TooManyFields
-from service.uploads import human_size
 
 log = logging.getLogger(__name__)
 

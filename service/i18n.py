@@ -8,7 +8,8 @@ behind the form follow the same rule). Staff and clinic pages never do, so they,
 JSON API and the workers stay English whatever the case's language; a worker that
 writes to a patient speaks the case's language with `flask_babel.force_locale`. The languages on offer are English plus every compiled catalogue under
 `service/translations/<code>/LC_MESSAGES/messages.mo` (the `.po` beside it is the
-source; `make run` and `make test` compile it): adding a language needs no code.
+source; the app compiles a missing or stale one when it starts, `service.gettext_build`):
+adding a language needs no code.
 
 Strings are marked with `gettext`/`ngettext` where they are used (translated for the
 current request), `lazy_gettext` where they are defined at import (form labels), or
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import gettext as stdlib_gettext
+import os
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Final
@@ -35,9 +37,12 @@ from babel.numbers import format_decimal as _babel_decimal
 from flask import Flask, current_app, g, request, session
 from flask_babel import Babel, get_locale, gettext, lazy_gettext, ngettext, refresh
 
+from service import gettext_build
+from service.limits import MIB
+
 __all__ = [
     "DEFAULT", "N_", "babel", "country_name", "current_language", "format_amount",
-    "format_day", "format_integer", "format_money", "format_size", "format_when", "gettext",
+    "format_day", "format_integer", "format_money", "format_size", "format_when", "gettext", "human_size",
     "init_app", "language_name", "language_switch", "languages", "lazy_gettext", "ngettext", "resolve",
     "use_language", "use_page_language",
 ]
@@ -68,10 +73,21 @@ def _forget(_exc: BaseException | None = None) -> None:
 
 
 def init_app(app: Flask) -> None:
+    _compile_catalogues(app)
     babel.init_app(app, locale_selector=_select_locale)
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.teardown_request(_forget)
     app.context_processor(lambda: {"page_language": current_language(), "language_switch": language_switch()})
+
+
+def _compile_catalogues(app: Flask) -> None:
+    """Compile any missing or stale catalogue before Flask-Babel reads them (a deployment
+    that never runs `make translations` still speaks Russian), and point
+    BABEL_TRANSLATION_DIRECTORIES at where they were compiled (`service.gettext_build`)."""
+    configured = app.config.get("BABEL_TRANSLATION_DIRECTORIES", "translations").split(";")
+    directories = [name if os.path.isabs(name) else os.path.join(app.root_path, name) for name in configured]
+    compiled = gettext_build.ready(directories, lambda: gettext_build.spare_directory(app.instance_path))
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(compiled)
 
 
 def languages() -> frozenset[str]:
@@ -204,11 +220,18 @@ def format_integer(number: int) -> str:
     return _babel_decimal(number, "#,##0", locale=language)
 
 
+def human_size(size: int) -> str:
+    """A size in English, as limits are written ("10 MB", "512 KB", "585 bytes");
+    `format_size` writes it in the page's language."""
+    if size < 1024:
+        return f"{size} bytes"
+    if size < MIB:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / MIB:.1f} MB".replace(".0 MB", " MB")
+
+
 def format_size(size: int) -> str:
     """A file size: "1.5 MB", "585 bytes" / "1,5 МБ", "585 байт"."""
-    from service.limits import MIB
-    from service.uploads import human_size
-
     language = current_language()
     if language == DEFAULT:
         return human_size(size)

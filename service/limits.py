@@ -1,7 +1,8 @@
-"""Intake limits and accepted file types: the one definition that forms, API,
-templates, OpenAPI document and tests all read."""
+"""Every limit of the product and the accepted file types, as plain data: the one
+definition that forms, domain code, API, templates, OpenAPI document and tests all read."""
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Final
 
 MIB: Final = 1024 * 1024
@@ -38,14 +39,20 @@ ACCEPTED_TYPES: Final[dict[str, str]] = {
 # What the file picker suggests; the server still decides from the bytes.
 ACCEPT_ATTRIBUTE: Final = ".pdf,.jpg,.jpeg,.png,.heic,.heif,.webp,.tif,.tiff,.dcm,application/pdf,image/*,application/dicom"
 
+# The patient's request (`forms.request`, the API and its OpenAPI document), in characters.
 DESCRIPTION_MIN: Final = 20
 DESCRIPTION_MAX: Final = 5000
+NAME_MAX: Final = 200
+EMAIL_MAX: Final = 254
+TRAVEL_WINDOW_MAX: Final = 200
+FREE_TEXT_MAX: Final = 2000
+BUDGET_MAX: Final = Decimal(10000000)
 
+# Staff-typed numbers; the upper bounds only catch typing slips.
+MAX_CLINIC_CAPACITY: Final = 1000
+"""Open referrals a clinic may hold."""
+MAX_COORDINATOR_CAPACITY: Final = 500
+"""Open cases a coordinator may hold."""
+MAX_DASHBOARD_DAYS: Final = 366
+"""The longest dashboard period: bounds the queries to a year of rows, bucketed in Python."""
 
-def accepted_labels() -> str:
-    """'PDF, JPEG, PNG, HEIC, WebP, TIFF or DICOM' (HEIF is shown with HEIC), in the
-    page's language."""
-    from service.i18n import gettext
-
-    labels = [label for label in ACCEPTED_TYPES.values() if label != "HEIF"]
-    return gettext("%(items)s or %(last)s", items=", ".join(labels[:-1]), last=labels[-1])

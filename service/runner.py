@@ -9,14 +9,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from redis import Redis
 
+from service import config
+
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
-HOST = os.environ.get("HOST", "127.0.0.1")
-PORT = os.environ.get("PORT", "8000")
 STOP_GRACE_SECONDS = 10
 
 
@@ -70,15 +71,25 @@ def _stop(processes: list[tuple[str, subprocess.Popen]]) -> None:
             process.wait()
 
 
+def child_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The web server's and the worker's environment: the caller's, with BASE_URL (unless
+    set) at the address the web server binds (HOST, PORT), so links in emails and PDFs
+    reach it."""
+    env = dict(environ)
+    env.setdefault("BASE_URL", config.local_base_url(env))
+    return env
+
+
 def main() -> int:
-    env = os.environ.copy()
+    env = child_env(os.environ)
+    host, port = env.get("HOST") or config.DEFAULT_HOST, env.get("PORT") or config.DEFAULT_PORT
     redis_process = None
     if not env.get("REDIS_URL"):
         redis_process, env["REDIS_URL"] = _start_redis()
     python = sys.executable
     apps: list[tuple[str, subprocess.Popen]] = [
         ("web", subprocess.Popen(
-            [python, "-m", "gunicorn", "--bind", f"{HOST}:{PORT}", "--workers", "2",
+            [python, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "2",
              "--access-logfile", "-", "--graceful-timeout", "5", "wsgi:app"],
             cwd=ROOT, env=env, start_new_session=True,
         )),
@@ -97,8 +108,8 @@ def main() -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     print(
-        f"\nMedtour is running:\n  web     http://{HOST}:{PORT}/\n"
-        f"  form    http://{HOST}:{PORT}/requests/new\n  API     http://{HOST}:{PORT}/api/v1/openapi.json\n"
+        f"\nMedtour is running:\n  web     http://{host}:{port}/\n"
+        f"  form    http://{host}:{port}/requests/new\n  API     http://{host}:{port}/api/v1/openapi.json\n"
         f"  redis   {env['REDIS_URL']}{' (embedded)' if redis_process else ''}\n"
         "Press Ctrl-C to stop.\n",
         flush=True,

@@ -7,7 +7,7 @@ from typing import Any, Final
 
 from flask import Flask, current_app
 
-from service import i18n, limits
+from service import i18n, limits, uploads
 from service.cases.events import describe
 from service.catalog.loader import CATEGORIES
 from service.i18n import gettext, ngettext
@@ -21,7 +21,7 @@ def _context() -> dict[str, Any]:
     return {
         "max_files": current_app.config["MAX_FILES"],
         "max_file_bytes": current_app.config["MAX_FILE_BYTES"],
-        "accepted_labels": limits.accepted_labels(),
+        "accepted_labels": uploads.accepted_labels(),
         "accept_attribute": limits.ACCEPT_ATTRIBUTE,
         "categories": CATEGORIES,
     }

@@ -18,6 +18,7 @@ from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 
 from service import i18n, limits
 from service.i18n import gettext, ngettext
+from service.i18n import human_size
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +58,11 @@ class IncomingFile:
     active_content: bool = False
 
 
-def human_size(size: int) -> str:
-    if size < 1024:
-        return f"{size} bytes"
-    if size < limits.MIB:
-        return f"{size / 1024:.0f} KB"
-    return f"{size / limits.MIB:.1f} MB".replace(".0 MB", " MB")
+def accepted_labels() -> str:
+    """'PDF, JPEG, PNG, HEIC, WebP, TIFF or DICOM' (HEIF is shown with HEIC), in the
+    page's language."""
+    labels = [label for label in limits.ACCEPTED_TYPES.values() if label != "HEIF"]
+    return gettext("%(items)s or %(last)s", items=", ".join(labels[:-1]), last=labels[-1])
 
 
 def _heif_type(head: bytes) -> str | None:
@@ -144,7 +144,7 @@ def type_problem(name: str) -> FileProblem:
     return FileProblem(
         name,
         Problem.TYPE,
-        gettext("%(name)s: this type is not accepted; use %(types)s.", name=name, types=limits.accepted_labels()),
+        gettext("%(name)s: this type is not accepted; use %(types)s.", name=name, types=accepted_labels()),
     )
 
 

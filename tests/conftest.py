@@ -70,7 +70,7 @@ def make_config(database_url: str, tmp: Path, **overrides) -> dict:
 def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     from flask_migrate import upgrade
 
-    from service import create_app
+    from wsgi import create_app
     from service.catalog.loader import load_file
 
     application = create_app(make_config(database_url, tmp_path_factory.mktemp("app")))

@@ -26,7 +26,7 @@ def test_sqlite_migrations_run_over_existing_cases(tmp_path):
     import sqlalchemy as sa
     from flask_migrate import downgrade, upgrade
 
-    from service import create_app
+    from wsgi import create_app
     from tests.conftest import make_config
 
     app = create_app(make_config(f"sqlite:///{tmp_path / 'old.db'}", tmp_path))

@@ -1,5 +1,6 @@
 """`flask --app wsgi worker [--burst]`: an RQ worker inside the app context, with
-RQ's scheduler (for retry backoff) and the outbox sweep."""
+RQ's scheduler (for retry backoff) and the periodic table (`workers.schedule`: the
+outbox sweep and the chores)."""
 from __future__ import annotations
 
 import logging
@@ -14,6 +15,7 @@ from rq import Worker
 from service.extensions import db
 from workers import outbox
 from workers.queues import ALL, redis_connection
+from workers.schedule import TICK_SECONDS, Schedule
 
 log = logging.getLogger(__name__)
 
@@ -28,15 +30,21 @@ class AppWorker(Worker):
         super().main_work_horse(job, queue)
 
 
-def _sweep_forever(app: Flask, stop: threading.Event, interval: float) -> None:
-    while not stop.wait(interval):
-        with app.app_context():
-            try:
-                outbox.sweep()
-            except Exception:
-                log.exception("outbox sweep failed; will try again")
-            finally:
-                db.session.remove()
+def run_periodic(app: Flask, schedule: Schedule) -> None:
+    """One look at the periodic table, in its own app context and session."""
+    with app.app_context():
+        try:
+            schedule.run_due()
+        finally:
+            db.session.remove()
+
+
+def run_periodic_forever(app: Flask, schedule: Schedule, stop: threading.Event, tick: float = TICK_SECONDS) -> None:
+    while not stop.wait(tick):
+        try:
+            run_periodic(app, schedule)
+        except Exception:
+            log.exception("periodic work failed; will try again")
 
 
 @click.command("worker")
@@ -44,19 +52,19 @@ def _sweep_forever(app: Flask, stop: threading.Event, interval: float) -> None:
 @click.option("--queue", "queues", multiple=True, type=click.Choice(ALL), help="Listen to these queues only.")
 @with_appcontext
 def worker_command(burst: bool, queues: tuple[str, ...]) -> None:
-    """Run a worker with the scheduler and the outbox sweep on the declared queues."""
+    """Run a worker with the scheduler and the periodic table on the declared queues."""
     connection = redis_connection()
     try:
         connection.ping()
     except RedisConnectionError as exc:
         raise click.ClickException(f"cannot reach Redis: {exc}") from exc
-    outbox.sweep()
-    db.session.remove()
+    app = current_app._get_current_object()
+    schedule = Schedule()
+    run_periodic(app, schedule)
     stop = threading.Event()
     if not burst:
-        app = current_app._get_current_object()
         threading.Thread(
-            target=_sweep_forever, args=(app, stop, outbox.SWEEP_SECONDS), name="outbox-sweep", daemon=True
+            target=run_periodic_forever, args=(app, schedule, stop), name="periodic", daemon=True
         ).start()
     worker = AppWorker(list(queues or ALL), connection=connection)
     try:

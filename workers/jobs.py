@@ -1,5 +1,5 @@
 """Every background job, as a plain function taking ids, and the registry that maps
-outbox job names to them and to their queue. Jobs are thin: the work itself lives
+each `service.outbox.Job` to it and to its queue. Jobs are thin: the work itself lives
 in `service` (routing, paperwork, notifications). They run inside `outbox.execute`,
 which commits their effects together with the row's "done" mark; the follow-up
 work they record is relayed after that commit.
@@ -21,19 +21,19 @@ from service.cases.status import CaseStatus
 from service.extensions import db
 from service.models import Case, Referral
 from service.notifications import CLINIC_REFERRAL, PATIENT_CONFIRMATION, STAFF_CHOICE, messages, notify_once
+from service.outbox import Job, record
 from service.store import get_storage
-from workers import outbox, queues
+from workers import queues
 
 
 def route_case(case_id: int) -> None:
     """First routing of a new case; a case already routed (or flagged) is left alone,
-    so a second run refers nobody twice. Staff re-routing calls `referrals.route`."""
+    so a second run refers nobody twice. Staff re-routing calls `referrals.route`, which
+    records each new referral's dossier in both cases."""
     case = db.session.get(Case, case_id)
     if case is None or case.status != CaseStatus.SUBMITTED:
         return
-    outcome = referrals.route(case, current_app.config["ROUTING_TOP_N"])
-    for referral in outcome.referrals:
-        outbox.record("render_dossier", case_id=case.id, referral_id=referral.id)
+    referrals.route(case, current_app.config["ROUTING_TOP_N"])
 
 
 def render_dossier(case_id: int, referral_id: int) -> None:
@@ -49,7 +49,7 @@ def render_dossier(case_id: int, referral_id: int) -> None:
         reply_to=config["CONTACT_EMAIL"],
     )
     if saved.created:
-        outbox.record("notify_clinic", case_id=case_id, referral_id=referral_id)
+        record(Job.NOTIFY_CLINIC, case_id=case_id, referral_id=referral_id)
 
 
 def render_confirmation(case_id: int) -> None:
@@ -186,17 +186,17 @@ class JobSpec:
     queue: str
 
 
-JOBS: dict[str, JobSpec] = {
-    "route_case": JobSpec(route_case, queues.ROUTING),
-    "render_dossier": JobSpec(render_dossier, queues.PAPERWORK),
-    "render_confirmation": JobSpec(render_confirmation, queues.PAPERWORK),
-    "notify_patient": JobSpec(notify_patient, queues.NOTIFICATIONS),
-    "notify_clinic": JobSpec(notify_clinic, queues.NOTIFICATIONS),
-    "assign_case": JobSpec(assign_case, queues.ROUTING),
-    "render_quote_comparison": JobSpec(render_quote_comparison, queues.PAPERWORK),
-    "render_booking_summary": JobSpec(render_booking_summary, queues.PAPERWORK),
-    "render_visa_letter": JobSpec(render_visa_letter, queues.PAPERWORK),
-    "notify_staff_choice": JobSpec(notify_staff_choice, queues.NOTIFICATIONS),
-    signin_links.SEND_JOB: JobSpec(send_signin_link, queues.NOTIFICATIONS),
-    "erase_case": JobSpec(erase_case, queues.DEFAULT),
+JOBS: dict[Job, JobSpec] = {
+    Job.ROUTE_CASE: JobSpec(route_case, queues.ROUTING),
+    Job.RENDER_DOSSIER: JobSpec(render_dossier, queues.PAPERWORK),
+    Job.RENDER_CONFIRMATION: JobSpec(render_confirmation, queues.PAPERWORK),
+    Job.NOTIFY_PATIENT: JobSpec(notify_patient, queues.NOTIFICATIONS),
+    Job.NOTIFY_CLINIC: JobSpec(notify_clinic, queues.NOTIFICATIONS),
+    Job.ASSIGN_CASE: JobSpec(assign_case, queues.ROUTING),
+    Job.RENDER_QUOTE_COMPARISON: JobSpec(render_quote_comparison, queues.PAPERWORK),
+    Job.RENDER_BOOKING_SUMMARY: JobSpec(render_booking_summary, queues.PAPERWORK),
+    Job.RENDER_VISA_LETTER: JobSpec(render_visa_letter, queues.PAPERWORK),
+    Job.NOTIFY_STAFF_CHOICE: JobSpec(notify_staff_choice, queues.NOTIFICATIONS),
+    Job.SEND_SIGNIN_LINK: JobSpec(send_signin_link, queues.NOTIFICATIONS),
+    Job.ERASE_CASE: JobSpec(erase_case, queues.DEFAULT),
 }

@@ -1,11 +1,12 @@
-"""Durable hand-off from the database to RQ (the transactional outbox).
+"""Durable hand-off from the database to RQ (the transactional outbox), the workers' side.
 
-A change that needs background work adds an `OutboxMessage` in its own transaction
-(`record`). After the commit, `relay` moves pending rows into RQ, using
-`outbox-<id>` as the job id; the worker's periodic `sweep` relays whatever is still
-pending (Redis was down), re-enqueues rows whose job was lost, and records jobs that
-died for good. `execute` runs one row: the job's effects and the row's "done" mark
-commit together, so a row that runs twice does its work once.
+The domain records rows (`service.outbox.record`) and ends its transaction with
+`service.outbox.commit()`, which calls `relay` (registered by `init_app`) with the rows
+that commit made durable. `relay` moves pending rows into RQ, using `outbox-<id>` as the
+job id; the worker's periodic `sweep` relays whatever is still pending (Redis was down),
+re-enqueues rows whose job was lost, and records jobs that died for good. `execute` runs
+one row: the job's effects and the row's "done" mark commit together, so a row that runs
+twice does its work once.
 """
 from __future__ import annotations
 
@@ -13,41 +14,43 @@ import logging
 import os
 import socket
 import traceback
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
-from flask import current_app
+from flask import Flask, current_app
 from redis import Redis
 from redis.client import Pipeline
 from redis.exceptions import RedisError
 from rq import Retry, get_current_job
 from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
+from rq.job import Job as RQJob
+from rq.job import JobStatus
 from rq.registry import StartedJobRegistry
 from rq.worker import Worker
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
+from service import outbox
 from service.cases import events
 from service.extensions import db
 from service.models import Case, OutboxMessage
+from service.outbox import DONE, ENQUEUED, FAILED, PENDING, Job
 from workers import queues
+from workers.jobs import JOBS
 
 log = logging.getLogger(__name__)
 
-PENDING: Final = "pending"
-ENQUEUED: Final = "enqueued"
-DONE: Final = "done"
-FAILED: Final = "failed"
-
 # An enqueued row whose RQ job has vanished for this long is enqueued again.
 LOST_AFTER: Final = timedelta(minutes=2)
-SWEEP_SECONDS: Final = 15
 JOB_TIMEOUT: Final = 300
 # Payload keys holding a sealed secret (a status token to email); wiped once the job is done.
 SEALED_PREFIX: Final = "sealed_"
+
+
+def init_app(app: Flask) -> None:
+    """Make `service.outbox.commit()` relay what it committed at once."""
+    app.extensions[outbox.RELAY_HOOK] = relay
 
 
 def job_id(message_id: int) -> str:
@@ -58,39 +61,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def record(job: str, *, case_id: int | None, **payload: Any) -> OutboxMessage:
-    """Add work to the current transaction; it is relayed only once that commits."""
-    from workers.jobs import JOBS
-
-    if job not in JOBS:
-        raise ValueError(f"unknown job {job!r}")
-    message = OutboxMessage(job=job, case_id=case_id, payload=payload, status=PENDING)
-    db.session.add(message)
-    return message
-
-
-@contextmanager
-def collecting() -> Iterator[list[OutboxMessage]]:
-    """The outbox rows added to the session inside the block, to relay once it commits.
-    Caught as they are added: the rules flush, so `session.new` is empty by the commit."""
-    session = db.session()
-    added: list[OutboxMessage] = []
-
-    def attached(_session: Any, instance: object) -> None:
-        if isinstance(instance, OutboxMessage):
-            added.append(instance)
-
-    event.listen(session, "after_attach", attached)
-    try:
-        yield added
-    finally:
-        event.remove(session, "after_attach", attached)
-
-
 def _enqueue(connection: Redis, message: OutboxMessage, pipeline: Pipeline | None = None) -> None:
-    from workers.jobs import JOBS
-
-    spec = JOBS[message.job]
+    spec = JOBS[Job(message.job)]
     intervals = current_app.config["JOB_RETRY_INTERVALS"]
     queue = queues.Queue(spec.queue, connection=connection)
     queue.enqueue_call(
@@ -149,9 +121,8 @@ def relay(ids: Iterable[int] | None = None, *, limit: int = 500) -> int:
 
 
 def execute(message_id: int) -> str:
-    """The RQ job for every outbox row: run its handler, mark it done, commit once."""
-    from workers.jobs import JOBS
-
+    """The RQ job for every outbox row: run its handler, mark it done, commit once
+    (through the commit point, which relays the follow-up work the job recorded)."""
     message = db.session.get(OutboxMessage, message_id)
     if message is None:
         return "gone"
@@ -161,18 +132,16 @@ def execute(message_id: int) -> str:
         arguments = dict(message.payload)
         if message.case_id is not None:
             arguments["case_id"] = message.case_id
-        JOBS[message.job].func(**arguments)
+        JOBS[Job(message.job)].func(**arguments)
         message.payload = {k: v for k, v in message.payload.items() if not k.startswith(SEALED_PREFIX)}
         message.status = DONE
         message.done_at = _now()
         message.last_error = None
-        follow_ups = [m for m in db.session.new if isinstance(m, OutboxMessage)]
-        db.session.commit()
+        outbox.commit()
     except Exception as exc:
         db.session.rollback()
         _record_failure(message_id, exc)
         raise
-    relay(ids=[m.id for m in follow_ups])
     return "done"
 
 
@@ -217,7 +186,7 @@ def retry(message_id: int) -> None:
     if message is None or message.status != FAILED:
         raise ValueError(f"outbox {message_id} is not a failed job")
     try:
-        Job.fetch(job_id(message_id), connection=queues.redis_connection()).delete()
+        RQJob.fetch(job_id(message_id), connection=queues.redis_connection()).delete()
     except NoSuchJobError:
         pass
     message.status = PENDING
@@ -255,25 +224,10 @@ def _worker_is_dead_here(connection: Redis, worker_name: str | None) -> bool:
     return False
 
 
-def _periodic_work() -> None:
-    """Work that needs the database, not Redis, each at most once per its interval:
-    expired staged uploads (a minute), closed cases past RETENTION_DAYS (an hour). A
-    failure is logged and tried again at the next sweep."""
-    from workers import retention, uploads
-
-    for name, run in (("staged uploads cleanup", uploads.maybe_cleanup), ("retention", retention.maybe_apply)):
-        try:
-            run()
-        except Exception:
-            db.session.rollback()
-            log.exception("%s failed; will try again", name)
-
-
 def sweep() -> SweepReport:
     """Periodic repair, run by every worker: relay what Redis missed, re-enqueue rows
     whose job was lost or whose worker died mid-job, record jobs that failed for good."""
     report = SweepReport()
-    _periodic_work()
     try:
         connection = queues.redis_connection()
         connection.ping()
@@ -285,7 +239,7 @@ def sweep() -> SweepReport:
     cutoff = _now() - LOST_AFTER
     for message in db.session.scalars(select(OutboxMessage).where(OutboxMessage.status == ENQUEUED)):
         try:
-            job = Job.fetch(job_id(message.id), connection=connection)
+            job = RQJob.fetch(job_id(message.id), connection=connection)
         except NoSuchJobError:
             job = None
         status = job.get_status(refresh=False) if job is not None else None

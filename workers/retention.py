@@ -1,39 +1,31 @@
 """Erasing closed cases once RETENTION_DAYS have passed: from the worker's periodic
-sweep (at most once an hour) and from `flask --app wsgi cases retention` for cron.
-Both only ask for erasure (an `erase_case` outbox row per case); the job erases."""
+table (`workers.schedule`, at most once an hour) and from `flask --app wsgi cases
+retention` for cron. Both only ask for erasure (an `erase_case` outbox row per case);
+the job erases."""
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime, timezone
-from typing import Final
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from workers.periodic import Throttle
+from service import outbox
+from service.cases import erasure
 
 log = logging.getLogger(__name__)
 
-RETENTION_EVERY_SECONDS: Final = 3600
-_throttle = Throttle(RETENTION_EVERY_SECONDS)
 
-
-def maybe_apply(*, clock=time.monotonic) -> bool:
-    """Apply retention if it has not run in this process within the last hour. Commits;
-    the sweep relays the new outbox rows afterwards."""
-    if not _throttle.due(clock):
-        return False
+def apply() -> int:
+    """Ask for the erasure of every case due (none when RETENTION_DAYS is 0); commits
+    through the commit point, which relays the erasure jobs. How many were asked for."""
     days = current_app.config["RETENTION_DAYS"]
     if days <= 0:
-        return True
-    from service.cases import erasure
-    from service.extensions import db
-
-    erasure.apply_retention(datetime.now(timezone.utc), days)
-    db.session.commit()
-    return True
+        return 0
+    due = erasure.apply_retention(datetime.now(timezone.utc), days)
+    outbox.commit()
+    return len(due)
 
 
 @click.group("cases")
@@ -46,21 +38,16 @@ def cases_cli() -> None:
 @with_appcontext
 def retention_command(dry_run: bool) -> None:
     """Ask for the erasure of cases closed for longer than RETENTION_DAYS."""
-    from service.cases import erasure
-    from service.extensions import db
-    from workers import outbox
-
     days = current_app.config["RETENTION_DAYS"]
     if days <= 0:
         click.echo("Retention is off (RETENTION_DAYS=0); nothing erased.")
         return
-    with outbox.collecting() as work:
-        due = erasure.apply_retention(datetime.now(timezone.utc), days, dry_run=dry_run)
-        db.session.commit()
-    for case in due:
-        click.echo(f"{'would erase' if dry_run else 'erasure requested for'} {case.reference}")
+    due = erasure.apply_retention(datetime.now(timezone.utc), days, dry_run=dry_run)
+    references = [case.reference for case in due]
+    outbox.commit()
+    for reference in references:
+        click.echo(f"{'would erase' if dry_run else 'erasure requested for'} {reference}")
     if dry_run:
         click.echo(f"Dry run: {len(due)} case(s) closed for more than {days} day(s) would be erased; nothing changed.")
         return
-    outbox.relay(ids=[m.id for m in work])
     click.echo(f"{len(due)} case(s) closed for more than {days} day(s) queued for erasure.")

@@ -1,31 +1,18 @@
-"""Removing staged uploads nobody submitted: from the worker's periodic sweep (at most
-once a minute) and from `flask --app wsgi uploads cleanup` for cron."""
+"""Removing staged uploads nobody submitted: from the worker's periodic table
+(`workers.schedule`, at most once a minute) and from `flask --app wsgi uploads cleanup`
+for cron."""
 from __future__ import annotations
-
-import logging
-import time
-from typing import Final
 
 import click
 from flask.cli import with_appcontext
 
-from workers.periodic import Throttle
-
-log = logging.getLogger(__name__)
-
-CLEANUP_EVERY_SECONDS: Final = 60
-_throttle = Throttle(CLEANUP_EVERY_SECONDS)
+from service.cases import staging
+from service.store import get_storage
 
 
-def maybe_cleanup(*, clock=time.monotonic) -> bool:
-    """Run the cleanup if it has not run in this process within the last minute."""
-    if not _throttle.due(clock):
-        return False
-    from service.cases import staging
-    from service.store import get_storage
-
-    staging.cleanup(get_storage())
-    return True
+def cleanup() -> staging.CleanupReport:
+    """Delete expired staged uploads and their objects (those the store refused stay)."""
+    return staging.cleanup(get_storage())
 
 
 @click.group("uploads")
@@ -37,10 +24,7 @@ def uploads_cli() -> None:
 @with_appcontext
 def cleanup_command() -> None:
     """Delete expired staged uploads (older than 24 hours) and their stored objects."""
-    from service.cases import staging
-    from service.store import get_storage
-
-    report = staging.cleanup(get_storage())
+    report = cleanup()
     click.echo(f"{len(report.removed)} expired upload(s) removed, {len(report.kept)} kept (store unavailable).")
     for upload_id in report.removed:
         click.echo(f"removed {upload_id}")

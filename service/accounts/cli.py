@@ -11,6 +11,7 @@ from service.accounts import totp
 from service.accounts import users as accounts
 from service.accounts.roles import ROLES
 from service.extensions import db
+from service.limits import MAX_COORDINATOR_CAPACITY
 
 users_cli = AppGroup("users", help="Manage staff and clinic accounts.")
 # Who the log names as having made a change from here.
@@ -40,7 +41,7 @@ _password_stdin = click.option(
 @click.argument("email")
 @click.option("--role", type=click.Choice(ROLES), required=True, help="What the account may do.")
 @_password_stdin
-@click.option("--capacity", type=click.IntRange(0, accounts.MAX_CAPACITY), default=None,
+@click.option("--capacity", type=click.IntRange(0, MAX_COORDINATOR_CAPACITY), default=None,
               help="Open cases auto-assignment may give this coordinator.")
 @click.option("--clinic", "clinic_slug", metavar="SLUG", default=None,
               help="The clinic a clinic account belongs to (its slug in the catalogue); clinic role only.")

@@ -7,7 +7,8 @@ from wtforms.validators import Email, InputRequired, Length, NumberRange, Regexp
 
 from service.accounts.passwords import MIN_LENGTH
 from service.accounts.roles import ROLES
-from service.accounts.users import MAX_CAPACITY, all_clinics, default_capacity
+from service.accounts.users import all_clinics, default_capacity
+from service.limits import MAX_COORDINATOR_CAPACITY
 
 
 def _strip(value: object) -> object:
@@ -53,7 +54,7 @@ def _capacity_field() -> IntegerField:
     return IntegerField(
         "Capacity (open cases)", default=default_capacity,
         validators=[InputRequired("Enter a capacity."),
-                    NumberRange(0, MAX_CAPACITY, f"Capacity must be between 0 and {MAX_CAPACITY} open cases.")],
+                    NumberRange(0, MAX_COORDINATOR_CAPACITY, f"Capacity must be between 0 and {MAX_COORDINATOR_CAPACITY} open cases.")],
     )
 
 

@@ -27,14 +27,12 @@ from service.cases.secrets_box import seal
 from service.extensions import db
 from service.models import OutboxMessage, User
 from service.notifications import messages, transport
-from workers import outbox
+from service.outbox import Job, record
 
 log = logging.getLogger(__name__)
 
 LINK_TTL: Final = timedelta(minutes=30)
 _SALT: Final = "medtour.clinic-signin-link"
-# The outbox job that sends a link (workers.jobs.send_signin_link).
-SEND_JOB: Final = "send_signin_link"
 
 EXPIRED: Final = (
     f"This sign-in link has expired: links work for {int(LINK_TTL.total_seconds() // 60)} minutes. "
@@ -85,7 +83,7 @@ def issue(user: User) -> str:
 def request_link(email: str, next_url: str | None) -> OutboxMessage:
     """Record that a link was asked for `email`, whoever it belongs to: one outbox row
     with the address sealed (wiped once the job is done), and no lookup here."""
-    return outbox.record(SEND_JOB, case_id=None, sealed_email=seal(email), next_url=next_url)
+    return record(Job.SEND_SIGNIN_LINK, case_id=None, sealed_email=seal(email), next_url=next_url)
 
 
 def link_url(token: str, next_url: str | None) -> str:

@@ -16,12 +16,11 @@ from service.accounts.passwords import MIN_LENGTH, hash_password
 from service.accounts.roles import CLINIC, ROLES
 from service.cases import assignment
 from service.extensions import db
+from service.limits import MAX_COORDINATOR_CAPACITY
 from service.models import Clinic, User
 
 log = logging.getLogger(__name__)
 
-# Open cases a coordinator may hold; the upper bound only catches typing slips.
-MAX_CAPACITY: Final = 500
 PER_PAGE: Final = 50
 
 
@@ -63,8 +62,8 @@ def check_password(password: str) -> None:
 
 
 def check_capacity(capacity: int) -> None:
-    if not 0 <= capacity <= MAX_CAPACITY:
-        raise AccountError(f"Capacity must be between 0 and {MAX_CAPACITY} open cases.", "capacity")
+    if not 0 <= capacity <= MAX_COORDINATOR_CAPACITY:
+        raise AccountError(f"Capacity must be between 0 and {MAX_COORDINATOR_CAPACITY} open cases.", "capacity")
 
 
 def clinic_by_slug(slug: str) -> Clinic:

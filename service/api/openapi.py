@@ -7,7 +7,6 @@ from typing import Any
 from flask import current_app
 from PIL import Image
 
-from forms.request import BUDGET_MAX, EMAIL_MAX, FREE_TEXT_MAX, NAME_MAX, TRAVEL_WINDOW_MAX
 from service import limits
 from service.cases import idempotency
 from service.cases.quotes import INCLUDES
@@ -31,13 +30,13 @@ UNAVAILABLE = "The database is unreachable just now; nothing was recorded. Retry
 
 def _request_schema(max_files: int, max_file_bytes: int) -> dict[str, Any]:
     text = {"type": "string"}
-    optional_text = {"type": "string", "maxLength": FREE_TEXT_MAX}
+    optional_text = {"type": "string", "maxLength": limits.FREE_TEXT_MAX}
     return {
         "type": "object",
         "required": ["full_name", "email", "country", "language", "treatment", "description", "consent"],
         "properties": {
-            "full_name": {**text, "maxLength": NAME_MAX},
-            "email": {**text, "format": "email", "maxLength": EMAIL_MAX},
+            "full_name": {**text, "maxLength": limits.NAME_MAX},
+            "email": {**text, "format": "email", "maxLength": limits.EMAIL_MAX},
             "phone": {**text, "description": "International number, e.g. +49 30 123456"},
             "country": {**text, "pattern": "^[A-Z]{2}$", "description": "ISO 3166-1 alpha-2"},
             "date_of_birth": {**text, "format": "date"},
@@ -45,8 +44,8 @@ def _request_schema(max_files: int, max_file_bytes: int) -> dict[str, Any]:
             "treatment": {**text, "description": "Catalogue slug of the treatment"},
             "preferred_clinic": {**text, "description": "Catalogue slug of a clinic; omit to leave the choice to us"},
             "description": {**text, "minLength": limits.DESCRIPTION_MIN, "maxLength": limits.DESCRIPTION_MAX},
-            "travel_window": {**text, "maxLength": TRAVEL_WINDOW_MAX},
-            "budget": {**text, "pattern": r"^\d+(\.\d{1,2})?$", "description": f"Amount, 1 to {BUDGET_MAX}"},
+            "travel_window": {**text, "maxLength": limits.TRAVEL_WINDOW_MAX},
+            "budget": {**text, "pattern": r"^\d+(\.\d{1,2})?$", "description": f"Amount, 1 to {limits.BUDGET_MAX}"},
             "budget_currency": {**text, "pattern": "^[A-Z]{3}$", "description": "ISO 4217; required with budget"},
             "medications": optional_text,
             "allergies": optional_text,

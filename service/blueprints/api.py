@@ -85,39 +85,28 @@ def create_request() -> Response:
             "Send the request as multipart/form-data (or application/x-www-form-urlencoded without files).",
         )
     key = request.headers.get(idempotency.HEADER)
-    claim = None
-    if key is not None:
-        if not idempotency.valid_key(key):
-            return problem(
-                400, "Invalid Idempotency-Key",
-                "The Idempotency-Key header must be 1 to 255 printable ASCII characters.",
-                errors={idempotency.HEADER: ["1 to 255 printable ASCII characters"]},
-            )
-        claim = idempotency.begin(
-            idempotency.API, key, idempotency.request_fingerprint(request.form, request.files)
+    if key is not None and not idempotency.valid_key(key):
+        return problem(
+            400, "Invalid Idempotency-Key",
+            "The Idempotency-Key header must be 1 to 255 printable ASCII characters.",
+            errors={idempotency.HEADER: ["1 to 255 printable ASCII characters"]},
         )
-        if claim.outcome is idempotency.Outcome.REPLAY:
-            return _replay(claim.record)
-        if claim.outcome is idempotency.Outcome.MISMATCH:
-            return problem(422, "Idempotency-Key reused", "this Idempotency-Key was used for a different request")
-        if claim.outcome is not idempotency.Outcome.NEW:
-            return problem(
-                409, "Request in progress",
-                "A request with this Idempotency-Key is still being processed; retry it later.",
-            )
-    try:
-        return _create(claim.record if claim else None)
-    except BaseException:
-        if claim is not None:
-            idempotency.release(claim.record, rollback=True)
-        raise
+    fingerprint = idempotency.request_fingerprint(request.form, request.files) if key is not None else ""
+    return idempotency.once(idempotency.API, key, fingerprint, run=_create, replay=_replay, refuse=_refused)
 
 
-def _create(record) -> Response:
+def _refused(outcome: idempotency.Outcome) -> Response:
+    if outcome is idempotency.Outcome.MISMATCH:
+        return problem(422, "Idempotency-Key reused", "this Idempotency-Key was used for a different request")
+    return problem(
+        409, "Request in progress",
+        "A request with this Idempotency-Key is still being processed; retry it later.",
+    )
+
+
+def _create(attempt: idempotency.Attempt) -> Response:
     form = build_form(meta={"csrf": False})
     if not form.validate():
-        if record is not None:
-            idempotency.release(record)
         status = next(
             (code for kind, code in _FILE_STATUS if any(p.problem == kind for p in form.file_problems)),
             422,
@@ -140,8 +129,7 @@ def _create(record) -> Response:
         recorded.update(
             body=body, location=url_for("api.get_request", token=result.token, _external=True)
         )
-        if record is not None:
-            idempotency.complete(record, result.case, 201, recorded)
+        attempt.complete(result.case, 201, recorded)
 
     intake.submit_request(
         form.request_data(), form.accepted_files, get_storage(), source="api", on_recorded=respond

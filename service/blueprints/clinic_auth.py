@@ -15,14 +15,13 @@ from werkzeug.wrappers import Response
 
 from flask_wtf import FlaskForm
 
-from service import ratelimits
+from service import outbox, ratelimits
 from service.accounts import ratelimit, signin, signin_links
 from service.accounts.forms import LoginForm, SigninLinkForm
 from service.accounts.guard import begin_session, end_own_sessions, end_session
 from service.accounts.roles import CLINIC
 from service.extensions import db
 from service.models import User
-from workers import outbox
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +103,8 @@ def link_request() -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         return _link_page(form, 422)
     ratelimit.count_failure()
-    work = signin_links.request_link(form.email.data, next_url)
-    db.session.commit()
-    outbox.relay(ids=[work.id])
+    signin_links.request_link(form.email.data, next_url)
+    outbox.commit()
     return _link_page(SigninLinkForm(formdata=None), sent_to=form.email.data)
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from forms.clinic import AskForm, DeclineForm, QuoteForm
+from service import outbox
 from service.accounts.guard import clinic_required, current_staff
 from service.blueprints import private
 from service.cases import events, quotes, sla
@@ -32,7 +33,6 @@ from service.models import Attachment, Case, Document, Quote, Referral, User
 from service.paperwork.content import age_years, country_label, dossier_content
 from service.store import get_storage
 from service.sqlite_locks import writes_on_read
-from workers import outbox
 
 bp = Blueprint("clinic_portal", __name__, url_prefix="/clinic")
 bp.after_request(private)
@@ -304,14 +304,12 @@ def _answer(
                 _show_errors(form, {k: v for k, v in refused.errors.items() if not form[k].errors})
         return _render(referral, 422, failed=name, failed_form=form)
     try:
-        with outbox.collecting() as work:
-            perform(referral, current_staff())
-            db.session.commit()
+        perform(referral, current_staff())
+        outbox.commit()
     except quotes.QuoteRefused as refused:
         db.session.rollback()
         _show_errors(form, refused.errors)
         return _render(referral, 422, error=None if refused.errors else str(refused), failed=name, failed_form=form)
-    outbox.relay(ids=[m.id for m in work])
     flash(message, "success")
     return redirect(url_for("clinic_portal.referral", referral_id=referral.id), code=303)
 

@@ -36,30 +36,30 @@ def new() -> Response | tuple[str, int]:
             form.treatment.data = request.args["treatment"]
         if not form.language.data:
             form.language.data = language
-    claim = None
     token, owner = form.submission_token.data, staging.session_owner()
-    if form.is_submitted() and owner and idempotency.valid_key(token):
-        # The token belongs to this browser session: another one never reaches its case.
-        claim = idempotency.begin(idempotency.FORM, token, owner=owner)
-        if claim.outcome is idempotency.Outcome.FOREIGN:
-            return redirect(url_for("requests.new"), code=303)
-        if claim.outcome is idempotency.Outcome.IN_PROGRESS:
-            # A double click: the first POST is still running; show its result.
-            done = idempotency.wait_for(claim.record)
-            if done is None:
-                abort(409)
-            return _to_status(done)
-        if claim.outcome is idempotency.Outcome.REPLAY:
-            return _to_status(claim.record)
-    try:
+    guarded = form.is_submitted() and owner and idempotency.valid_key(token)
+
+    def run(attempt: idempotency.Attempt) -> Response | tuple[str, int]:
         if form.validate_on_submit():
-            return _submit(form, claim.record if claim else None)
-    except BaseException:
-        if claim is not None:
-            idempotency.release(claim.record, rollback=True)
-        raise
-    if claim is not None:
-        idempotency.release(claim.record)
+            return _submit(form, attempt)
+        return _page(form)
+
+    # The token belongs to this browser session: another one never reaches its case
+    # (FOREIGN: a fresh form). A double click waits for the first POST and shows its result.
+    return idempotency.once(
+        idempotency.FORM, token if guarded else None, owner=owner, run=run, replay=_to_status,
+        refuse=_refused, wait=idempotency.FORM_WAIT_SECONDS,
+    )
+
+
+def _refused(outcome: idempotency.Outcome) -> Response:
+    if outcome is idempotency.Outcome.FOREIGN:
+        return redirect(url_for("requests.new"), code=303)
+    abort(409)
+
+
+def _page(form: RequestForm) -> tuple[str, int]:
+    """The form again: blank, or with what was sent and why it was refused."""
     if not idempotency.valid_key(form.submission_token.data):
         form.submission_token.data = idempotency.new_submission_token()
     # Made now, so that a second POST of this page (sent before the first one's
@@ -72,10 +72,9 @@ def new() -> Response | tuple[str, int]:
     return render_template("requests/new.html", form=form, staged_uploads=staged), 422 if form.is_submitted() else 200
 
 
-def _submit(form: RequestForm, record) -> Response:
+def _submit(form: RequestForm, attempt: idempotency.Attempt) -> Response:
     def remember(result: intake.IntakeResult) -> None:
-        if record is not None:
-            idempotency.complete(record, result.case, 303, {"token": result.token})
+        attempt.complete(result.case, 303, {"token": result.token})
 
     result = intake.submit_request(
         form.request_data(), form.accepted_files, get_storage(), source="web", staged=form.staged_uploads,

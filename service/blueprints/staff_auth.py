@@ -10,10 +10,10 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from service import ratelimits
+from forms.accounts import CapacityForm, CodeForm, CreateUserForm, LoginForm
+from service import limits, ratelimits
 from service.accounts import ratelimit, sessions, signin
 from service.accounts import users as accounts
-from service.accounts.forms import CapacityForm, CodeForm, CreateUserForm, LoginForm
 from service.accounts.guard import begin_session, current_staff, end_own_sessions, end_session, staff_required
 from service.accounts.nav import staff_nav
 from service.accounts.roles import ADMIN, CLINIC
@@ -132,7 +132,7 @@ def _users_page(form: CreateUserForm, status: int = 200) -> tuple[str, int]:
     page = accounts.page_of_users(request.args.get("page", 1, type=int))
     return render_template(
         "staff/auth/users.html", page=page, form=form, me=current_staff(),
-        now=datetime.now(timezone.utc), max_capacity=accounts.MAX_CAPACITY,
+        now=datetime.now(timezone.utc), max_capacity=limits.MAX_COORDINATOR_CAPACITY,
         live_sessions=sessions.live_counts(user.id for user in page.items),
     ), status
 

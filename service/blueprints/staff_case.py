@@ -1,6 +1,7 @@
 """The case file (`/staff/cases/<reference>`): everything about one case, and the
 forms for the actions its status allows. A thin shell over `service.cases.workflow`,
-which decides and records; this module parses, commits, relays and answers.
+which decides and records, and `service.cases.case_file`, which assembles what the page
+shows; this module parses, builds the forms, commits, relays and answers.
 
 Every look at the case's health data is recorded: opening the file writes one
 `case_viewed` event, taking a copy of a file one `file_opened` event. Inline previews
@@ -10,45 +11,38 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timezone
 from typing import Any, Final
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from forms.choices import countries, languages
 from forms.staff_case import FORMS, MANUAL, SUGGESTIONS, ActionForm, AssignForm, RouteForm, TreatmentForm
+from service import outbox
 from service.accounts.guard import current_staff, staff_required
 from service.accounts.roles import ADMIN, COORDINATOR, GRANTS
 from service.blueprints import private
 from service.blueprints.staff_queue import spreadsheet_safe
-from service.cases import events, referrals, sla, workflow
-from service.cases.status import CaseStatus, ReferralStatus
+from service.cases import events, workflow
+from service.cases.case_file import case_file
 from service.extensions import db
 from service.models import (
     Attachment,
     Case,
     CaseEvent,
-    Clinic,
     Document,
-    PatientQuestion,
-    Referral,
     Treatment,
     User,
 )
 from service.store import get_storage
 from service.sqlite_locks import writes_on_read
 from storage import content_disposition
-from workers import outbox
 
 bp = Blueprint("staff_case", __name__, url_prefix="/staff/cases")
 bp.after_request(private)
 
-TIMELINE_PAGE: Final = 50
 # Actions whose forms sit beside what they act on rather than in the actions panel.
 CONTEXTUAL: Final = {
     "request_info": "questions", "add_note": "notes", "route": "routing",
@@ -72,17 +66,6 @@ def _case_or_404(reference: str) -> Case:
 
 
 # ---------------------------------------------------------------- page
-
-
-@dataclass(frozen=True)
-class ManualClinic:
-    """A clinic offering the case's treatment, for routing by hand."""
-
-    slug: str
-    name: str
-    country: str
-    referred: bool
-    match: referrals.Match | None
 
 
 def _coordinators() -> list[User]:
@@ -109,79 +92,23 @@ def _build_form(action: str, case: Case, *, bound: bool) -> ActionForm:
     return cls(**kwargs)
 
 
-def _clinic_names(timeline: list[CaseEvent]) -> dict[str, str]:
-    """Names of the clinics the page's events mention by slug (one query)."""
-    slugs: set[str] = set()
-    for event in timeline:
-        details = event.details or {}
-        slugs.update(details.get("clinics") or [])
-        if isinstance(details.get("clinic"), str):
-            slugs.add(details["clinic"])
-    if not slugs:
-        return {}
-    return {slug: name for slug, name in db.session.execute(select(Clinic.slug, Clinic.name).where(Clinic.slug.in_(slugs)))}
-
-
-def _timeline_page(case: Case) -> tuple[list[CaseEvent], int, int]:
-    total = db.session.scalar(select(func.count(CaseEvent.id)).where(CaseEvent.case_id == case.id)) or 0
-    pages = max(1, math.ceil(total / TIMELINE_PAGE))
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
-    rows = list(db.session.scalars(
-        select(CaseEvent).where(CaseEvent.case_id == case.id)
-        .order_by(CaseEvent.id.desc()).offset((page - 1) * TIMELINE_PAGE).limit(TIMELINE_PAGE)
-    ))
-    return rows, page, pages
-
-
 def _render(
     case: Case, status: int = 200, *, error: str | None = None,
     failed: str | None = None, failed_form: ActionForm | None = None,
 ) -> tuple[str, int]:
-    allowed = [a.name for a in workflow.allowed_actions(case)]
-    forms = {name: _build_form(name, case, bound=False) for name in allowed}
+    shown = case_file(db.session, case, current_staff(), page=request.args.get("page", 1, type=int) or 1)
+    forms = {name: _build_form(name, case, bound=False) for name in shown.allowed}
     if failed_form is not None and failed in forms:
         # Keep what the coordinator typed, at the version they can act on now.
         failed_form.version.data = case.version
         forms[failed] = failed_form
-    case_referrals = list(db.session.scalars(
-        select(Referral).where(Referral.case_id == case.id).order_by(Referral.score.desc(), Referral.id)
-    ))
-    suggestions = referrals.suggestions(case) if case.status != CaseStatus.CLOSED else []
-    by_slug = {m.clinic_slug: m for m in suggestions}
-    referred = {r.clinic.slug for r in case_referrals}
-    manual = [
-        ManualClinic(c.slug, c.name, c.country, c.slug in referred, by_slug.get(c.slug))
-        for c in workflow.clinics_for_manual_routing(case)
-    ] if "route" in allowed else []
-    timeline, page, pages = _timeline_page(case)
     return render_template(
         "staff/case/show.html",
-        clinic_names=_clinic_names(timeline),
-        case=case,
-        me=current_staff(),
+        **shown.template_context(),
         error=error,
         failed=failed,
         forms=forms,
-        allowed=allowed,
         actions=workflow.ACTIONS,
-        sla=sla.case_sla(case),
-        suggestions=suggestions,
-        referrals=case_referrals,
-        accepted=[r for r in case_referrals if r.status == ReferralStatus.ACCEPTED],
-        manual_clinics=manual,
-        documents=list(db.session.scalars(
-            select(Document).where(Document.case_id == case.id).order_by(Document.id)
-        )),
-        questions=list(db.session.scalars(
-            select(PatientQuestion).where(PatientQuestion.case_id == case.id).order_by(PatientQuestion.id.desc())
-        )),
-        notes=list(db.session.scalars(
-            select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.kind == "note")
-            .order_by(CaseEvent.id.desc())
-        )),
-        timeline=timeline,
-        page=page,
-        pages=pages,
         close_reasons=workflow.CLOSED_REASON_LABELS,
         image_preview=IMAGE_PREVIEW,
         pdf_preview=PDF_PREVIEW,
@@ -189,12 +116,9 @@ def _render(
         suggestions_mode=SUGGESTIONS,
         patient_visible=events.PATIENT_VISIBLE,
         contextual=CONTEXTUAL,
-        country_name=dict(countries()).get(case.country, case.country),
-        language_name=dict(languages()).get(case.language, case.language),
         download_ttl=current_app.config["DOWNLOAD_URL_TTL"],
         max_top_n=workflow.MAX_TOP_N,
         reopen_label=workflow.REOPEN_STATUS.staff_label,
-        can_export_audit=current_staff().role in GRANTS[ADMIN],
     ), status
 
 
@@ -263,20 +187,18 @@ def act(reference: str, action: str) -> Response | tuple[str, int]:
         return _render(case, 422, error=_form_problem(form), failed=action, failed_form=form)
     user = current_staff()
     try:
-        with outbox.collecting() as work:
-            workflow.perform(case, action, user, expected_version=form.version.data, **form.params())
-            done = db.session.scalar(
-                select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id.desc()).limit(1)
-            )
-            message = events.describe(done, staff=True) if done is not None else workflow.ACTIONS[action].label
-            db.session.commit()
+        workflow.perform(case, action, user, expected_version=form.version.data, **form.params())
+        done = db.session.scalar(
+            select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id.desc()).limit(1)
+        )
+        message = events.describe(done, staff=True) if done is not None else workflow.ACTIONS[action].label
+        outbox.commit()
     except workflow.ActionRefused as exc:
         db.session.rollback()
         return _render(case, 422, error=str(exc), failed=action, failed_form=form)
     except (workflow.CaseChanged, StaleDataError):
         db.session.rollback()
         return _render(case, 409, error=workflow.CHANGED_MESSAGE, failed=action, failed_form=form)
-    outbox.relay(ids=[m.id for m in work])
     flash(f"{message}.", "success")
     return redirect(url_for("staff_case.show", reference=case.reference), code=303)
 

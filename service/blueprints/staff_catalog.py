@@ -6,11 +6,12 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from forms.choices import countries
 from forms.staff_catalog import ClinicIntakeForm
+from service import limits
 from service.accounts.guard import current_staff, staff_required
 from service.accounts.roles import ADMIN
 from service.catalog import manage
+from service.choices import countries
 from service.extensions import db
 from service.models import Clinic
 
@@ -21,7 +22,7 @@ bp = Blueprint("staff_catalog", __name__, url_prefix="/staff/catalogue")
 @staff_required(ADMIN)
 def index() -> str:
     return render_template(
-        "staff/catalog/index.html", rows=manage.overview(), max_capacity=manage.MAX_CLINIC_CAPACITY,
+        "staff/catalog/index.html", rows=manage.overview(), max_capacity=limits.MAX_CLINIC_CAPACITY,
         country_names=dict(countries()),
     )
 

@@ -8,8 +8,9 @@ from flask import Blueprint, render_template, request, url_for
 
 from service.accounts import staff_required
 from service.dashboard import metrics, panels
-from service.dashboard.period import DEFAULT_DAYS, MAX_DAYS, PRESETS, Period, last_days, parse_period
+from service.dashboard.period import DEFAULT_DAYS, PRESETS, Period, last_days, parse_period
 from service.extensions import db
+from service.limits import MAX_DASHBOARD_DAYS
 
 bp = Blueprint("staff_dashboard", __name__, url_prefix="/staff")
 
@@ -27,6 +28,6 @@ def index() -> tuple[str, int]:
     typed = {name: request.args.get(name, getattr(period, attr).isoformat()) for name, attr in (("from", "start"), ("to", "end"))}
     return render_template(
         "staff/dashboard/index.html",
-        period=period, errors=errors, typed=typed, page=page, max_days=MAX_DAYS, default_days=DEFAULT_DAYS,
+        period=period, errors=errors, typed=typed, page=page, max_days=MAX_DASHBOARD_DAYS, default_days=DEFAULT_DAYS,
         presets=[(f"Last {days} days", _url(last_days(days, today))) for days in PRESETS],
     ), 422 if errors else 200

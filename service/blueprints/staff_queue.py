@@ -1,5 +1,5 @@
 """The staff triage queue (`/staff/cases`) and its CSV export (`/staff/cases.csv`):
-thin shells over `service.cases.queue`. Filters live in the query string, so the
+thin shells over `service.cases.worklist`. Filters live in the query string, so the
 export is exactly the queue on screen, all pages."""
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ from urllib.parse import quote
 from flask import Blueprint, Response, current_app, render_template, request, stream_with_context, url_for
 from sqlalchemy import select
 
-from forms import choices
 from forms.staff_queue import QueueFilterForm, status_choices
+from service import choices
 from service.accounts import current_staff, staff_required
 from service.accounts.roles import STAFF_ROLES
-from service.cases import queue
+from service.cases import worklist
 from service.cases.status import CaseStatus
 from service.extensions import db
 from service.models import Case, Clinic, Treatment, User
@@ -31,13 +31,13 @@ bp = Blueprint("staff_queue", __name__)
 
 @bp.record_once
 def _unicode_search_on_sqlite(state: Any) -> None:
-    """Search folds case like PostgreSQL does, on SQLite too (see `queue.register_sqlite_functions`)."""
+    """Search folds case like PostgreSQL does, on SQLite too (see `worklist.register_sqlite_functions`)."""
     from sqlalchemy import event
 
     with state.app.app_context():
         engine = db.engine
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", lambda dbapi_connection, _record: queue.register_sqlite_functions(dbapi_connection))
+        event.listen(engine, "connect", lambda dbapi_connection, _record: worklist.register_sqlite_functions(dbapi_connection))
 
 
 def _now() -> datetime:
@@ -63,7 +63,7 @@ def _form() -> QueueFilterForm:
     )
 
 
-def _args(filters: queue.QueueFilters, **changes: Any) -> dict[str, Any]:
+def _args(filters: worklist.QueueFilters, **changes: Any) -> dict[str, Any]:
     """Query-string arguments for `filters` with `changes`, defaults left out."""
     values = {
         "q": filters.search,
@@ -77,11 +77,11 @@ def _args(filters: queue.QueueFilters, **changes: Any) -> dict[str, Any]:
         "page": filters.page,
     }
     values.update(changes)
-    defaults = {"status": queue.OPEN, "sort": "newest", "page": 1}
+    defaults = {"status": worklist.OPEN, "sort": "newest", "page": 1}
     return {k: v for k, v in values.items() if v not in (None, "") and defaults.get(k) != v}
 
 
-def due_words(row: queue.QueueRow, now: datetime) -> str:
+def due_words(row: worklist.QueueRow, now: datetime) -> str:
     """The row's next deadline in words for the queue."""
     if row.case.sla_paused_since is not None:
         return "Paused: waiting on the patient"
@@ -109,9 +109,9 @@ def index() -> str:
     now = _now()
     user = current_staff()
     session = db.session
-    result = queue.page(session, filters, user_id=user.id, now=now)
+    result = worklist.page(session, filters, user_id=user.id, now=now)
     filters = replace(filters, page=result.page)
-    counts = queue.status_counts(session, filters, user_id=user.id, now=now)
+    counts = worklist.status_counts(session, filters, user_id=user.id, now=now)
     return render_template(
         "staff/queue/index.html",
         form=form,
@@ -121,7 +121,7 @@ def index() -> str:
         statuses=status_choices(),
         status_labels={s.value: s.staff_label for s in CaseStatus},
         countries=dict(choices.countries()),
-        any_cases=result.total > 0 or queue.any_cases(session),
+        any_cases=result.total > 0 or worklist.any_cases(session),
         filtered=_args(filters, page=None, sort=None) != {},
         link=lambda **changes: url_for("staff_queue.index", **_args(filters, **changes)),
         export_url=url_for("staff_queue.export", **_args(filters, page=None)),
@@ -156,7 +156,7 @@ def csv_lines(rows: Iterable[Iterable[Any]]) -> Iterator[str]:
     """The CSV text, a line at a time, header first; a byte-order mark lets Excel read UTF-8."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(queue.EXPORT_COLUMNS)
+    writer.writerow(worklist.EXPORT_COLUMNS)
     yield "\ufeff" + buffer.getvalue()
     for row in rows:
         buffer.seek(0)
@@ -171,7 +171,7 @@ def export() -> Response:
     filters = _form().filters()
     now = _now()
     user = current_staff()
-    rows = queue.export_rows(db.session, filters, user_id=user.id, now=now)
+    rows = worklist.export_rows(db.session, filters, user_id=user.id, now=now)
 
     def generate() -> Iterator[str]:
         count = 0

@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 from forms import AddFilesForm
 from forms.answer import AnswerForm
 from forms.patient import EraseForm
-from service import i18n
+from service import i18n, outbox
 from service.cases import documents, erasure, intake, quotes, workflow
 from service.cases.events import patient_timeline
 from service.cases.lookup import case_for_token
@@ -27,7 +27,6 @@ from service.extensions import db
 from service.i18n import N_, gettext, ngettext
 from service.models import Case, Document, PatientQuestion, Quote, Referral
 from service.store import get_storage
-from workers import outbox
 
 bp = Blueprint("status", __name__)
 
@@ -217,14 +216,12 @@ def _decide(token: str, case: Case, decision: Callable[[], str]) -> Response | t
     a refusal changes nothing and is shown on the page with 422. (The CSRF token is
     checked for every POST by CSRFProtect before this runs.)"""
     try:
-        with outbox.collecting() as work:
-            message = decision()
-            db.session.commit()
+        message = decision()
+        outbox.commit()
     except quotes.QuoteRefused as exc:
         db.session.rollback()
         return _render(_case_or_404(token), token, status=422,
                        error=gettext("%(reason)s Nothing was changed.", reason=exc))
-    outbox.relay(ids=[m.id for m in work])
     flash(message, "success")
     return redirect(url_for("status.show", token=token), code=303)
 
@@ -302,10 +299,8 @@ def erase(token: str) -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         return _render(case, token, status=422, erase_form=form)
     reference = case.reference
-    with outbox.collecting() as work:
-        erasure.request_erasure(case)
-        db.session.commit()
-    outbox.relay(ids=[m.id for m in work])
+    erasure.request_erasure(case)
+    outbox.commit()
     flash(gettext("Your request %(reference)s: we are erasing your data now.", reference=reference), "success")
     # The link is dead and the case no longer says which language the patient reads: the
     # goodbye page is told, in its address (a language code, nothing personal).

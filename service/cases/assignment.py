@@ -19,16 +19,15 @@ from flask import current_app
 from sqlalchemy import ScalarSelect, func, or_, select
 from sqlalchemy.orm import aliased
 
-from service.accounts.roles import COORDINATOR
 from service.cases import events
+from service.cases.events import Actor, EventKind
 from service.cases.status import CaseStatus
 from service.extensions import db
 from service.models import Case, CaseEvent, User
+from service.models.roles import COORDINATOR
 
 log = logging.getLogger(__name__)
 
-ASSIGNED: Final = "assigned"
-QUEUED: Final = "assignment_queued"
 QUEUED_REASON: Final = "No coordinator has free capacity; the case is assigned as soon as one has."
 
 
@@ -72,15 +71,15 @@ def pick_coordinator() -> User | None:
     return min(candidates, key=lambda c: c[:3])[3]
 
 
-def _latest_event_id(case: Case, kind: str) -> int | None:
+def _latest_event_id(case: Case, kind: EventKind) -> int | None:
     return db.session.scalar(
         select(func.max(CaseEvent.id)).where(CaseEvent.case_id == case.id, CaseEvent.kind == kind)
     )
 
 
 def _is_queued(case: Case) -> bool:
-    queued = _latest_event_id(case, QUEUED)
-    assigned = _latest_event_id(case, ASSIGNED)
+    queued = _latest_event_id(case, EventKind.ASSIGNMENT_QUEUED)
+    assigned = _latest_event_id(case, EventKind.ASSIGNED)
     return queued is not None and (assigned is None or queued > assigned)
 
 
@@ -94,12 +93,12 @@ def assign_new(case: Case) -> User | None:
     user = pick_coordinator()
     if user is None:
         if not _is_queued(case):
-            events.record_event(case, events.SYSTEM, QUEUED, reason=QUEUED_REASON)
+            events.record_event(case, Actor.SYSTEM, EventKind.ASSIGNMENT_QUEUED, reason=QUEUED_REASON)
             log.info("case %s queued: no coordinator has free capacity", case.reference)
         db.session.flush()
         return None
     case.assignee = user
-    events.record_event(case, events.SYSTEM, ASSIGNED, assignee=user.email, previous=None, automatic=True)
+    events.record_event(case, Actor.SYSTEM, EventKind.ASSIGNED, assignee=user.email, previous=None, automatic=True)
     db.session.flush()
     log.info("case %s assigned to %s", case.reference, user.email)
     return user
@@ -110,10 +109,10 @@ def waiting_cases(limit: int | None = None) -> list[Case]:
     latest assignment event is the queueing one."""
     queued, assigned = aliased(CaseEvent), aliased(CaseEvent)
     latest_queued = (
-        select(func.max(queued.id)).where(queued.case_id == Case.id, queued.kind == QUEUED).scalar_subquery()
+        select(func.max(queued.id)).where(queued.case_id == Case.id, queued.kind == EventKind.ASSIGNMENT_QUEUED).scalar_subquery()
     )
     latest_assigned = (
-        select(func.max(assigned.id)).where(assigned.case_id == Case.id, assigned.kind == ASSIGNED).scalar_subquery()
+        select(func.max(assigned.id)).where(assigned.case_id == Case.id, assigned.kind == EventKind.ASSIGNED).scalar_subquery()
     )
     stmt = (
         select(Case)

@@ -15,8 +15,8 @@ from service.cases.status import CaseStatus
 from service.cases.tokens import new_token
 from service.extensions import db
 from service.models import Attachment, Case, CaseEvent, Document, IdempotencyKey, Notification, PatientQuestion
+from service.outbox import Job, record
 from storage import Storage
-from workers import outbox
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def request_erasure(case: Case) -> None:
         return
     _mark(case)
     events.record_event(case, events.PATIENT, "erasure_requested")
-    outbox.record("erase_case", case_id=case.id)
+    record(Job.ERASE_CASE, case_id=case.id)
 
 
 def _mark(case: Case) -> None:
@@ -82,7 +82,7 @@ def due_for_retention(now: datetime, days: int) -> list[int]:
 def apply_retention(now: datetime, days: int, *, dry_run: bool = False) -> list[Case]:
     """Ask for the erasure of every case `due_for_retention`, as `request_erasure` does
     but on the system's behalf (reason `retention`): the link dies, an `erase_case`
-    outbox row does the rest. The caller commits and relays. A dry run changes nothing
+    outbox row does the rest. The caller commits (`service.outbox.commit`). A dry run changes nothing
     and returns what would be erased."""
     due = [db.session.get(Case, case_id) for case_id in due_for_retention(now, days)]
     if dry_run:
@@ -90,7 +90,7 @@ def apply_retention(now: datetime, days: int, *, dry_run: bool = False) -> list[
     for case in due:
         _mark(case)
         events.record_event(case, events.SYSTEM, "erasure_requested", reason=RETENTION, days=days)
-        outbox.record("erase_case", case_id=case.id)
+        record(Job.ERASE_CASE, case_id=case.id)
         log.info("case %s: closed for more than %d day(s), erasure requested", case.reference, days)
     return due
 

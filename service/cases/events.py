@@ -2,18 +2,64 @@
 change can happen without its audit event."""
 from __future__ import annotations
 
-from typing import Any
+from enum import StrEnum
+from typing import Any, Final
 
 from service.cases.status import CaseStatus
 from service.extensions import db
 from service.i18n import gettext, ngettext
 from service.models import Case, CaseEvent
 
-PATIENT = "patient"
-SYSTEM = "system"
+class Actor(StrEnum):
+    """Who an event is by, as stored in `CaseEvent.actor`: the patient, the system, or a
+    person of the agency or a clinic (`Actor.STAFF.of(email)` is "staff:<email>")."""
+
+    PATIENT = "patient"
+    SYSTEM = "system"
+    STAFF = "staff"
+    CLINIC = "clinic"
+
+    def of(self, email: str) -> str:
+        """The actor of something the person with `email` did: "staff:<email>", "clinic:<email>"."""
+        return f"{self}:{email}"
 
 
-def record_event(case: Case, actor: str, kind: str, **details: Any) -> CaseEvent:
+class EventKind(StrEnum):
+    """What happened, as stored in `CaseEvent.kind` (the member's value)."""
+
+    CASE_SUBMITTED = "case_submitted"
+    FILES_ADDED = "files_added"
+    FILES_NOT_STORED = "files_not_stored"
+    STATUS_CHANGED = "status_changed"
+    JOB_FAILED = "job_failed"
+    JOB_RETRYING = "job_retrying"
+    JOB_RETRIED = "job_retried"
+    CASE_VIEWED = "case_viewed"
+    FILE_OPENED = "file_opened"
+    ASSIGNMENT_QUEUED = "assignment_queued"
+    ASSIGNED = "assigned"
+    UNASSIGNED = "unassigned"
+    PRIORITY_SET = "priority_set"
+    TREATMENT_CORRECTED = "treatment_corrected"
+    NOTE = "note"
+    CONTACT_RELEASED = "contact_released"
+    PAPERWORK_REQUESTED = "paperwork_requested"
+    AUDIT_EXPORTED = "audit_exported"
+    CLINIC_QUOTED = "clinic_quoted"
+    CLINIC_DECLINED = "clinic_declined"
+    QUOTE_REVISED = "quote_revised"
+    REVISION_ACCEPTED = "revision_accepted"
+    CLINIC_QUESTION = "clinic_question"
+    ERASURE_REQUESTED = "erasure_requested"
+    DATA_ERASED = "data_erased"
+
+
+# Until every caller names the members.
+PATIENT: Final = Actor.PATIENT
+SYSTEM: Final = Actor.SYSTEM
+
+
+def record_event(case: Case, actor: str, kind: EventKind, **details: Any) -> CaseEvent:
     event = CaseEvent(case=case, actor=actor, kind=kind, details=details)
     db.session.add(event)
     return event
@@ -22,14 +68,14 @@ def record_event(case: Case, actor: str, kind: str, **details: Any) -> CaseEvent
 def change_status(case: Case, new: CaseStatus, actor: str, **details: Any) -> CaseEvent:
     old = case.status
     case.status = new
-    return record_event(case, actor, "status_changed", old=old, new=str(new), **details)
+    return record_event(case, actor, EventKind.STATUS_CHANGED, old=old, new=str(new), **details)
 
 
 # What the patient's status page and API show; the rest is for staff. (The patient's
 # wording of these is `_for_patient`; `_DESCRIPTIONS` is the staff console's.)
 PATIENT_VISIBLE = frozenset({
-    "case_submitted", "files_added", "files_not_stored", "status_changed",
-    "clinic_quoted", "quote_revised", "revision_accepted", "erasure_requested",
+    EventKind.CASE_SUBMITTED, EventKind.FILES_ADDED, EventKind.FILES_NOT_STORED, EventKind.STATUS_CHANGED,
+    EventKind.CLINIC_QUOTED, EventKind.QUOTE_REVISED, EventKind.REVISION_ACCEPTED, EventKind.ERASURE_REQUESTED,
 })
 
 
@@ -37,30 +83,30 @@ def patient_timeline(case: Case) -> list[CaseEvent]:
     return [e for e in case.events if e.kind in PATIENT_VISIBLE]
 
 
-_DESCRIPTIONS: dict[str, str] = {
-    "case_submitted": "Request received",
-    "files_added": "{count} file(s) added",
-    "files_not_stored": "{count} file(s) could not be stored; they can be added again from this page",
-    "status_changed": "Status: {new_label}",
-    "job_failed": "Background job {job} failed: {error}",
-    "job_retrying": "Background job {job} failed and will be tried again: {error}",
-    "job_retried": "Background job {job} retried",
-    "case_viewed": "Case file viewed",
-    "file_opened": "File opened: {file}",
-    "assigned": "Assigned to {assignee}",
-    "unassigned": "Unassigned (was {previous})",
-    "priority_set": "Priority set to {new} (was {old})",
-    "treatment_corrected": "Treatment corrected from {old_name} to {new_name}",
-    "note": "Note: {body}",
-    "contact_released": "Patient's contact details released to {clinic_name}",
-    "paperwork_requested": "Paperwork regeneration requested",
-    "clinic_quoted": "{clinic_name} sent a quote",
-    "clinic_declined": "{clinic_name} declined: {reason}",
-    "quote_revised": "{clinic_name} revised its quote (version {version})",
-    "revision_accepted": "Revised quote from {clinic_name} accepted",
-    "clinic_question": "Question from {clinic_name}: {question}",
-    "erasure_requested": "Erasure of personal data requested",
-    "data_erased": "Personal data erased",
+_DESCRIPTIONS: dict[EventKind, str] = {
+    EventKind.CASE_SUBMITTED: "Request received",
+    EventKind.FILES_ADDED: "{count} file(s) added",
+    EventKind.FILES_NOT_STORED: "{count} file(s) could not be stored; they can be added again from this page",
+    EventKind.STATUS_CHANGED: "Status: {new_label}",
+    EventKind.JOB_FAILED: "Background job {job} failed: {error}",
+    EventKind.JOB_RETRYING: "Background job {job} failed and will be tried again: {error}",
+    EventKind.JOB_RETRIED: "Background job {job} retried",
+    EventKind.CASE_VIEWED: "Case file viewed",
+    EventKind.FILE_OPENED: "File opened: {file}",
+    EventKind.ASSIGNED: "Assigned to {assignee}",
+    EventKind.UNASSIGNED: "Unassigned (was {previous})",
+    EventKind.PRIORITY_SET: "Priority set to {new} (was {old})",
+    EventKind.TREATMENT_CORRECTED: "Treatment corrected from {old_name} to {new_name}",
+    EventKind.NOTE: "Note: {body}",
+    EventKind.CONTACT_RELEASED: "Patient's contact details released to {clinic_name}",
+    EventKind.PAPERWORK_REQUESTED: "Paperwork regeneration requested",
+    EventKind.CLINIC_QUOTED: "{clinic_name} sent a quote",
+    EventKind.CLINIC_DECLINED: "{clinic_name} declined: {reason}",
+    EventKind.QUOTE_REVISED: "{clinic_name} revised its quote (version {version})",
+    EventKind.REVISION_ACCEPTED: "Revised quote from {clinic_name} accepted",
+    EventKind.CLINIC_QUESTION: "Question from {clinic_name}: {question}",
+    EventKind.ERASURE_REQUESTED: "Erasure of personal data requested",
+    EventKind.DATA_ERASED: "Personal data erased",
 }
 
 
@@ -68,26 +114,26 @@ def _for_patient(kind: str, details: dict[str, Any]) -> str | None:
     """The patient's wording of what they see on their timeline, in the page's language
     (English for the API); None when the event lacks what the sentence needs."""
     count, clinic = details.get("count"), details.get("clinic_name")
-    if kind == "case_submitted":
+    if kind == EventKind.CASE_SUBMITTED:
         return gettext("Request received")
-    if kind == "files_added" and isinstance(count, int):
+    if kind == EventKind.FILES_ADDED and isinstance(count, int):
         return ngettext("%(num)d file added", "%(num)d files added", count)
-    if kind == "files_not_stored" and isinstance(count, int):
+    if kind == EventKind.FILES_NOT_STORED and isinstance(count, int):
         return ngettext(
             "%(num)d file could not be stored; it can be added again from this page",
             "%(num)d files could not be stored; they can be added again from this page",
             count,
         )
-    if kind == "status_changed" and details.get("new") in CaseStatus.__members__.values():
+    if kind == EventKind.STATUS_CHANGED and details.get("new") in CaseStatus.__members__.values():
         return gettext("Status: %(status)s", status=CaseStatus(details["new"]).label)
-    if kind == "clinic_quoted" and clinic:
+    if kind == EventKind.CLINIC_QUOTED and clinic:
         return gettext("%(clinic)s sent a quote", clinic=clinic)
-    if kind == "quote_revised" and clinic:
+    if kind == EventKind.QUOTE_REVISED and clinic:
         return gettext("%(clinic)s revised its quote (version %(version)s)",
                        clinic=clinic, version=details.get("version", ""))
-    if kind == "revision_accepted" and clinic:
+    if kind == EventKind.REVISION_ACCEPTED and clinic:
         return gettext("Revised quote from %(clinic)s accepted", clinic=clinic)
-    if kind == "erasure_requested":
+    if kind == EventKind.ERASURE_REQUESTED:
         return gettext("Erasure of personal data requested")
     return None
 

@@ -1,7 +1,8 @@
 """One submission sent twice makes one case: the API's ``Idempotency-Key`` header and
 the request form's hidden submission token (a double click, the back button and resend).
 
-Plain functions; the views (service/blueprints/api.py, requests.py) are thin shells.
+Plain functions; the views (service/blueprints/api.py, requests.py) are thin shells
+over ``once``, which drives the steps below in one place.
 
 - ``begin`` records a key before the work starts (committed at once, so a concurrent
   second request sees it); the unique (scope, key hash) makes the database the judge
@@ -25,10 +26,10 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -53,6 +54,8 @@ HEADER: Final = "Idempotency-Key"
 REPLAYED_HEADER: Final = "Idempotent-Replayed"
 
 _KEY = re.compile(r"[\x20-\x7e]{1,255}")
+
+T = TypeVar("T")
 
 
 class Outcome(enum.Enum):
@@ -192,6 +195,52 @@ def wait_for(record: IdempotencyKey, *, timeout: float = FORM_WAIT_SECONDS, step
             return current if current is not None and current.response_status is not None else None
         db.session.rollback()  # a fresh snapshot on the next read
         time.sleep(step)
+
+
+@dataclass
+class Attempt:
+    """What ``once`` hands the request's work: its key (None when the request sent
+    none), and ``complete`` to call once the case is recorded."""
+
+    record: IdempotencyKey | None
+    completed: bool = False
+
+    def complete(self, case: Case, status: int, payload: dict[str, Any]) -> None:
+        if self.record is not None:
+            complete(self.record, case, status, payload)
+        self.completed = True
+
+
+def once(
+    scope: str, key: str | None, fingerprint_: str = "", *, owner: str | None = None,
+    run: Callable[[Attempt], T], replay: Callable[[IdempotencyKey], T], refuse: Callable[[Outcome], T],
+    wait: float | None = None,
+) -> T:
+    """Run the request's work at most once per ``key`` (a valid key, or None to run it
+    unguarded). A repeat gets ``replay`` of the first response; a refused request
+    (MISMATCH, FOREIGN, or IN_PROGRESS after waiting up to ``wait`` seconds, or at
+    once without it) gets ``refuse``. Work that ends without ``Attempt.complete``
+    made no case, so its key is released, as it is when the work raises."""
+    if key is None:
+        return run(Attempt(None))
+    claim = begin(scope, key, fingerprint_, owner=owner)
+    if claim.outcome is Outcome.IN_PROGRESS and wait is not None:
+        done = wait_for(claim.record, timeout=wait)
+        if done is not None:
+            return replay(done)
+    if claim.outcome is Outcome.REPLAY:
+        return replay(claim.record)
+    if claim.outcome is not Outcome.NEW:
+        return refuse(claim.outcome)
+    attempt = Attempt(claim.record)
+    try:
+        result = run(attempt)
+    except BaseException:
+        release(claim.record, rollback=True)
+        raise
+    if not attempt.completed:
+        release(claim.record)
+    return result
 
 
 def cleanup(now: datetime | None = None) -> int:

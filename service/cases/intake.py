@@ -33,9 +33,9 @@ from service.models import (
     StagedUpload,
     Treatment,
 )
+from service.outbox import Job, commit, record
 from service.uploads import IncomingFile
 from storage import Storage, StorageUnavailable, StoredObject
-from workers import outbox
 
 log = logging.getLogger(__name__)
 
@@ -167,8 +167,9 @@ def _delete_quietly(storage: Storage, keys: list[str]) -> None:
 
 
 def _commit_or_clean(storage: Storage, attachments: list[Attachment]) -> None:
+    """Commit (relaying the work recorded with it) or delete the objects just written."""
     try:
-        db.session.commit()
+        commit()
     except Exception:
         db.session.rollback()
         _delete_quietly(storage, [a.storage_key for a in attachments])
@@ -177,9 +178,9 @@ def _commit_or_clean(storage: Storage, attachments: list[Attachment]) -> None:
 
 def refresh_paperwork(case: Case) -> list[OutboxMessage]:
     """Render the confirmation and every dossier again (new files change their index)."""
-    work = [outbox.record("render_confirmation", case_id=case.id)]
+    work = [record(Job.RENDER_CONFIRMATION, case_id=case.id)]
     for referral_id in db.session.scalars(select(Referral.id).where(Referral.case_id == case.id)):
-        work.append(outbox.record("render_dossier", case_id=case.id, referral_id=referral_id))
+        work.append(record(Job.RENDER_DOSSIER, case_id=case.id, referral_id=referral_id))
     return work
 
 
@@ -231,12 +232,11 @@ def submit_request(
             result.files_failed = True
         finally:
             staging.close_all(staged_files)
-    work = [
-        outbox.record("route_case", case_id=case.id),
-        *([outbox.record("assign_case", case_id=case.id)] if current_app.config["AUTO_ASSIGN"] else []),
-        outbox.record("render_confirmation", case_id=case.id),
-        outbox.record("notify_patient", case_id=case.id, sealed_token=seal(token)),
-    ]
+    record(Job.ROUTE_CASE, case_id=case.id)
+    if current_app.config["AUTO_ASSIGN"]:
+        record(Job.ASSIGN_CASE, case_id=case.id)
+    record(Job.RENDER_CONFIRMATION, case_id=case.id)
+    record(Job.NOTIFY_PATIENT, case_id=case.id, sealed_token=seal(token))
     # Numbered last: the counter's row lock is then held for a few statements up to the
     # commit, not across the file uploads (every submission of the year waits on it).
     case.reference = next_reference(db.session, now.year)
@@ -245,7 +245,6 @@ def submit_request(
     _commit_or_clean(storage, result.attachments)
     if not result.files_failed:
         staging.remove_objects(staged, storage)
-    outbox.relay(ids=[m.id for m in work])
     log.info(
         "case %s recorded (%s, %d file(s)%s)",
         case.reference,
@@ -264,8 +263,7 @@ def add_files(case: Case, files: list[IncomingFile], storage: Storage) -> list[A
         db.session.rollback()
         raise FilesNotStored(str(exc)) from exc
     events.record_event(case, events.PATIENT, "files_added", count=len(attachments))
-    work = refresh_paperwork(case)
+    refresh_paperwork(case)
     _commit_or_clean(storage, attachments)
-    outbox.relay(ids=[m.id for m in work])
     log.info("case %s: %d file(s) added", case.reference, len(attachments))
     return attachments

@@ -5,7 +5,7 @@ its quote; each revision is a new `Quote` version that counts only after the pat
 accepts it. The patient chooses one counting, unexpired quote; the case moves to
 "chosen" and the paperwork for the trip is rendered by the workers. Views and jobs call
 these functions; each writes its `CaseEvent` and records the background work in the
-outbox (relay it after the commit). Nothing here commits."""
+outbox; the caller ends with `service.outbox.commit()`. Nothing here commits."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -15,44 +15,26 @@ from typing import Final
 
 from sqlalchemy import select
 
-from forms.choices import codes, currencies
 from service.cases import events
 from service.cases.status import CaseStatus, ReferralStatus
+from service.choices import codes, currencies
 from service.extensions import db
-from service.i18n import N_, format_amount, format_day, gettext
+from service.i18n import format_amount, format_day, gettext
 from service.models import Case, OutboxMessage, Quote, Referral, User
-from workers import outbox
+from service.models.quotes import (
+    FIELDS,
+    INCLUDES,
+    MAX_PRICE,
+    MAX_STAY_DAYS,
+    NOTES_MAX_CHARS,
+    QUESTION_MAX_CHARS,
+    REASON_MAX_CHARS,
+)
+from service.outbox import Job, record
 
-# What a price may cover, defined once (forms, pages and PDFs read the labels here).
-# The labels are English msgids: `include_labels()` gives them in the page's language.
-INCLUDES: Final[dict[str, str]] = {
-    "treatment": N_("Treatment"),
-    "stay": N_("Hospital stay"),
-    "transfers": N_("Airport and hospital transfers"),
-    "interpreter": N_("Interpreter"),
-}
-# What `quotes.price` (NUMERIC(12, 2)) holds: prices in won or tenge run to tens of millions.
-MAX_PRICE: Final = Decimal("10000000000")
-MAX_STAY_DAYS: Final = 365
-NOTES_MAX_CHARS: Final = 2000
-REASON_MAX_CHARS: Final = 2000
-QUESTION_MAX_CHARS: Final = 2000
 # Case statuses in which the patient can still choose among the quotes.
 CHOOSABLE: Final = frozenset({CaseStatus.ROUTED, CaseStatus.NEEDS_ATTENTION, CaseStatus.AWAITING_PATIENT})
 WITHDRAWN_REASON: Final = "withdrawn_by_patient"
-# The fields a revision can change, with their labels (English msgids, translated by
-# `changes`), in the order people read them.
-FIELDS: Final[dict[str, str]] = {
-    "price": N_("Price"),
-    "currency": N_("Currency"),
-    "includes": N_("Included"),
-    "earliest_date": N_("Earliest date"),
-    "stay_days": N_("Length of stay (days)"),
-    "valid_until": N_("Valid until"),
-    "notes": N_("Notes"),
-}
-
-
 def include_labels() -> dict[str, str]:
     """What a price may cover, labelled in the page's language."""
     return {key: gettext(label) for key, label in INCLUDES.items()}
@@ -154,7 +136,7 @@ def _check_open(referral: Referral) -> None:
 
 def quotes_work(case: Case) -> list[OutboxMessage]:
     """A quote changed: the patient's comparison PDF is rendered again."""
-    return [outbox.record("render_quote_comparison", case_id=case.id)]
+    return [record(Job.RENDER_QUOTE_COMPARISON, case_id=case.id)]
 
 
 def accept(referral: Referral, terms: Terms, user: User, today: date | None = None) -> Quote:
@@ -315,9 +297,9 @@ def choice_work(case: Case) -> list[OutboxMessage]:
     """After a choice: the booking summary and the visa support letter for the patient,
     and a message to the staff."""
     return [
-        outbox.record("render_booking_summary", case_id=case.id),
-        outbox.record("render_visa_letter", case_id=case.id),
-        outbox.record("notify_staff_choice", case_id=case.id),
+        record(Job.RENDER_BOOKING_SUMMARY, case_id=case.id),
+        record(Job.RENDER_VISA_LETTER, case_id=case.id),
+        record(Job.NOTIFY_STAFF_CHOICE, case_id=case.id),
     ]
 
 

@@ -12,6 +12,7 @@ from service.cases import events
 from service.cases.status import CaseStatus
 from service.extensions import db
 from service.models import Case, Clinic, Referral
+from service.outbox import Job, record
 from service.routing import (
     Match,
     case_facts,
@@ -44,10 +45,13 @@ def suggestions(case: Case) -> list[Match]:
 
 
 def route(
-    case: Case, top_n: int, *, actor: str = events.SYSTEM, only: list[str] | None = None
+    case: Case, top_n: int, *, actor: str = events.Actor.SYSTEM, only: list[str] | None = None, dossiers: bool = True,
 ) -> RoutingOutcome:
     """Refer the case to its best `top_n` new clinics, or to the clinics staff picked
-    (`only`, each still through the hard filters), or flag it with the reason."""
+    (`only`, each still through the hard filters), or flag it with the reason. Every new
+    referral gets its dossier rendered (and the clinic told), recorded here once for
+    automatic and staff routing alike; `dossiers=False` is for the demo seed, whose
+    stories are in the past and queue nothing."""
     facts = case_facts(case)
     clinics = clinic_facts(db.session, case.treatment_id)
     exclude = referred_clinic_slugs(db.session, case.id)
@@ -82,6 +86,9 @@ def route(
     ]
     db.session.add_all(referrals)
     db.session.flush()
+    if dossiers:
+        for referral in referrals:
+            record(Job.RENDER_DOSSIER, case_id=case.id, referral_id=referral.id)
     events.change_status(
         case, CaseStatus.ROUTED, actor, clinics=[m.clinic_slug for m in matches],
         scores=[round(m.score, 2) for m in matches],

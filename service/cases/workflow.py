@@ -16,13 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from service.cases import assignment, events, intake, quotes, referrals
-from service.accounts.roles import COORDINATOR, GRANTS
 from service.cases.status import CaseStatus, ReferralStatus
 from service.extensions import db
 from service.i18n import format_integer, gettext
 from service.models import Case, Clinic, ClinicTreatment, PatientQuestion, Referral, Treatment, User
+from service.models.roles import COORDINATOR, GRANTS
 from service.routing import case_facts, clinic_facts, referred_clinic_slugs, unqualified_reason
-from workers import outbox
 
 S = CaseStatus
 
@@ -142,12 +141,9 @@ def _route(case: Case, user: User, *, clinic_slugs: list[str] | None = None, top
             )
             raise ActionRefused(f"No clinic can take this case now: {reason}")
     try:
-        outcome = referrals.route(case, top_n, actor=_actor(user), only=clinic_slugs)
+        return referrals.route(case, top_n, actor=_actor(user), only=clinic_slugs)
     except referrals.RoutingRefused as exc:
         raise ActionRefused(str(exc)) from exc
-    for referral in outcome.referrals:
-        outbox.record("render_dossier", case_id=case.id, referral_id=referral.id)
-    return outcome
 
 
 def _regenerate_paperwork(case: Case, user: User) -> None:

@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Final
 
 from sqlalchemy import func, select
 
-from service.cases.status import ReferralStatus
 from service.extensions import db
+from service.limits import MAX_CLINIC_CAPACITY
 from service.models import Clinic, ClinicTreatment, Referral
+from service.models.status import ReferralStatus
 
 log = logging.getLogger(__name__)
-
-# Open referrals a clinic may hold; the upper bound only catches typing slips.
-MAX_CLINIC_CAPACITY: Final = 1000
 
 
 class CatalogError(ValueError):

@@ -9,8 +9,8 @@ from typing import Final
 
 from markupsafe import Markup
 
-from forms.choices import countries
 from service.cases.status import CaseStatus
+from service.choices import countries
 from service.dashboard import charts
 from service.dashboard.metrics import ClinicAnswers, Dashboard
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Final
 
+from service.limits import MAX_DASHBOARD_DAYS
+
 DEFAULT_DAYS: Final = 30
-# Bounds the queries: a year of rows at most, bucketed in Python.
-MAX_DAYS: Final = 366
 PRESETS: Final = (7, 30, 90)
 
 
@@ -67,8 +67,8 @@ def parse_period(args: Mapping[str, str], today: date) -> tuple[Period, dict[str
         errors["from"] = "The start date is in the future; choose today or an earlier day."
     elif start > end:
         errors["from"] = "The start date must be on or before the end date."
-    elif (end - start).days + 1 > MAX_DAYS:
-        errors["to"] = f"Choose at most {MAX_DAYS} days; this range has {(end - start).days + 1}."
+    elif (end - start).days + 1 > MAX_DASHBOARD_DAYS:
+        errors["to"] = f"Choose at most {MAX_DASHBOARD_DAYS} days; this range has {(end - start).days + 1}."
     if errors:
         return default_period(today), errors
     return Period(start, end), errors

@@ -13,6 +13,7 @@ from service.accounts.passwords import MIN_LENGTH
 from service.cases.status import CaseStatus
 from service.demo.seed import DemoError, SeedReport, seed
 from service.extensions import db
+from service.outbox import commit
 
 demo_cli = AppGroup("demo", help="Demo data for trying the service.")
 
@@ -40,6 +41,9 @@ def _summary(report: SeedReport) -> list[str]:
         lines.append(f"{len(report.cases)} demo cases: " + ", ".join(
             f"{counts[s]} {s.staff_label.lower()}" for s in CaseStatus if counts[s]
         ))
+    if report.documents:
+        lines.append(f"{report.documents} documents (confirmations, dossiers, quotes, booking papers) queued: "
+                     "the worker renders them (`make run` starts one; else `flask --app wsgi worker`)")
     lines.append(f"sign in at {_external('staff_auth.login')}")
     if report.clinic_user is not None and report.clinic_user.clinic is not None:
         lines.append(f"clinic portal: sign in as {report.clinic_user.email} ({report.clinic_user.clinic.name}) "
@@ -69,6 +73,6 @@ def seed_command(password: str | None) -> None:
         )
     except DemoError as exc:
         raise click.ClickException(str(exc)) from exc
-    db.session.commit()
+    commit()
     for line in _summary(report):
         click.echo(line)

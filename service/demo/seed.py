@@ -10,9 +10,12 @@ routing through `referrals.route` (real scores and reasons), quotes checked by
 agree as if coordinators, clinics and patients had done the work. The clinics' answers
 and the patients' choices are recorded like `quotes.accept`, `quotes.decline` and
 `quotes.choose` record them (same fields, same events), but dated in the story's past and
-without their outbox rows: nothing is queued for the workers, so seeding does not send
-email or render PDFs. Cases are marked with `source = "demo"`; a second run finds them
-and adds no more."""
+without their outbox rows. Once every story is told, the seed records the document jobs
+those flows would have recorded (`record_paperwork`: each case's confirmation, each
+referral's dossier, the quote comparison where a clinic quoted, the booking summary and
+visa letter where the patient chose), so the worker renders them as it would have; no
+email is sent, routing and assignment are not queued. Cases are marked with
+`source = "demo"`; a second run finds them and adds no more."""
 from __future__ import annotations
 
 import random
@@ -28,11 +31,16 @@ from sqlalchemy.orm import Session
 from service.accounts.passwords import hash_password
 from service.accounts.roles import ADMIN, CLINIC, COORDINATOR
 from service.cases import events, quotes, referrals
+from service.cases.events import Actor, EventKind
 from service.cases.references import next_reference
 from service.cases.status import CaseStatus, ReferralStatus
 from service.cases.tokens import new_token
 from service.demo import texts
-from service.models import Case, CaseEvent, Clinic, ClinicTreatment, PatientQuestion, Quote, Referral, Treatment, User
+from service.models import (
+    Case, CaseEvent, Clinic, ClinicTreatment, Notification, PatientQuestion, Quote, Referral, Treatment, User,
+)
+from service.notifications import CLINIC_REFERRAL, SENT
+from service.outbox import Job, record
 
 S = CaseStatus
 COORDINATOR_EMAIL: Final = "coordinator@medtour.example"
@@ -96,6 +104,8 @@ class SeedReport:
     compare_view: tuple[Case, str] | None = None
     # The demo clinic account (created now or before), with referrals waiting for it.
     clinic_user: User | None = None
+    # Document jobs recorded for the worker (`record_paperwork`).
+    documents: int = 0
 
     @property
     def statuses(self) -> Counter[str]:
@@ -160,7 +170,7 @@ class _Story:
             if isinstance(obj, CaseEvent) and obj.created_at is None:
                 obj.created_at = self.at
 
-    def event(self, actor: str, kind: str, **details) -> CaseEvent:
+    def event(self, actor: str, kind: EventKind, **details) -> CaseEvent:
         event = events.record_event(self.case, actor, kind, **details)
         event.created_at = self.at
         return event
@@ -180,20 +190,20 @@ class _Story:
 
     def assign(self, user: User) -> None:
         self.case.assignee = user
-        self.event(_actor(user), "assigned", assignee=user.email, previous=None)
+        self.event(_actor(user), EventKind.ASSIGNED, assignee=user.email, previous=None)
         self.staff_acted()
 
     def priority(self, user: User, priority: str) -> None:
         old, self.case.priority = self.case.priority, priority
-        self.event(_actor(user), "priority_set", old=old, new=priority)
+        self.event(_actor(user), EventKind.PRIORITY_SET, old=old, new=priority)
         self.staff_acted()
 
     def note(self, user: User, body: str) -> None:
-        self.event(_actor(user), "note", body=body)
+        self.event(_actor(user), EventKind.NOTE, body=body)
 
-    def route(self, actor: str = events.SYSTEM) -> list[Referral]:
+    def route(self, actor: str = Actor.SYSTEM) -> list[Referral]:
         """Refer through the real ranking; an empty list means the case now needs attention."""
-        outcome = referrals.route(self.case, self.top_n, actor=actor)
+        outcome = referrals.route(self.case, self.top_n, actor=actor, dossiers=False)
         self._stamp()
         for referral in outcome.referrals:
             referral.created_at = self.at
@@ -244,15 +254,15 @@ class _Story:
                 values = quotes.check_terms(answer.terms, at.date())
                 quote = Quote(referral=referral, version=1, created_at=at, **values)
                 self.session.add(quote)
-                self._clinic_event(at, referral, "clinic_quoted", price=str(quote.price), currency=quote.currency)
+                self._clinic_event(at, referral, EventKind.CLINIC_QUOTED, price=str(quote.price), currency=quote.currency)
             else:
                 referral.decline_reason = answer.reason
-                self._clinic_event(at, referral, "clinic_declined", reason=answer.reason)
+                self._clinic_event(at, referral, EventKind.CLINIC_DECLINED, reason=answer.reason)
 
-    def _clinic_event(self, at: datetime, referral: Referral, kind: str, **details) -> None:
+    def _clinic_event(self, at: datetime, referral: Referral, kind: EventKind, **details) -> None:
         clinic = referral.clinic
         event = events.record_event(
-            self.case, f"clinic:{clinic.email}", kind,
+            self.case, Actor.CLINIC.of(clinic.email), kind,
             clinic=clinic.slug, clinic_name=clinic.name, referral_id=referral.id, **details,
         )
         event.created_at = at
@@ -275,7 +285,7 @@ class _Story:
         asked.answer, asked.answered_at = answer, self.at
         self._resume_clock()
         self.session.flush()
-        self.status(S(asked.resume_status), events.PATIENT, question_id=asked.id)
+        self.status(S(asked.resume_status), Actor.PATIENT, question_id=asked.id)
 
     def _resume_clock(self) -> None:
         if self.case.sla_paused_since is not None:
@@ -284,7 +294,7 @@ class _Story:
 
     def release_contact(self, user: User, referral: Referral) -> None:
         referral.contact_released_at = self.at
-        self.event(_actor(user), "contact_released", clinic=referral.clinic.slug)
+        self.event(_actor(user), EventKind.CONTACT_RELEASED, clinic=referral.clinic.slug)
         self.staff_acted()
 
     def choose(self, referral: Referral, user: User | None = None) -> None:
@@ -296,7 +306,7 @@ class _Story:
         self.case.chosen_quote = quote
         if user is None:
             self.session.flush()
-            self.status(S.CHOSEN, events.PATIENT,
+            self.status(S.CHOSEN, Actor.PATIENT,
                         clinic=referral.clinic.slug, referral_id=referral.id, quote_id=quote.id)
             return
         self.status(S.CHOSEN, _actor(user), clinic=referral.clinic.slug, referral_id=referral.id)
@@ -315,7 +325,7 @@ class _Story:
 
 
 def _actor(user: User) -> str:
-    return f"staff:{user.email}"
+    return Actor.STAFF.of(user.email)
 
 
 class _Seeder:
@@ -402,7 +412,7 @@ class _Seeder:
         )
         self.session.add(case)
         self.session.flush()
-        event = events.record_event(case, events.PATIENT, "case_submitted", source=DEMO_SOURCE, files=0)
+        event = events.record_event(case, Actor.PATIENT, EventKind.CASE_SUBMITTED, source=DEMO_SOURCE, files=0)
         event.created_at = created_at
         self.previous = case
         self.created += 1
@@ -581,6 +591,7 @@ def seed(session: Session, *, password: str, now: datetime, top_n: int = 3, rng:
             if case is seeder.compare:
                 report.compare_view = (case, token)
         session.flush()
+        report.documents = record_paperwork(session, report.cases)
     clinic_user = session.scalar(select(User).where(User.email == CLINIC_EMAIL))
     if clinic_user is not None:
         report.existing_users.append(CLINIC_EMAIL)
@@ -591,6 +602,37 @@ def seed(session: Session, *, password: str, now: datetime, top_n: int = 3, rng:
         report.password = password
     session.flush()
     return report
+
+
+def record_paperwork(session: Session, cases: list[Case]) -> int:
+    """Record the document jobs the real flows would have recorded for `cases`, in their
+    state now: every case's confirmation (intake), every referral's dossier (routing),
+    the quote comparison where a clinic quoted, the booking summary and visa letter where
+    a quote was chosen. Each job renders the case as it is, so one of each is enough.
+    Every referred clinic was told of its referral when it was made: the ledger says so
+    (sent then), and the dossier's follow-up `notify_clinic` writes to nobody. Returns
+    how many jobs were recorded."""
+    ids = [case.id for case in cases]
+    by_case: dict[int, list[Referral]] = {case_id: [] for case_id in ids}
+    for referral in session.scalars(select(Referral).where(Referral.case_id.in_(ids)).order_by(Referral.id)):
+        by_case[referral.case_id].append(referral)
+    recorded = 0
+    for case in cases:
+        jobs: list[tuple[Job, dict[str, int]]] = [(Job.RENDER_CONFIRMATION, {})]
+        for referral in by_case[case.id]:
+            jobs.append((Job.RENDER_DOSSIER, {"referral_id": referral.id}))
+            session.add(Notification(
+                case_id=case.id, referral_id=referral.id, kind=CLINIC_REFERRAL, recipient=referral.clinic.email,
+                status=SENT, created_at=referral.created_at, sent_at=referral.created_at,
+            ))
+        if any(referral.quotes for referral in by_case[case.id]):
+            jobs.append((Job.RENDER_QUOTE_COMPARISON, {}))
+        if case.chosen_quote is not None:
+            jobs += [(Job.RENDER_BOOKING_SUMMARY, {}), (Job.RENDER_VISA_LETTER, {})]
+        for job, payload in jobs:
+            record(job, case_id=case.id, **payload)
+        recorded += len(jobs)
+    return recorded
 
 
 def _arrivals(now: datetime, rng: random.Random) -> list[tuple[str, datetime]]:

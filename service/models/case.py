@@ -20,9 +20,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from service.cases.status import CaseStatus
 from service.extensions import db
 from service.models.catalog import Clinic, Treatment
+from service.models.status import CaseStatus
 from service.models.types import UTCDateTime, utcnow
 
 if TYPE_CHECKING:

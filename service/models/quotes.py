@@ -1,20 +1,49 @@
-"""A clinic's answer to a referral: a quote, kept in versions. Version 1 counts as soon
-as the clinic sends it; a revision counts only once the patient has accepted it."""
+"""A clinic's answer to a referral: a quote, kept in versions, and the vocabulary of its
+fields (what a price may cover, the limits). Version 1 counts as soon as the clinic
+sends it; a revision counts only once the patient has accepted it."""
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from sqlalchemy import JSON, Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.extensions import db
+from service.i18n import N_
 from service.models.types import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from service.models.staff import User
     from service.models.work import Referral
+
+# What a price may cover, defined once (forms, pages and PDFs read the labels here).
+# The labels are English msgids: `service.cases.quotes.include_labels()` gives them in
+# the page's language.
+INCLUDES: Final[dict[str, str]] = {
+    "treatment": N_("Treatment"),
+    "stay": N_("Hospital stay"),
+    "transfers": N_("Airport and hospital transfers"),
+    "interpreter": N_("Interpreter"),
+}
+# What `quotes.price` (NUMERIC(12, 2)) holds: prices in won or tenge run to tens of millions.
+MAX_PRICE: Final = Decimal("10000000000")
+MAX_STAY_DAYS: Final = 365
+NOTES_MAX_CHARS: Final = 2000
+REASON_MAX_CHARS: Final = 2000
+QUESTION_MAX_CHARS: Final = 2000
+# The fields a revision can change, with their labels (English msgids, translated by
+# `changes`), in the order people read them.
+FIELDS: Final[dict[str, str]] = {
+    "price": N_("Price"),
+    "currency": N_("Currency"),
+    "includes": N_("Included"),
+    "earliest_date": N_("Earliest date"),
+    "stay_days": N_("Length of stay (days)"),
+    "valid_until": N_("Valid until"),
+    "notes": N_("Notes"),
+}
 
 
 class Quote(db.Model):
@@ -26,7 +55,7 @@ class Quote(db.Model):
     version: Mapped[int] = mapped_column(Integer, default=1)
     price: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     currency: Mapped[str] = mapped_column(String(3))
-    # What the price covers: keys of `service.cases.quotes.INCLUDES`.
+    # What the price covers: keys of `INCLUDES`.
     includes: Mapped[list[str]] = mapped_column(JSON, default=list)
     earliest_date: Mapped[date] = mapped_column(Date)
     stay_days: Mapped[int] = mapped_column(Integer)

@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from service.cases.status import ReferralStatus
 from service.extensions import db
 from service.models.case import Case
 from service.models.catalog import Clinic
 from service.models.quotes import Quote
+from service.models.status import ReferralStatus
 from service.models.types import UTCDateTime, utcnow
 
 

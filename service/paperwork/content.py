@@ -22,8 +22,9 @@ import phonenumbers
 import pycountry
 
 from service import limits
-from service.paperwork import i18n
-from service.uploads import PILLOW_TYPES, human_size
+from service.i18n import human_size
+from service.paperwork import wording
+from service.uploads import PILLOW_TYPES
 
 NOT_PROVIDED: Final = "not provided"
 REDACTED: Final = "[redacted]"
@@ -127,7 +128,7 @@ class QuoteEntry:
     accreditations: tuple[str, ...]
     price: Decimal
     currency: str
-    includes: tuple[str, ...]     # keys of `service.cases.quotes.INCLUDES`
+    includes: tuple[str, ...]     # keys of `service.models.quotes.INCLUDES`
     earliest_date: date
     stay_days: int
     valid_until: date
@@ -232,7 +233,7 @@ def confirmation_content(case: Any, attachments: Iterable[Any], contact_email: s
     files = _entries(attachments, shown=lambda a: a.filename)
     return ConfirmationContent(
         reference=case.reference,
-        language=i18n.resolve(case.language),
+        language=wording.resolve(case.language),
         received_on=received.date() if isinstance(received, datetime) else received,
         treatment=case.treatment.name,
         files=files,
@@ -246,7 +247,7 @@ def quote_entry(referral: Any, quote: Any, language: str, today: date) -> QuoteE
     return QuoteEntry(
         clinic_name=clinic.name,
         city=getattr(clinic, "city", None) or "",
-        country=i18n.country_name(getattr(clinic, "country", None), language),
+        country=wording.country_name(getattr(clinic, "country", None), language),
         accreditations=tuple(getattr(clinic, "accreditations", None) or ()),
         price=quote.price,
         currency=quote.currency,
@@ -266,7 +267,7 @@ def quote_comparison_content(
     """The patient's comparison of ``rows`` ((referral, quote) pairs, in the order
     `service.cases.quotes.comparison` gives them)."""
     today = today or datetime.now(timezone.utc).date()
-    language = i18n.resolve(case.language)
+    language = wording.resolve(case.language)
     return QuoteComparisonContent(
         reference=case.reference,
         language=language,
@@ -281,7 +282,7 @@ def booking_summary_content(
 ) -> BookingSummaryContent:
     """What the patient chose (``quote``, with its ``referral``) and what to bring."""
     today = today or datetime.now(timezone.utc).date()
-    language = i18n.resolve(case.language)
+    language = wording.resolve(case.language)
     return BookingSummaryContent(
         reference=case.reference,
         language=language,
@@ -301,7 +302,7 @@ def visa_letter_content(
 ) -> VisaLetterContent:
     """The visa support letter for the chosen ``quote``: who travels, where, when."""
     today = today or datetime.now(timezone.utc).date()
-    language = i18n.resolve(case.language)
+    language = wording.resolve(case.language)
     return VisaLetterContent(
         reference=case.reference,
         language=language,

@@ -32,7 +32,7 @@ from typing import Any, Final
 
 from pypdf import PdfWriter
 
-from service.paperwork import exhibits, figures, i18n, images
+from service.paperwork import exhibits, figures, images, wording
 from service.paperwork.content import (
     NOT_PROVIDED,
     AttachmentEntry,
@@ -188,9 +188,9 @@ def confirmation_html(content: ConfirmationContent) -> str:
     return render_template(
         "paperwork/confirmation.html",
         c=content,
-        _=i18n.words(content.language),
-        received_on=i18n.format_date(content.received_on, content.language),
-        size=lambda size: i18n.format_size(size, content.language),
+        _=wording.words(content.language),
+        received_on=wording.format_date(content.received_on, content.language),
+        size=lambda size: wording.format_size(size, content.language),
         g=exhibits.GEOMETRY,
         lang=content.language,
     )
@@ -217,13 +217,13 @@ def patient_html(content: PatientContent) -> str:
     return render_template(
         _PATIENT_TEMPLATES[type(content)],
         c=content,
-        _=i18n.words(language),
+        _=wording.words(language),
         lang=language,
         g=exhibits.GEOMETRY,
-        date=lambda value: i18n.format_date(value, language),
-        money=lambda quote: i18n.format_money(quote.price, quote.currency, language),
-        days=lambda n: i18n.format_days(n, language),
-        included=lambda key: i18n.include_label(key, language),
+        date=lambda value: wording.format_date(value, language),
+        money=lambda quote: wording.format_money(quote.price, quote.currency, language),
+        days=lambda n: wording.format_days(n, language),
+        included=lambda key: wording.include_label(key, language),
     )
 
 
@@ -309,11 +309,11 @@ def _render_html(content: DossierContent, outcomes: list[_Outcome]) -> PreparedD
         rows=[o.row for o in outcomes],
         figures=figure_context,
         exhibit_pages=pages,
-        prepared_on=i18n.format_date(content.prepared_on, "en"),
+        prepared_on=wording.format_date(content.prepared_on, "en"),
         not_provided=NOT_PROVIDED,
         g=exhibits.GEOMETRY,
         figure_height=FIGURE_HEIGHT_MM,
-        _=i18n.words("en"),
+        _=wording.words("en"),
         lang="en",
     )
     return PreparedDossier(html=html, outcomes=outcomes, figures=figure_list)

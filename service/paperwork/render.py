@@ -36,7 +36,7 @@ from weasyprint import HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from service.uploads import human_size
+from service.i18n import human_size
 
 log = logging.getLogger(__name__)
 

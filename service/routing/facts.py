@@ -14,8 +14,8 @@ from functools import lru_cache
 from sqlalchemy import Float, Text, and_, bindparam, cast, func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from service.cases.status import ReferralStatus
 from service.models import Case, Clinic, ClinicTreatment, Referral, Treatment
+from service.models.status import ReferralStatus
 from service.routing.ranking import CaseFacts, ClinicFacts, Offer
 
 

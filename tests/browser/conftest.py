@@ -51,7 +51,7 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     and end with `db.session.remove()`, as the server thread opens its own connections."""
     from flask_migrate import upgrade
 
-    from service import create_app
+    from wsgi import create_app
     from service.catalog.loader import load_file
     from service.extensions import db
 
@@ -253,6 +253,7 @@ def remove_case(app: Flask, case_id: int, user_emails: tuple[str, ...] = ()) -> 
     from service.extensions import db
     from service.models import (
         Attachment, Case, CaseEvent, Document, Notification, OutboxMessage, PatientQuestion, Quote, Referral, User,
+        UserSession,
     )
 
     with app.app_context():
@@ -263,6 +264,8 @@ def remove_case(app: Flask, case_id: int, user_emails: tuple[str, ...] = ()) -> 
         db.session.execute(delete(Quote).where(Quote.referral_id.in_(referrals)))
         db.session.execute(delete(Referral).where(Referral.case_id == case_id))
         db.session.execute(delete(Case).where(Case.id == case_id))
+        signed_in = select(User.id).where(User.email.in_(user_emails)).scalar_subquery()
+        db.session.execute(delete(UserSession).where(UserSession.user_id.in_(signed_in)))
         db.session.execute(delete(User).where(User.email.in_(user_emails)))
         db.session.commit()
         db.session.remove()

@@ -208,7 +208,7 @@ def _seed_case(app: Flask, language: str) -> SeededCase:
         Treatment,
     )
     from tests.fixtures.staff import make_user
-    from tests.service.cases.staff_cases import make_case
+    from tests.fixtures.cases import make_case
 
     tag = uuid.uuid4().hex[:8]
     now = datetime.now(UTC)

@@ -62,7 +62,7 @@ def _seed(app: Flask) -> Seeded:
     from service.extensions import db
     from service.models import Clinic, Referral, Treatment
     from tests.fixtures.staff import make_user
-    from tests.service.cases.staff_cases import make_case
+    from tests.fixtures.cases import make_case
 
     tag = uuid.uuid4().hex[:8]
     now = datetime.now(timezone.utc)

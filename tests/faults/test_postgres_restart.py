@@ -8,7 +8,7 @@ import logging
 
 from flask_migrate import upgrade
 
-from service import create_app
+from wsgi import create_app
 from service.catalog.loader import load_file
 from service.errors import DATABASE_RETRY_AFTER
 from service.extensions import db

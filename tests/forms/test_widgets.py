@@ -6,7 +6,7 @@ import pytest
 from wtforms import Form, SelectField
 from wtforms.validators import InputRequired
 
-from forms import choices
+from service import choices
 from forms.widgets import CachedSelect
 
 LISTS = {

@@ -16,7 +16,7 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.generic import ArrayObject, DictionaryObject, FloatObject, NameObject, TextStringObject
 from sqlalchemy import func, select
 
-from service import limits, uploads
+from service import i18n, limits, uploads
 from service.extensions import db
 from service.models import Attachment, Case, Document, Referral
 from service.paperwork.documents import WITHHELD_ACTIVE
@@ -53,7 +53,7 @@ REFUSED = {
     "empty": (lambda: [(b"", "blank.pdf")], ["blank.pdf", "empty (0 bytes)"], 422),
     "one-byte-over": (
         lambda: [(files.pdf() + b"\0" * (limits.MAX_FILE_BYTES + 1 - len(files.pdf())), "huge.pdf")],
-        ["huge.pdf", uploads.human_size(limits.MAX_FILE_BYTES), f"{limits.MAX_FILE_BYTES + 1:,} bytes"],
+        ["huge.pdf", i18n.human_size(limits.MAX_FILE_BYTES), f"{limits.MAX_FILE_BYTES + 1:,} bytes"],
         413,
     ),
     "eleven-files": (

@@ -9,10 +9,10 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import func, select
 
-from forms.request import EMAIL_MAX, FREE_TEXT_MAX, NAME_MAX, TRAVEL_WINDOW_MAX
 from service import limits
 from service.accounts.roles import CLINIC
 from service.extensions import db
+from service.limits import EMAIL_MAX, FREE_TEXT_MAX, NAME_MAX, TRAVEL_WINDOW_MAX
 from service.models import Case, Document, Referral
 from service.paperwork import render
 from tests.fixtures import files, hostile

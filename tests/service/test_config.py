@@ -1,13 +1,21 @@
 """Configuration from the environment, with embedded defaults."""
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+import requests
 
-from service import config, create_app, limits
+from service import config, limits, runner
+from tests.fixtures.gunicorn import app_env, prepare_database, private_redis
+from tests.fixtures.services import free_port
+from wsgi import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -97,3 +105,64 @@ def test_no_credential_is_written_in_the_code_or_its_docs():
         for match in [_CREDENTIALS.search((ROOT / name).read_text(errors="ignore"))] if match
     }
     assert found == {}
+
+
+@pytest.mark.parametrize(("env", "base_url"), [
+    ({}, "http://127.0.0.1:8000"),
+    ({"PORT": "8123"}, "http://127.0.0.1:8123"),
+    ({"HOST": "192.0.2.7", "PORT": "8123"}, "http://192.0.2.7:8123"),
+    ({"HOST": "0.0.0.0", "PORT": "8123"}, "http://127.0.0.1:8123"),
+    ({"PORT": "8123", "BASE_URL": "https://medtour.example/"}, "https://medtour.example"),
+])
+def test_links_follow_the_port_make_run_serves_on_unless_base_url_is_set(monkeypatch, tmp_path, env, base_url):
+    for name in ("HOST", "PORT", "BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/x.db")
+    assert create_app().config["BASE_URL"] == base_url
+    assert runner.child_env(env)["BASE_URL"].rstrip("/") == base_url
+
+
+def test_make_run_on_another_port_puts_that_port_in_the_patients_link(tmp_path):
+    """`PORT=8123 make run` (service/runner.py: gunicorn and a worker): the status link
+    the worker emails a new patient (to the log, MAIL_URL unset) points at that port."""
+    port = free_port()
+    with private_redis(tmp_path) as redis_url:
+        env = app_env(f"sqlite:///{tmp_path / 'medtour.db'}", tmp_path, REDIS_URL=redis_url,
+                      PORT=str(port), HOST="127.0.0.1", LOG_LEVEL="INFO", MAIL_URL="")
+        env.pop("BASE_URL", None)
+        prepare_database(env)
+        log_path = tmp_path / "run.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen([sys.executable, "-m", "service.runner"], cwd=ROOT, env=env,
+                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if requests.get(base + "/healthz", timeout=2).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                assert process.poll() is None and time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.2)
+            created = requests.post(base + "/api/v1/requests", timeout=30, data={
+                "full_name": "Amina Petrova", "email": "amina@example.org", "country": "KZ", "language": "en",
+                "treatment": "osseointegrated-prosthesis-transfemoral", "consent": "y",
+                "description": "Above-knee amputation in 2019; the socket prosthesis causes sores.",
+            })
+            assert created.status_code == 201, created.text
+            token = created.json()["status_url"].rsplit("/", 1)[1]
+            while f"{base}/s/{token}" not in log_path.read_text(errors="replace"):
+                assert process.poll() is None and time.monotonic() < deadline + 60, log_path.read_text()
+                time.sleep(0.2)
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()

@@ -15,7 +15,7 @@ from flask import Flask
 
 from service import i18n
 from service.cases.status import CaseStatus
-from service.paperwork.i18n import format_money as paperwork_money
+from service.paperwork.wording import format_money as paperwork_money
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "service" / "translations"

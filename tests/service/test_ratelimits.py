@@ -14,7 +14,7 @@ import redis
 from flask import Flask
 from sqlalchemy import func, select
 
-from service import create_app
+from wsgi import create_app
 from service.accounts import signin
 from service.extensions import db
 from service.models import Case

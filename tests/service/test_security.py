@@ -116,7 +116,7 @@ def test_a_forwarded_proto_header_alone_does_not_turn_on_hsts(client):
 
 
 def test_behind_a_trusted_proxy_its_forwarded_scheme_turns_on_hsts(tmp_path):
-    from service import create_app
+    from wsgi import create_app
     from tests.conftest import make_config
 
     proxied = create_app(make_config("sqlite://", tmp_path, PROXY_HOPS=1)).test_client()
@@ -171,7 +171,7 @@ UNSAFE = {"POST", "PATCH", "DELETE"}
 @pytest.fixture
 def csrf_app(app, database_url, tmp_path_factory):
     """The app as deployed: CSRF protection on (the suite's app runs with it off)."""
-    from service import create_app
+    from wsgi import create_app
     from tests.conftest import make_config
 
     return create_app(make_config(database_url, tmp_path_factory.mktemp("csrf"), WTF_CSRF_ENABLED=True))
@@ -265,7 +265,8 @@ def test_the_json_api_needs_no_csrf_token_because_it_carries_no_ambient_authorit
 
 
 def test_hsts_max_age_comes_from_the_environment(tmp_path, monkeypatch):
-    from service import config, create_app
+    from service import config
+    from wsgi import create_app
     from tests.conftest import make_config
 
     monkeypatch.setenv("HSTS_MAX_AGE", "600")

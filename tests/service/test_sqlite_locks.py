@@ -22,7 +22,7 @@ from flask_migrate import upgrade
 from sqlalchemy import select, text
 from werkzeug.test import encode_multipart
 
-from service import create_app
+from wsgi import create_app
 from service.catalog.loader import load_file
 from service.errors import DATABASE_RETRY_AFTER
 from service.extensions import db
@@ -32,7 +32,7 @@ from tests.conftest import CATALOG, make_config
 from tests.fixtures import files
 from tests.fixtures.forms import upload, valid_request
 from tests.fixtures.staff import make_user, sign_in
-from tests.service.cases.staff_cases import make_case
+from tests.fixtures.cases import make_case
 
 SHORT_TIMEOUT = 0.2
 LONG_TIMEOUT = 10.0

@@ -41,7 +41,7 @@ def _compile(directory: Path, language: str, messages: dict[str, str]) -> None:
 def german_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     from flask_migrate import upgrade
 
-    from service import create_app
+    from wsgi import create_app
     from service.catalog.loader import load_file
     from service.extensions import db
 
@@ -85,7 +85,7 @@ def test_the_form_speaks_the_new_language(german_app: Flask):
 
 def test_emails_and_pdfs_find_the_new_language(german_app: Flask):
     from service.notifications import messages
-    from service.paperwork import i18n as paperwork
+    from service.paperwork import wording as paperwork
 
     with german_app.app_context():
         assert messages.language_for("de-CH") == "de"

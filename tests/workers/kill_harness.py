@@ -11,10 +11,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from service import create_app  # noqa: E402
 from service.cases import documents, referrals  # noqa: E402
 from workers.cli import AppWorker  # noqa: E402
 from workers.queues import ALL, redis_connection  # noqa: E402
+from wsgi import create_app  # noqa: E402
 
 marker = Path(os.environ["KILL_MARKER"])
 real_route = referrals.route

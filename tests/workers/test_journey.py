@@ -14,7 +14,7 @@ from service.cases import documents, events
 from service.cases.status import CaseStatus
 from service.extensions import db
 from service.models import Attachment, Case, CaseEvent, Document, Notification, Quote, Referral
-from service.paperwork.i18n import format_money
+from service.paperwork.wording import format_money
 from tests.fixtures import files
 from tests.fixtures.cases import post_request, run_worker
 from tests.fixtures.forms import upload
@@ -107,7 +107,7 @@ def test_request_routed_two_quotes_compared_chosen_and_booked(app, client, stora
     told = mail.to(app.config["CONTACT_EMAIL"])
     assert len(told) == 1 and case.reference in told[0]
     assert db.session.scalar(select(CaseEvent.id).where(
-        CaseEvent.case_id == case.id, CaseEvent.kind == "status_changed", CaseEvent.actor == events.PATIENT,
+        CaseEvent.case_id == case.id, CaseEvent.kind == "status_changed", CaseEvent.actor == events.Actor.PATIENT,
     )) is not None
 
 

@@ -17,7 +17,7 @@ from redis import Redis
 from rq import SimpleWorker
 from sqlalchemy import func, select
 
-from service import create_app
+from wsgi import create_app
 from service.cases import documents
 from service.cases.status import CaseStatus
 from service.catalog.loader import load_file

@@ -2,7 +2,6 @@
 Redis, executed once, surviving Redis being down, failures made visible and retryable."""
 from __future__ import annotations
 
-import pytest
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 from sqlalchemy import func, select
@@ -13,7 +12,7 @@ from service.models import CaseEvent, Referral
 from tests.fixtures.forms import valid_request
 from tests.fixtures.services import free_port
 from tests.fixtures.cases import rows, run_worker, submit
-from workers import jobs, outbox, queues, retention, uploads
+from workers import jobs, outbox, queues
 
 
 def test_the_case_and_its_outbox_row_commit_together_and_are_relayed(client, redis_queue):
@@ -131,17 +130,3 @@ def test_no_clinic_qualifies_means_needs_attention_with_the_reason(app, client, 
     [change] = [e for e in case.events if e.kind == "status_changed"]
     assert change.details["reason"]
     assert db.session.scalar(select(func.count(Referral.id)).where(Referral.case_id == case.id)) == 0
-
-
-@pytest.mark.parametrize("module, hook", [(uploads, "maybe_cleanup"), (retention, "maybe_apply")])
-def test_the_sweep_runs_its_periodic_work_even_without_redis(app_ctx, monkeypatch, module, hook):
-    """Staged-upload cleanup and retention need the database, not Redis."""
-    calls = []
-    monkeypatch.setattr(module, hook, lambda: calls.append(1))
-    monkeypatch.setitem(outbox.current_app.config, "REDIS_URL", "redis://127.0.0.1:1/0")
-    outbox.current_app.extensions.pop("redis", None)
-    try:
-        outbox.sweep()
-    finally:
-        outbox.current_app.extensions.pop("redis", None)
-    assert calls == [1]

@@ -1,5 +1,5 @@
-"""Retention from the worker: the sweep queues closed cases past RETENTION_DAYS for
-erasure at most once an hour, and `flask cases retention [--dry-run]` does it on demand;
+"""Retention from the worker: the periodic table queues closed cases past RETENTION_DAYS
+for erasure at most once an hour, and `flask cases retention [--dry-run]` does it on demand;
 the erasure job then deletes their files."""
 from __future__ import annotations
 
@@ -10,27 +10,26 @@ from service.models import CaseEvent
 from tests.fixtures.cases import rows, run_worker
 from tests.service.cases.test_erasure import DAYS, closed_case
 from workers import retention
+from workers.schedule import PERIODIC, Schedule
 
 
-def test_the_sweep_hook_runs_retention_at_most_once_an_hour(app_ctx, client, monkeypatch):
-    monkeypatch.setattr(retention._throttle, "last", None)
+def test_the_periodic_table_runs_retention_at_most_once_an_hour(app_ctx, client):
     ticks = iter([1000.0, 1000.0 + 1800, 1000.0 + 3601])
-    clock = lambda: next(ticks)
+    schedule = Schedule(tuple(e for e in PERIODIC if e.run is retention.apply), clock=lambda: next(ticks))
     first = closed_case(client, days_ago=DAYS + 1)
-    assert retention.maybe_apply(clock=clock) is True
+    assert schedule.run_due() == ["retention"]
     assert len(rows(first, "erase_case")) == 1
     second = closed_case(client, days_ago=DAYS + 1)
-    assert retention.maybe_apply(clock=clock) is False  # half an hour later: skipped
+    assert schedule.run_due() == []  # half an hour later: skipped
     assert rows(second, "erase_case") == []
-    assert retention.maybe_apply(clock=clock) is True
+    assert schedule.run_due() == ["retention"]
     assert len(rows(second, "erase_case")) == 1 and len(rows(first, "erase_case")) == 1
 
 
 def test_retention_days_zero_leaves_closed_cases_alone(app_ctx, client, monkeypatch):
-    monkeypatch.setattr(retention._throttle, "last", None)
     monkeypatch.setitem(app_ctx.config, "RETENTION_DAYS", 0)
     case = closed_case(client, days_ago=DAYS * 10)
-    assert retention.maybe_apply() is True
+    assert retention.apply() == 0
     db.session.refresh(case)
     assert case.erasure_requested_at is None and rows(case, "erase_case") == []
     result = app_ctx.test_cli_runner().invoke(args=["cases", "retention"])

@@ -1,5 +1,5 @@
-"""Expired staged uploads are removed by the worker's sweep (at most once a minute) and by
-`flask uploads cleanup`."""
+"""Expired staged uploads are removed by the worker's periodic table (at most once a
+minute) and by `flask uploads cleanup`."""
 from __future__ import annotations
 
 import io
@@ -10,6 +10,7 @@ from service.extensions import db
 from service.models import StagedUpload
 from tests.fixtures import files
 from workers import uploads
+from workers.schedule import PERIODIC, Schedule
 
 
 def _expired(storage) -> str:
@@ -20,17 +21,16 @@ def _expired(storage) -> str:
     return upload.id
 
 
-def test_the_sweep_hook_runs_the_cleanup_at_most_once_a_minute(app_ctx, storage, monkeypatch):
-    monkeypatch.setattr(uploads._throttle, "last", None)
+def test_the_periodic_table_runs_the_cleanup_at_most_once_a_minute(app_ctx, storage):
     ticks = iter([1000.0, 1030.0, 1061.0])
-    clock = lambda: next(ticks)
+    schedule = Schedule(tuple(e for e in PERIODIC if e.run is uploads.cleanup), clock=lambda: next(ticks))
     first = _expired(storage)
-    assert uploads.maybe_cleanup(clock=clock) is True
+    assert schedule.run_due() == ["staged uploads cleanup"]
     assert db.session.get(StagedUpload, first) is None
     second = _expired(storage)
-    assert uploads.maybe_cleanup(clock=clock) is False  # 30 s later: skipped
+    assert schedule.run_due() == []  # 30 s later: skipped
     assert db.session.get(StagedUpload, second) is not None
-    assert uploads.maybe_cleanup(clock=clock) is True
+    assert schedule.run_due() == ["staged uploads cleanup"]
     db.session.expire_all()
     assert db.session.get(StagedUpload, second) is None
     assert not storage.exists(staging.file_key(second))

@@ -17,10 +17,10 @@ from aiosmtpd.smtp import Envelope
 from redis import Redis
 from sqlalchemy import event, func, select
 
-from service.accounts import signin_links
 from service.accounts.roles import CLINIC
 from service.extensions import db
 from service.models import Clinic, OutboxMessage, User
+from service.outbox import Job
 from tests.fixtures.cases import run_worker
 from tests.fixtures.services import free_port
 from tests.fixtures.smtp import Mailbox
@@ -118,7 +118,7 @@ def test_the_worker_emails_a_working_link_to_the_known_address_only(app, client,
 
     assert [e.rcpt_tos for e in slow_mail.envelopes] == [[KNOWN]]
     assert slow_mail.to(UNKNOWN) == []
-    jobs = db.session.scalars(select(OutboxMessage).where(OutboxMessage.job == signin_links.SEND_JOB)).all()
+    jobs = db.session.scalars(select(OutboxMessage).where(OutboxMessage.job == Job.SEND_SIGNIN_LINK)).all()
     assert [job.status for job in jobs] == ["done", "done"]
     assert all("sealed_email" not in job.payload for job in jobs), "the address is not kept once sent"
     [text] = slow_mail.to(KNOWN)
@@ -130,7 +130,7 @@ def test_the_worker_emails_a_working_link_to_the_known_address_only(app, client,
 
 def test_the_request_runs_the_same_statements_for_a_known_and_an_unknown_address(client, clinic_user,
                                                                                  redis_queue):
-    outbox_rows = select(func.count(OutboxMessage.id)).where(OutboxMessage.job == signin_links.SEND_JOB)
+    outbox_rows = select(func.count(OutboxMessage.id)).where(OutboxMessage.job == Job.SEND_SIGNIN_LINK)
 
     def statements(email: str) -> tuple[int, list[str]]:
         """The SQL the request runs, after the same query each time (the session's state)."""

@@ -16,7 +16,8 @@ from service.extensions import db
 from service.models import Attachment, Clinic, Document, Referral, User
 from tests.fixtures import files
 from tests.fixtures.staff import make_user
-from tests.service.cases.staff_cases import make_case
+from tests.fixtures.cases import make_case
+from tests.fixtures.referrals import make_referral
 
 
 def now() -> datetime:
@@ -32,14 +33,13 @@ def clinic_user(clinic: Clinic, **fields: Any) -> User:
     return make_user(CLINIC, clinic_id=clinic.id, **fields)
 
 
-def make_referral(clinic: Clinic, *, age: timedelta = timedelta(hours=1), referral_status: str = "pending",
-                  **case_fields: Any) -> Referral:
+def referral_to(clinic: Clinic, *, age: timedelta = timedelta(hours=1), referral_status: str = "pending",
+                **case_fields: Any) -> Referral:
     """A routed case referred to `clinic` `age` ago."""
     case_fields.setdefault("status", CaseStatus.ROUTED)
     case_fields.setdefault("date_of_birth", date(1980, 1, 1))
     case = make_case(age=age, now=now(), **case_fields)
-    referral = Referral(case=case, clinic=clinic, score=1.0, reasons=[], status=referral_status, created_at=now() - age)
-    db.session.add(referral)
+    referral = make_referral(case, clinic, age=age, now=now(), status=referral_status)
     db.session.commit()
     return referral
 

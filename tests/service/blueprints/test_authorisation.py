@@ -29,7 +29,7 @@ from tests.fixtures import files
 from tests.fixtures.forms import upload, valid_request
 from tests.fixtures.staff import make_user, sign_in
 from tests.service.accounts.support import fresh_limits  # noqa: F401
-from tests.service.blueprints.clinic_referrals import clinic_user, make_referral, quote_form, store_files, two_clinics
+from tests.service.blueprints.clinic_referrals import clinic_user, quote_form, referral_to, store_files, two_clinics
 from tests.service.blueprints.test_status_quotes import terms
 
 PRINCIPALS = ("anonymous", "patient", "clinic_a", "clinic_b", "coordinator", "admin", "disabled")
@@ -243,7 +243,7 @@ def _foreign_upload(app: Flask) -> str:
 def build_world(app: Flask, storage, principal: str) -> World:
     clinic_a, _ = two_clinics()
     token, digest = new_token()
-    referral = make_referral(clinic_a, token_hash=digest)
+    referral = referral_to(clinic_a, token_hash=digest)
     _, attachments = store_files(referral, storage)
     case = referral.case
     quote = quotes.accept(referral, terms(), clinic_user(clinic_a))
@@ -312,7 +312,7 @@ def test_a_patient_link_opens_its_own_case_only(app, client, storage):
     mine = build_world(app, storage, "patient")
     _, clinic_b = two_clinics()
     other_token, other_digest = new_token()
-    other = make_referral(clinic_b, token_hash=other_digest)
+    other = referral_to(clinic_b, token_hash=other_digest)
     _, other_files = store_files(other, storage)
     other_quote = quotes.accept(other, terms(), clinic_user(clinic_b))
     db.session.commit()

@@ -17,6 +17,7 @@ from service.blueprints import clinic_auth, staff_auth
 from service.extensions import db
 from service.models import Clinic, User
 from service.notifications import transport
+from service.outbox import Job
 from tests.fixtures.outbox_jobs import run_pending
 from tests.fixtures.staff import PASSWORD, make_user, reloaded, sign_in, signed_in_id
 from tests.service.accounts.support import fresh_limits  # noqa: F401
@@ -51,7 +52,7 @@ def _login(client, email, password=PASSWORD, **extra):
 def _ask_for_link(client, email: str, **query):
     """Ask for a link, then run the jobs that send it (the worker's part)."""
     response = client.post("/clinic/login/link", query_string=query, data={"email": email})
-    run_pending(signin_links.SEND_JOB)
+    run_pending(Job.SEND_SIGNIN_LINK)
     return response
 
 
@@ -268,7 +269,7 @@ def test_a_mail_failure_is_logged_and_raised_for_a_retry_and_the_page_reads_the_
     response = client.post("/clinic/login/link", data={"email": clinic_user.email})
     assert response.status_code == 200 and "we have sent it a sign-in link" in response.text
     with pytest.raises(transport.MailUnavailable):
-        run_pending(signin_links.SEND_JOB)
+        run_pending(Job.SEND_SIGNIN_LINK)
     assert f"could not send the sign-in link to {clinic_user.email}" in caplog.text
 
 

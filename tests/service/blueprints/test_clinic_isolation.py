@@ -14,8 +14,8 @@ from service.models import Attachment, CaseEvent, Document, Quote, Referral
 from tests.fixtures.staff import sign_in
 from tests.service.blueprints.clinic_referrals import (
     clinic_user,
-    make_referral,
     quote_form,
+    referral_to,
     store_files,
     two_clinics,
 )
@@ -70,9 +70,9 @@ def world(db_session, storage):
     referred (A's referral and B's referral of it, each with its dossier)."""
     a, b = two_clinics()
     user = clinic_user(a)
-    b_only = make_referral(b)
+    b_only = referral_to(b)
     _, b_files = store_files(b_only, storage)
-    shared_case_ref_a = make_referral(a)
+    shared_case_ref_a = referral_to(a)
     store_files(shared_case_ref_a, storage)
     shared_ref_b = Referral(case=shared_case_ref_a.case, clinic=b, score=1.0, reasons=[], status="pending")
     db.session.add(shared_ref_b)

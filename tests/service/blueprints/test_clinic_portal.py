@@ -21,9 +21,9 @@ from tests.fixtures import files
 from tests.fixtures.staff import sign_in
 from tests.service.blueprints.clinic_referrals import (
     clinic_user,
-    make_referral,
     now,
     quote_form,
+    referral_to,
     store_files,
     two_clinics,
 )
@@ -48,7 +48,7 @@ def portal(client, user):
 
 @pytest.fixture
 def referral(clinics, storage):
-    referral = make_referral(clinics[0], full_name="Aigerim Nurlanovna", email="aigerim@example.org",
+    referral = referral_to(clinics[0], full_name="Aigerim Nurlanovna", email="aigerim@example.org",
                              phone="+77011234567", description="Aigerim here: knee pain for two years.",
                              travel_window="May 2026", budget=Decimal("15000"), budget_currency="EUR",
                              medications="Ibuprofen", allergies="none known")
@@ -85,9 +85,9 @@ def test_index_leads_to_the_referral_list(portal):
 
 
 def test_the_list_shows_only_the_clinics_own_referrals_newest_first(portal, clinics):
-    older = make_referral(clinics[0], age=timedelta(hours=5))
-    newer = make_referral(clinics[0], age=timedelta(hours=1))
-    other = make_referral(clinics[1], age=timedelta(hours=2))
+    older = referral_to(clinics[0], age=timedelta(hours=5))
+    newer = referral_to(clinics[0], age=timedelta(hours=1))
+    other = referral_to(clinics[1], age=timedelta(hours=2))
     html = portal.get("/clinic/referrals").text
     assert other.case.reference not in html
     assert html.index(newer.case.reference) < html.index(older.case.reference)
@@ -96,7 +96,7 @@ def test_the_list_shows_only_the_clinics_own_referrals_newest_first(portal, clin
 
 
 def test_the_list_is_paginated(portal, clinics):
-    made = [make_referral(clinics[0], age=timedelta(minutes=n + 1)) for n in range(PAGE_SIZE + 2)]
+    made = [referral_to(clinics[0], age=timedelta(minutes=n + 1)) for n in range(PAGE_SIZE + 2)]
     first = portal.get("/clinic/referrals").text
     second = portal.get("/clinic/referrals?page=2").text
     assert all(r.case.reference in first for r in made[:PAGE_SIZE])
@@ -108,9 +108,9 @@ def test_the_list_is_paginated(portal, clinics):
 
 
 def test_the_list_hides_the_patients_identity_until_released(portal, clinics):
-    hidden = make_referral(clinics[0], full_name="Hidden Person", email="hidden@example.org", phone="+77010000001",
+    hidden = referral_to(clinics[0], full_name="Hidden Person", email="hidden@example.org", phone="+77010000001",
                            date_of_birth=date(1980, 1, 1))
-    released = make_referral(clinics[0], full_name="Released Person", email="released@example.org",
+    released = referral_to(clinics[0], full_name="Released Person", email="released@example.org",
                              phone="+77010000002")
     released.contact_released_at = now()
     db.session.commit()
@@ -130,8 +130,8 @@ def test_age_brackets():
 
 
 def test_the_list_shows_the_answer_deadline_and_overdue(portal, clinics):
-    on_time = make_referral(clinics[0], age=timedelta(hours=1))
-    late = make_referral(clinics[0], age=timedelta(hours=80))
+    on_time = referral_to(clinics[0], age=timedelta(hours=1))
+    late = referral_to(clinics[0], age=timedelta(hours=80))
     html = portal.get("/clinic/referrals").text
     due = (on_time.created_at.replace(tzinfo=timezone.utc) + timedelta(hours=72)).strftime("%d %b %Y, %H:%M UTC")
     assert f"Answer by {due}" in html
@@ -144,7 +144,7 @@ def test_the_list_shows_the_answer_deadline_and_overdue(portal, clinics):
 
 def test_the_deadline_follows_the_pause_rules(portal, clinics):
     """A question answered after the referral gives the clinic the paused time back."""
-    referral = make_referral(clinics[0], age=timedelta(hours=80))
+    referral = referral_to(clinics[0], age=timedelta(hours=80))
     asked = referral.created_at + timedelta(hours=1)
     db.session.add(PatientQuestion(case=referral.case, question="X-rays?", asked_at=asked, resume_status="routed",
                                    answered_at=asked + timedelta(hours=10), answer="Attached."))
@@ -156,20 +156,20 @@ def test_the_deadline_follows_the_pause_rules(portal, clinics):
 
 
 def test_a_paused_clock_is_shown_and_never_overdue(portal, clinics):
-    make_referral(clinics[0], age=timedelta(hours=80), sla_paused_since=now() - timedelta(hours=70),
+    referral_to(clinics[0], age=timedelta(hours=80), sla_paused_since=now() - timedelta(hours=70),
                   status=CaseStatus.AWAITING_PATIENT)
     html = portal.get("/clinic/referrals").text
     assert "Paused" in html and "is-overdue" not in html
 
 
 def test_answered_referrals_show_their_status_and_quote(portal, clinics, user):
-    accepted = make_referral(clinics[0])
+    accepted = referral_to(clinics[0])
     quotes.accept(accepted, quotes.Terms(price="9900", currency="usd", earliest_date=date.today() + timedelta(days=9),
                                          stay_days=5, valid_until=date.today() + timedelta(days=40),
                                          includes=["treatment"]), user)
-    declined = make_referral(clinics[0])
+    declined = referral_to(clinics[0])
     quotes.decline(declined, "No surgeon available in May.", user)
-    withdrawn = make_referral(clinics[0], referral_status=ReferralStatus.WITHDRAWN)
+    withdrawn = referral_to(clinics[0], referral_status=ReferralStatus.WITHDRAWN)
     db.session.commit()
     html = portal.get("/clinic/referrals").text
     assert "9,900.00 USD" in html and "Accepted" in html
@@ -180,7 +180,7 @@ def test_answered_referrals_show_their_status_and_quote(portal, clinics, user):
 
 
 def test_the_empty_list_says_so(portal, clinics):
-    make_referral(clinics[1])
+    referral_to(clinics[1])
     html = portal.get("/clinic/referrals").text
     assert "No referrals yet." in html
     assert "<table" not in html
@@ -227,7 +227,7 @@ def test_viewing_a_referral_is_audited(portal, referral, user):
 
 
 def test_a_referral_without_its_dossier_yet_says_so(portal, clinics):
-    referral = make_referral(clinics[0])
+    referral = referral_to(clinics[0])
     html = portal.get(f"/clinic/referrals/{referral.id}").text
     assert "being prepared" in html
     assert portal.get(f"/clinic/referrals/{referral.id}/dossier").status_code == 404
@@ -273,7 +273,7 @@ def test_attachment_links_are_short_lived(portal, referral, app, monkeypatch):
 
 
 def test_attachment_names_are_redacted_until_released(portal, clinics, storage):
-    referral = make_referral(clinics[0], full_name="Dana Sultanova")
+    referral = referral_to(clinics[0], full_name="Dana Sultanova")
     _, [scan, _report] = store_files(referral, storage)
     scan.filename = "Sultanova-knee.png"
     db.session.commit()

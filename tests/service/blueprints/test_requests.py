@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from service import limits
+from service import limits, uploads
 from service.extensions import db
 from service.models import Attachment, Case, CaseEvent
 from tests.fixtures import files
@@ -34,7 +34,7 @@ def test_index_links_to_the_form(client):
 def test_form_shows_limits_before_anything_is_picked(client):
     page = client.get("/requests/new")
     assert page.status_code == 200
-    assert f"Up to {limits.MAX_FILES} files, 10 MB each: {limits.accepted_labels()}" in page.text
+    assert f"Up to {limits.MAX_FILES} files, 10 MB each: {uploads.accepted_labels()}" in page.text
     assert f"{limits.MAX_FILES} of {limits.MAX_FILES} files left" in page.text
     for name in ("full_name", "email", "phone", "country", "date_of_birth", "language", "treatment",
                  "preferred_clinic", "description", "travel_window", "budget", "budget_currency",

@@ -8,7 +8,7 @@ from service.cases import referrals
 from service.extensions import db
 from service.models import Clinic
 from tests.fixtures.staff import sign_in
-from tests.service.cases.staff_cases import make_case
+from tests.fixtures.cases import make_case
 
 SLUG = "yarkon-rehab-tel-aviv"
 

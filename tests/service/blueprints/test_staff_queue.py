@@ -14,7 +14,8 @@ import pytest
 from service.cases.status import CaseStatus
 from service.extensions import db
 from tests.fixtures.staff import make_user, sign_in
-from tests.service.cases.staff_cases import hours, make_case, refer, treatment
+from tests.fixtures.cases import hours, make_case, treatment
+from tests.fixtures.referrals import make_referral
 
 
 def now() -> datetime:
@@ -90,7 +91,7 @@ def test_overdue_rows_stand_out_and_can_be_filtered(staff_client):
     late = case(age_hours=30, first_response_at=None)
     fresh = case(age_hours=2, first_response_at=None)
     routed = case(age_hours=80, status=CaseStatus.ROUTED)
-    refer(routed, age=hours(75), now=now())
+    make_referral(routed, age=hours(75), now=now())
     db.session.commit()
     text = page(staff_client)
     rows = {ref: row for ref, row in zip(table_refs(text), text.split("<tbody>")[1].split("<tr")[1:])}
@@ -103,7 +104,7 @@ def test_overdue_rows_stand_out_and_can_be_filtered(staff_client):
 def test_filters_search_and_status_tabs(staff_client, coordinator):
     knee = case(treatment=treatment("knee-replacement"), country="DE", full_name="Jonas Weber")
     routed = case(status=CaseStatus.ROUTED, assignee=coordinator, full_name="Амина Петрова")
-    refer(routed, age=hours(1), now=now(), clinic_slug="spree-limb-clinic-berlin")
+    make_referral(routed, age=hours(1), now=now(), clinic="spree-limb-clinic-berlin")
     closed = case(status=CaseStatus.CLOSED, closed_reason="spam", full_name="Closed Person")
     db.session.commit()
 

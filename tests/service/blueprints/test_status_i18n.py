@@ -13,7 +13,7 @@ import pytest
 from service.cases import quotes, workflow
 from service.extensions import db
 from service.models import Case
-from service.paperwork.i18n import format_money
+from service.paperwork.wording import format_money
 from tests.fixtures import files
 from tests.fixtures.cases import post_request
 from tests.fixtures.forms import upload

@@ -12,16 +12,16 @@ import pytest
 from jsonschema import Draft202012Validator
 from sqlalchemy import func, select
 
-from forms.choices import countries
 from service.accounts.roles import CLINIC
 from service.cases import quotes
 from service.cases.status import CaseStatus, ReferralStatus
 from service.cases.tokens import new_token
+from service.choices import countries
 from service.extensions import db
 from service.models import Case, CaseEvent, Clinic, Document, OutboxMessage, Quote, Referral
 from tests.fixtures import files
 from tests.fixtures.staff import make_user
-from tests.service.cases.staff_cases import make_case
+from tests.fixtures.cases import make_case
 
 CHEAP = "andaman-aesthetics-phuket"  # Phuket, TH, ACHSI
 DEAR = "anatolia-smile-antalya"  # Antalya, TR, ISO 9001 + TEMOS

@@ -9,12 +9,13 @@ from sqlalchemy import select
 from service.accounts import users as accounts
 from service.accounts.roles import ADMIN, COORDINATOR
 from service.cases import assignment, workflow
+from service.cases.events import EventKind
 from service.cases.status import CaseStatus
 from service.extensions import db
 from service.models import Case, CaseEvent, User
 from tests.fixtures.cases import rows, submit
 from tests.fixtures.staff import make_user
-from tests.service.cases.staff_cases import hours, make_case
+from tests.fixtures.cases import hours, make_case
 from workers import jobs
 
 
@@ -68,7 +69,7 @@ def test_with_no_room_the_case_is_queued_once(db_session):
     assert assignment.assign_new(case) is None
     assert assignment.assign_new(case) is None
     assert case.assignee is None
-    [queued] = events_of(case, assignment.QUEUED)
+    [queued] = events_of(case, EventKind.ASSIGNMENT_QUEUED)
     assert queued.actor == "system" and "capacity" in queued.details["reason"]
     assert events_of(case, "assigned") == []
     assert assignment.waiting_cases() == [case]

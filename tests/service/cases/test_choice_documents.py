@@ -13,7 +13,7 @@ from service.cases.status import CaseStatus
 from service.extensions import db
 from service.models import Attachment, Clinic, Document, Referral
 from tests.fixtures.staff import make_user
-from tests.service.cases.staff_cases import make_case
+from tests.fixtures.cases import make_case
 from tests.service.paperwork.pdfs import flat, page_texts
 
 TODAY = date.today()

@@ -65,7 +65,7 @@ def test_retention_queues_the_erasure_once_on_the_systems_behalf(client):
     db.session.refresh(case)
     assert case.erasure_requested_at is not None and case.token_hash != token_hash
     [event] = erasure_events(case)
-    assert (event.actor, event.details["reason"]) == (events.SYSTEM, erasure.RETENTION)
+    assert (event.actor, event.details["reason"]) == (events.Actor.SYSTEM, erasure.RETENTION)
     assert len(rows(case, "erase_case")) == 1
 
 

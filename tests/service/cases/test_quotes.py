@@ -14,7 +14,7 @@ from service.cases.status import CaseStatus, ReferralStatus
 from service.extensions import db
 from service.models import CaseEvent, Clinic, OutboxMessage, Referral
 from tests.fixtures.staff import make_user
-from tests.service.cases.staff_cases import make_case
+from tests.fixtures.cases import make_case
 
 TODAY = date(2026, 3, 2)
 

@@ -13,7 +13,8 @@ from service.cases.status import CaseStatus, ReferralStatus
 from service.extensions import db
 from service.models import Case, PatientQuestion, Referral
 from tests.fixtures.staff import make_user
-from tests.service.cases.staff_cases import NOW, hours, make_case, refer
+from tests.fixtures.cases import NOW, hours, make_case
+from tests.fixtures.referrals import make_referral
 
 
 def sql_overdue(now: datetime) -> set[str]:
@@ -74,14 +75,14 @@ def test_the_first_response_stops_the_clock(db_session):
 
 def test_closed_cases_are_never_overdue(db_session):
     case = make_case(age=hours(100), status=CaseStatus.CLOSED, closed_reason="spam")
-    refer(case, age=hours(99))
+    make_referral(case, age=hours(99))
     assert not overdue_both_ways(case, NOW)
 
 
 @pytest.mark.parametrize(("age", "overdue"), [(71, False), (73, True)])
 def test_a_referral_pending_past_72_hours_makes_the_case_overdue(db_session, age, overdue):
     case = make_case(age=hours(age + 1), status=CaseStatus.ROUTED, first_response_at=NOW - hours(age))
-    referral = refer(case, age=hours(age))
+    referral = make_referral(case, age=hours(age))
     assert sla.referral_due(referral, case, [], NOW) == referral.created_at + hours(72)
     assert (sla.overdue_referrals(case, [referral], [], NOW) == [referral]) is overdue
     assert sla.is_overdue(case, NOW, referrals=[referral]) is overdue
@@ -90,13 +91,13 @@ def test_a_referral_pending_past_72_hours_makes_the_case_overdue(db_session, age
 
 def test_a_clinic_that_answered_stops_its_clock(db_session):
     case = make_case(age=hours(80), status=CaseStatus.ROUTED, first_response_at=NOW - hours(79))
-    refer(case, age=hours(79), status=ReferralStatus.ACCEPTED).responded_at = NOW - hours(2)
+    make_referral(case, age=hours(79), status=ReferralStatus.ACCEPTED).responded_at = NOW - hours(2)
     assert not overdue_both_ways(case, NOW)
 
 
 def test_once_the_patient_chose_a_clinic_nobody_is_chased(db_session):
     case = make_case(age=hours(80), status=CaseStatus.CHOSEN, first_response_at=NOW - hours(79))
-    refer(case, age=hours(79))
+    make_referral(case, age=hours(79))
     assert not overdue_both_ways(case, NOW)
 
 
@@ -111,7 +112,7 @@ def test_a_pause_before_routing_gives_the_clinic_no_extra_time(db_session):
         case=case, question="Which knee?", resume_status=CaseStatus.SUBMITTED,
         asked_at=NOW - hours(199), answered_at=NOW - hours(151), answer="The left one.",
     ))
-    refer(case, age=hours(73))
+    make_referral(case, age=hours(73))
     assert overdue_both_ways(case, NOW)
 
 
@@ -120,7 +121,7 @@ def test_a_pause_after_routing_extends_the_clinics_deadline(db_session):
         age=hours(100), status=CaseStatus.ROUTED, first_response_at=NOW - hours(99),
         sla_paused_seconds=int(hours(20).total_seconds()),
     )
-    referral = refer(case, age=hours(80))
+    referral = make_referral(case, age=hours(80))
     db.session.add(PatientQuestion(
         case=case, question="Which knee?", resume_status=CaseStatus.ROUTED,
         asked_at=NOW - hours(60), answered_at=NOW - hours(40), answer="The left one.",
@@ -137,14 +138,14 @@ def test_a_running_pause_holds_the_clinics_clock_too(db_session):
         age=hours(100), status=CaseStatus.AWAITING_PATIENT, first_response_at=NOW - hours(99),
         sla_paused_since=NOW - hours(30),
     )
-    refer(case, age=hours(80))
+    make_referral(case, age=hours(80))
     assert not overdue_both_ways(case, NOW)
     assert not overdue_both_ways(case, NOW + hours(200))
 
 
 def test_the_next_deadline_is_the_soonest_running_clock(db_session):
     case = make_case(age=hours(10), status=CaseStatus.ROUTED)
-    refer(case, age=hours(60))
+    make_referral(case, age=hours(60))
     summary = sla.case_sla(case, NOW)
     assert [d.clock for d in summary.deadlines] == [sla.CLINIC_ANSWER, sla.FIRST_RESPONSE]
     assert close_to(summary.next_due, NOW + hours(12))

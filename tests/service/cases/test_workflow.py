@@ -15,7 +15,7 @@ from service.cases import events, referrals, workflow
 from service.cases.status import CaseStatus, ReferralStatus
 from service.extensions import db
 from service.models import Case, CaseEvent, Clinic, ClinicTreatment, OutboxMessage, PatientQuestion, Referral, Treatment, User
-from tests.fixtures.cases import submit
+from tests.fixtures.cases import make_case, submit
 from tests.fixtures.staff import make_user
 
 S = CaseStatus
@@ -221,7 +221,7 @@ def test_request_info_waits_on_the_patient_and_the_answer_resumes_where_it_was(w
     assert 5 * 3600 <= case.sla_paused_seconds < 5 * 3600 + 60
     assert (asked.answer, asked.answered_at is not None) == ("The left one.", True)
     assert workflow.open_question(case) is None
-    assert last_event(case).actor == events.PATIENT and last_event(case).details["new"] == S.ROUTED
+    assert last_event(case).actor == events.Actor.PATIENT and last_event(case).details["new"] == S.ROUTED
 
     second = workflow.perform(case, "request_info", world.user, question="And since when, roughly?")
     case.sla_paused_since -= timedelta(hours=2)
@@ -269,12 +269,10 @@ def test_release_contact_needs_an_accepted_referral_and_happens_once(world):
 
 
 def submit_other(case: Case) -> Case:
-    other = Case(
-        reference="MT-1999-000001", token_hash="0" * 64, full_name="Other", email="o@example.org",
-        country="DE", language="de", treatment_id=case.treatment_id, description="Other case.",
-        consent_at=datetime.now(timezone.utc),
+    other = make_case(
+        now=datetime.now(timezone.utc), full_name="Other", email="o@example.org", country="DE", language="de",
+        treatment_id=case.treatment_id, description="Other case.",
     )
-    db.session.add(other)
     db.session.commit()
     return other
 
@@ -402,7 +400,7 @@ def test_closing_hands_a_queued_case_to_the_coordinator_it_freed(world, client):
     db.session.commit()
     assert waiting.assignee == world.user
     assert event_count(world.case) == before + 1  # the closed case has its one event; the other its own
-    assert last_event(waiting).actor == events.SYSTEM
+    assert last_event(waiting).actor == events.Actor.SYSTEM
 
 
 def test_reassigning_frees_the_previous_coordinator_for_a_queued_case(world, client):

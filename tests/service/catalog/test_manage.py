@@ -4,11 +4,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from service import limits
 from service.catalog import manage
 from service.cases.status import ReferralStatus
 from service.extensions import db
 from service.models import Clinic, Referral
-from tests.service.cases.staff_cases import make_case
+from tests.fixtures.cases import make_case
 
 
 def clinic(slug: str = "bosphorus-ortho-istanbul") -> Clinic:
@@ -50,10 +51,10 @@ def test_set_intake_reports_each_change_and_nothing_when_unchanged(db_session, c
     ]
 
 
-@pytest.mark.parametrize("capacity", [-1, manage.MAX_CLINIC_CAPACITY + 1])
+@pytest.mark.parametrize("capacity", [-1, limits.MAX_CLINIC_CAPACITY + 1])
 def test_a_capacity_out_of_range_is_refused_and_nothing_changes(db_session, capacity):
     target = clinic()
     before = (target.accepting, target.capacity)
-    with pytest.raises(manage.CatalogError, match=f"between 0 and {manage.MAX_CLINIC_CAPACITY}"):
+    with pytest.raises(manage.CatalogError, match=f"between 0 and {limits.MAX_CLINIC_CAPACITY}"):
         manage.set_intake(target, accepting=not target.accepting, capacity=capacity, actor="admin@x")
     assert (target.accepting, target.capacity) == before

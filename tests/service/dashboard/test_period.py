@@ -5,7 +5,8 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from service.dashboard.period import DEFAULT_DAYS, MAX_DAYS, Period, default_period, parse_period
+from service.dashboard.period import DEFAULT_DAYS, Period, default_period, parse_period
+from service.limits import MAX_DASHBOARD_DAYS
 
 TODAY = date(2026, 3, 15)
 
@@ -40,7 +41,7 @@ def test_a_missing_end_is_today_and_a_missing_start_is_30_days_before_the_end():
         ({"to": "2026-02-30"}, "to", "Enter the end date as year-month-day, for example 2026-03-15."),
         ({"from": "2026-03-10", "to": "2026-03-01"}, "from", "The start date must be on or before the end date."),
         ({"from": "2026-04-01", "to": "2026-04-30"}, "from", "The start date is in the future; choose today or an earlier day."),
-        ({"from": "2024-01-01", "to": "2026-03-01"}, "to", f"Choose at most {MAX_DAYS} days; this range has 791."),
+        ({"from": "2024-01-01", "to": "2026-03-01"}, "to", f"Choose at most {MAX_DASHBOARD_DAYS} days; this range has 791."),
     ],
 )
 def test_wrong_dates_are_refused_with_a_message_and_the_default_period_is_shown(args, field, message):

@@ -19,10 +19,20 @@ from service.dashboard import metrics
 from service.dashboard.period import Period
 from service.demo.seed import ADMIN_EMAIL, CLINIC_EMAIL, COORDINATOR_EMAIL, DEMO_SOURCE, DemoError, seed
 from service.extensions import db
-from service.models import Case, ClinicTreatment, OutboxMessage, PatientQuestion, Quote, Referral, User
+from service.models import (
+    Case, ClinicTreatment, Document, Notification, OutboxMessage, PatientQuestion, Quote, Referral, User,
+)
+from service.notifications import CLINIC_REFERRAL, SENT
+from service.outbox import DONE, Job
+from tests.fixtures.cases import run_worker
+from tests.fixtures.gunicorn import private_redis
 from tests.fixtures.staff import sign_in
 
 PASSWORD = "demo password 1234"
+DOCUMENT_JOBS = {
+    Job.RENDER_CONFIRMATION, Job.RENDER_DOSSIER, Job.RENDER_QUOTE_COMPARISON, Job.RENDER_BOOKING_SUMMARY,
+    Job.RENDER_VISA_LETTER,
+}
 
 
 def run(app, *args: str):
@@ -79,8 +89,10 @@ def test_creates_a_coordinator_an_admin_and_cases_in_every_status(seeded):
     assert any(re.search("[а-яё]", c.description) for c in cases)
     assert any(re.search("[a-z]{4}", c.description) and not re.search("[а-яё]", c.description) for c in cases)
     assert f"{len(cases)} demo cases:" in seeded.output
-    # Seeding sends nothing: no email, no PDFs, no routing jobs.
-    assert db.session.scalar(select(func.count(OutboxMessage.id))) == 0
+    # Seeding queues only the documents (test_the_worker_renders_every_demo_document):
+    # no email, no routing or assignment jobs.
+    assert set(db.session.scalars(select(OutboxMessage.job))) == DOCUMENT_JOBS
+    assert "documents (confirmations, dossiers, quotes, booking papers) queued" in seeded.output
 
     # A patient's status link, to see the other side of a question.
     token = printed_token(seeded.output, "a patient's view of")
@@ -322,3 +334,56 @@ def test_a_clinic_account_is_added_to_demo_data_seeded_before_it_existed(app, se
     assert user.role == "clinic" and verify_password(user.password_hash, "another password 999")
     assert f"password for {CLINIC_EMAIL}: another password 999" in again.output
     assert count(User) == 3
+
+
+@pytest.fixture
+def own_redis(app, tmp_path, monkeypatch):
+    """A Redis of this test's own for the seed to relay to (no other test's worker takes its jobs)."""
+    with private_redis(tmp_path) as url:
+        monkeypatch.setitem(app.config, "REDIS_URL", url)
+        monkeypatch.setitem(app.config, "JOB_RETRY_INTERVALS", [])
+        app.extensions.pop("redis", None)
+        yield url
+        app.extensions.pop("redis", None)
+
+
+def test_the_worker_renders_every_demo_document(app, db_session, own_redis, caplog):
+    """A newcomer opening a demo referral finds its dossier, not "being prepared" forever:
+    the seed queues the documents the real flows would have, and the worker renders them."""
+    result = run(app, "--password", PASSWORD)
+    assert result.exit_code == 0, result.output
+    caplog.set_level("INFO", logger="service.notifications")
+    run_worker(app)
+
+    jobs = list(db.session.scalars(select(OutboxMessage)))
+    assert jobs and {j.status for j in jobs} == {DONE}, {(j.job, j.status, j.last_error) for j in jobs}
+    slots = {(d.case_id, d.slot) for d in db.session.scalars(select(Document))}
+    cases, referrals = demo_cases(), demo_referrals()
+    assert referrals
+    for referral in referrals:
+        assert (referral.case_id, f"dossier:{referral.id}") in slots
+    for case in cases:
+        assert (case.id, "confirmation") in slots
+        quoted = db.session.scalar(select(func.count(Quote.id)).join(Referral).where(Referral.case_id == case.id))
+        assert ((case.id, "quote_comparison") in slots) == bool(quoted), case.reference
+        chosen = case.chosen_quote is not None
+        assert ((case.id, "booking_summary") in slots) == chosen, case.reference
+        assert ((case.id, "visa_letter") in slots) == chosen, case.reference
+    assert any(case.chosen_quote is not None for case in cases)
+    # Every clinic was told of its referral when it was made (in the story), so the
+    # dossiers' follow-ups sent no email now.
+    told = {(n.referral_id, n.recipient, n.status) for n in db.session.scalars(
+        select(Notification).where(Notification.kind == CLINIC_REFERRAL))}
+    assert told == {(r.id, r.clinic.email, SENT) for r in referrals}
+    assert not [r for r in caplog.records if "email not sent" in r.getMessage()]
+    assert any(j.job == Job.NOTIFY_CLINIC for j in jobs)
+
+    # The demo clinic's portal shows the dossier of a waiting referral, ready to open.
+    client = app.test_client()
+    signed_in = client.post("/clinic/login", data={"email": CLINIC_EMAIL, "password": PASSWORD})
+    assert signed_in.status_code == 303, signed_in.text
+    clinic_user = db.session.scalar(select(User).where(User.email == CLINIC_EMAIL))
+    waiting = next(r for r in referrals if r.clinic_id == clinic_user.clinic_id and r.status == ReferralStatus.PENDING)
+    page = client.get(f"/clinic/referrals/{waiting.id}")
+    assert page.status_code == 200
+    assert 'id="dossier-link"' in page.text and "being prepared" not in page.text

@@ -3,8 +3,6 @@ ledger row, retries after a transient failure, at-least-once after a crash, and 
 "sent" mark that survives the caller's rollback."""
 from __future__ import annotations
 
-import hashlib
-import itertools
 import logging
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -24,6 +22,8 @@ from service.notifications import (
     messages,
     notify_once,
 )
+from tests.fixtures.cases import make_case
+from tests.fixtures.referrals import make_referral
 from tests.fixtures.services import free_port
 from tests.fixtures.smtp import Mailbox
 
@@ -33,31 +33,19 @@ DESCRIPTION = "Above-knee amputation in 2019; the socket prosthesis causes sores
 MEDICATIONS = "Metformin 500 mg twice daily"
 FILENAME = "MRI_left_femur_2026.pdf"
 
-_numbers = itertools.count(1)
-
 
 @pytest.fixture
 def case(db_session) -> Case:
-    number = next(_numbers)
     treatment = db_session.scalars(select(Treatment).order_by(Treatment.id)).first()
-    case = Case(
-        reference=f"MT-N-{number:06d}",
-        token_hash=hashlib.sha256(f"notifications-{number}".encode()).hexdigest(),
-        full_name="Amina Petrova",
-        email="amina@example.org",
-        country="KZ",
-        language="ru",
-        treatment=treatment,
-        description=DESCRIPTION,
-        medications=MEDICATIONS,
+    case = make_case(
+        now=datetime.now(timezone.utc), full_name="Amina Petrova", email="amina@example.org", language="ru",
+        treatment=treatment, description=DESCRIPTION, medications=MEDICATIONS,
         conditions="Type 2 diabetes, controlled",
-        consent_at=datetime.now(timezone.utc),
     )
     case.attachments.append(Attachment(
-        filename=FILENAME, storage_key=f"cases/n{number}/attachments/a", content_type="application/pdf",
+        filename=FILENAME, storage_key=f"cases/{case.id}/attachments/a", content_type="application/pdf",
         size=1, sha256="0" * 64,
     ))
-    db_session.add(case)
     db_session.commit()
     return case
 
@@ -65,8 +53,7 @@ def case(db_session) -> Case:
 @pytest.fixture
 def referrals(db_session, case: Case) -> list[Referral]:
     clinics = db_session.scalars(select(Clinic).order_by(Clinic.id).limit(2)).all()
-    rows = [Referral(case=case, clinic=c, score=1.0, reasons=[]) for c in clinics]
-    db_session.add_all(rows)
+    rows = [make_referral(case, c) for c in clinics]
     db_session.commit()
     return rows
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from service.paperwork import build_confirmation_pdf, confirmation_content
-from service.paperwork.i18n import resolve, words
+from service.paperwork.wording import resolve, words
 from tests.fixtures import files
 from tests.service.paperwork import fakes, pdfs
 

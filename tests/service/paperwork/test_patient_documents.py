@@ -15,7 +15,7 @@ from service.paperwork import (
     quote_comparison_content,
     visa_letter_content,
 )
-from service.paperwork.i18n import format_days, format_money, include_label
+from service.paperwork.wording import format_days, format_money, include_label
 from tests.service.paperwork import fakes, pdfs
 
 TODAY = date(2026, 11, 25)

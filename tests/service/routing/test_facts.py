@@ -4,10 +4,8 @@ of queries whatever the catalogue's size."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
@@ -15,7 +13,7 @@ from sqlalchemy import event, select
 
 from service.cases.status import ReferralStatus
 from service.extensions import db
-from service.models import Case, Clinic, ClinicTreatment, Referral, Treatment
+from service.models import Clinic, ClinicTreatment, Treatment
 from service.routing import (
     CaseFacts,
     Offer,
@@ -26,52 +24,13 @@ from service.routing import (
     top,
 )
 from tests.conftest import CATALOG
-
-TRANSFEMORAL = "osseointegrated-prosthesis-transfemoral"
+from tests.fixtures.cases import TRANSFEMORAL, make_case, treatment
+from tests.fixtures.referrals import find_clinic, make_referral
 
 
 @pytest.fixture(scope="module")
 def catalog() -> dict:
     return json.loads(CATALOG.read_text(encoding="utf-8"))
-
-
-def treatment(slug: str) -> Treatment:
-    return db.session.scalars(select(Treatment).where(Treatment.slug == slug)).one()
-
-
-def clinic(slug: str) -> Clinic:
-    return db.session.scalars(select(Clinic).where(Clinic.slug == slug)).one()
-
-
-_cases = 0
-
-
-def make_case(treatment_slug: str = TRANSFEMORAL, **overrides) -> Case:
-    global _cases
-    _cases += 1
-    values = dict(
-        reference=f"MT-T-{_cases:06d}",
-        token_hash=hashlib.sha256(f"routing-facts-{_cases}".encode()).hexdigest(),
-        full_name="Amina Petrova",
-        email="amina@example.org",
-        country="KZ",
-        language="ru",
-        treatment=treatment(treatment_slug),
-        description="Above-knee amputation in 2019.",
-        consent_at=datetime.now(timezone.utc),
-    )
-    values.update(overrides)
-    case = Case(**values)
-    db.session.add(case)
-    db.session.flush()
-    return case
-
-
-def refer(case: Case, clinic_slug: str, status: str) -> Referral:
-    referral = Referral(case=case, clinic=clinic(clinic_slug), status=status, score=1.0, reasons=[])
-    db.session.add(referral)
-    db.session.flush()
-    return referral
 
 
 @contextlib.contextmanager
@@ -124,7 +83,7 @@ def test_an_unknown_treatment_has_no_clinics(app_ctx):
 
 
 def test_missing_history_reads_as_none(app_ctx):
-    target = clinic("baltic-limb-vilnius")
+    target = find_clinic("baltic-limb-vilnius")
     target.response_hours = None
     target.acceptance_rate = None
     db.session.flush()
@@ -139,12 +98,12 @@ def test_open_referral_counts_include_only_open_statuses(app_ctx):
     offering = [f.slug for f in clinic_facts(db.session, treatment(TRANSFEMORAL).id)]
     busy, quiet = offering[0], offering[1]
     for status in ReferralStatus:  # one referral per status, plus a second pending one
-        refer(make_case(), busy, status)
-    refer(make_case(), busy, ReferralStatus.PENDING)
-    refer(make_case(), quiet, ReferralStatus.DECLINED)
-    refer(make_case(), quiet, ReferralStatus.WITHDRAWN)
+        make_referral(make_case(), busy, status=status)
+    make_referral(make_case(), busy, status=ReferralStatus.PENDING)
+    make_referral(make_case(), quiet, status=ReferralStatus.DECLINED)
+    make_referral(make_case(), quiet, status=ReferralStatus.WITHDRAWN)
     # Open referrals for another treatment still count against the clinic's capacity.
-    refer(make_case("knee-replacement"), quiet, ReferralStatus.ACCEPTED)
+    make_referral(make_case(treatment_slug="knee-replacement"), quiet, status=ReferralStatus.ACCEPTED)
 
     counts = {f.slug: f.open_referrals for f in clinic_facts(db.session, treatment(TRANSFEMORAL).id)}
     assert set(ReferralStatus.open()) == {ReferralStatus.PENDING, ReferralStatus.ACCEPTED}
@@ -155,12 +114,12 @@ def test_open_referral_counts_include_only_open_statuses(app_ctx):
 
 def test_a_clinic_filled_to_capacity_drops_out_of_the_ranking(app_ctx):
     treatment_id = treatment(TRANSFEMORAL).id
-    target = clinic(clinic_facts(db.session, treatment_id)[0].slug)
+    target = find_clinic(clinic_facts(db.session, treatment_id)[0].slug)
     target.capacity = 2
-    refer(make_case(), target.slug, ReferralStatus.PENDING)
+    make_referral(make_case(), target.slug, status=ReferralStatus.PENDING)
     facts = case_facts(make_case())
     assert target.slug in [m.clinic_slug for m in rank_clinics(facts, clinic_facts(db.session, treatment_id))]
-    refer(make_case(), target.slug, ReferralStatus.ACCEPTED)
+    make_referral(make_case(), target.slug, status=ReferralStatus.ACCEPTED)
     assert target.slug not in [m.clinic_slug for m in rank_clinics(facts, clinic_facts(db.session, treatment_id))]
 
 
@@ -168,7 +127,7 @@ def test_a_clinic_filled_to_capacity_drops_out_of_the_ranking(app_ctx):
 
 
 def test_case_facts(app_ctx):
-    chosen = clinic("baltic-limb-vilnius")
+    chosen = find_clinic("baltic-limb-vilnius")
     case = make_case(
         preferred_clinic=chosen, budget=Decimal("30000.00"), budget_currency="EUR", language="ru", country="KZ"
     )
@@ -188,10 +147,10 @@ def test_case_facts(app_ctx):
 def test_referred_clinic_slugs_cover_every_status_but_only_this_case(app_ctx):
     offering = [f.slug for f in clinic_facts(db.session, treatment(TRANSFEMORAL).id)]
     case, other = make_case(), make_case()
-    refer(case, offering[0], ReferralStatus.DECLINED)
-    refer(case, offering[1], ReferralStatus.WITHDRAWN)
-    refer(case, offering[2], ReferralStatus.PENDING)
-    refer(other, offering[3], ReferralStatus.PENDING)
+    make_referral(case, offering[0], status=ReferralStatus.DECLINED)
+    make_referral(case, offering[1], status=ReferralStatus.WITHDRAWN)
+    make_referral(case, offering[2], status=ReferralStatus.PENDING)
+    make_referral(other, offering[3], status=ReferralStatus.PENDING)
     assert referred_clinic_slugs(db.session, case.id) == set(offering[:3])
     assert referred_clinic_slugs(db.session, make_case().id) == set()
 
@@ -204,7 +163,7 @@ def test_referred_clinic_slugs_cover_every_status_but_only_this_case(app_ctx):
 
 
 def test_the_demo_request_is_routed_to_three_clinics_with_reasons(app_ctx):
-    case = make_case(budget=Decimal("30000"), budget_currency="EUR")
+    case = make_case(budget=Decimal("30000"), budget_currency="EUR", language="ru")
     matches = top(rank_clinics(case_facts(case), clinic_facts(db.session, case.treatment_id)), 3)
     assert len(matches) == 3
     assert [m.score for m in matches] == sorted((m.score for m in matches), reverse=True)
@@ -241,7 +200,7 @@ def test_clinic_facts_costs_one_query_whatever_the_catalogue(app_ctx, catalog):
         db.session.add(extra)
     db.session.flush()
     for i, status in enumerate(list(ReferralStatus) * 5):
-        refer(make_case(), f"extra-{i:04d}", status)
+        make_referral(make_case(), f"extra-{i:04d}", status=status)
 
     after = queries_per_treatment()
     assert after == before

@@ -1,4 +1,6 @@
-"""ISO code lists for select fields, built on first use (pycountry reads its data lazily).
+"""ISO code lists (countries, languages, currencies) for select fields and for the rules
+that check codes, built on first use (pycountry reads its data lazily). A leaf: forms,
+the case domain and the dashboard all read them.
 
 `countries()`, `languages()` and `currencies()` are the English lists the validators
 check codes against; `*_in(language)` are the same codes with their names in the page's

@@ -3,8 +3,9 @@
 Clinics read the dossier in English; the patient's documents (confirmation, quote
 comparison, booking summary, visa letter) are in the case's language. Their words
 are msgids of the one catalogue, `service/translations/<lang>/LC_MESSAGES/messages.mo`
-(marked with ``_()`` in the templates, extracted by ``make messages``); any language
-without a compiled catalogue reads English. Workers render these documents with no
+(marked with ``_()`` in the templates, extracted by ``make messages``; compiled from its
+``.po`` when missing or stale, `service.gettext_build`); any language without a
+catalogue reads English. Workers render these documents with no
 request, and so the language is always the document's (``content.language``), passed
 in, never a page's locale: ``words(language)`` loads the catalogue with Babel directly.
 
@@ -26,20 +27,31 @@ from babel.numbers import format_decimal as _babel_decimal
 from babel.support import NullTranslations, Translations
 
 from service import i18n as _web
+from service.limits import MIB
+from service.models.quotes import INCLUDES
 
 DEFAULT: Final = "en"
 TRANSLATIONS: Final = Path(__file__).resolve().parent.parent / "translations"
 
 
 def _directories() -> tuple[str, ...]:
-    """The app's catalogue directories (BABEL_TRANSLATION_DIRECTORIES) inside an app
-    context, else the service's own."""
+    """The app's catalogue directories (BABEL_TRANSLATION_DIRECTORIES, compiled when the
+    app started) inside an app context, else the service's own, compiled once."""
     from flask import current_app, has_app_context
     from flask_babel import get_babel
 
     if has_app_context() and "babel" in current_app.extensions:
         return tuple(get_babel().translation_directories)
-    return (str(TRANSLATIONS),)
+    return _own_directories()
+
+
+@functools.cache
+def _own_directories() -> tuple[str, ...]:
+    """`service/translations` with any missing or stale `.mo` compiled (beside the `.po`,
+    or into a spare directory when the tree is read-only), once per process."""
+    from service import gettext_build
+
+    return tuple(gettext_build.ready([str(TRANSLATIONS)], lambda: gettext_build.spare_directory(None)))
 
 
 def _available(directories: tuple[str, ...]) -> frozenset[str]:
@@ -104,8 +116,6 @@ def format_date(value: date, language: str | None = DEFAULT) -> str:
 
 def format_size(size: int, language: str | None = DEFAULT) -> str:
     """A file size in the document's language: "1.5 MB", "585 bytes" / "1,5 МБ", "585 байт"."""
-    from service.limits import MIB
-
     said = words(language)
     locale = said.language
     if size < 1024:
@@ -117,10 +127,8 @@ def format_size(size: int, language: str | None = DEFAULT) -> str:
 
 
 def include_label(key: str, language: str | None = DEFAULT) -> str:
-    """One item of a quote's "included" list (`service.cases.quotes.INCLUDES`, the one
-    place for the fact and its English msgid); an unknown key is shown as it is."""
-    from service.cases.quotes import INCLUDES
-
+    """One item of a quote's "included" list (`INCLUDES`, the one place for the fact and
+    its English msgid); an unknown key is shown as it is."""
     label = INCLUDES.get(key)
     return words(language)(label) if label else key
 

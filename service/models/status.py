@@ -1,0 +1,79 @@
+"""Case and referral statuses, defined once beside the models that store them (the
+models and every layer above import them from here). The patient-facing wording lives
+beside each value so templates never restate it.
+`label` and `next_step` are in the page's language (`service.i18n`: the patient's on
+the status page, English for the API and everywhere else); `staff_label` is always
+English."""
+from __future__ import annotations
+
+from enum import StrEnum
+
+from service.i18n import N_, gettext
+
+
+class CaseStatus(StrEnum):
+    SUBMITTED = "submitted"
+    ROUTED = "routed"
+    NEEDS_ATTENTION = "needs_attention"
+    AWAITING_PATIENT = "awaiting_patient"
+    CHOSEN = "chosen"
+    CLOSED = "closed"
+
+    @property
+    def label(self) -> str:
+        return gettext(_LABELS[self][0])
+
+    @property
+    def next_step(self) -> str:
+        return gettext(_LABELS[self][1])
+
+    @property
+    def staff_label(self) -> str:
+        """The console's wording: staff read "waiting on the patient", not "your answer"."""
+        return _STAFF_LABELS.get(self, _LABELS[self][0])
+
+
+_LABELS: dict[CaseStatus, tuple[str, str]] = {
+    CaseStatus.SUBMITTED: (
+        N_("Received"),
+        N_("A coordinator will review your request and contact you, usually within one working day."),
+    ),
+    CaseStatus.ROUTED: (
+        N_("Sent to clinics"),
+        N_("Clinics suited to your treatment are reviewing your case; they usually answer within three days."),
+    ),
+    CaseStatus.NEEDS_ATTENTION: (
+        N_("Being reviewed"),
+        N_("A coordinator is reviewing your request personally and will contact you soon."),
+    ),
+    CaseStatus.AWAITING_PATIENT: (
+        N_("Waiting for your answer"),
+        N_("Your coordinator asked you a question below; your request moves on as soon as you answer."),
+    ),
+    CaseStatus.CHOSEN: (
+        N_("Clinic chosen"),
+        N_("Your coordinator is arranging treatment, travel and paperwork with the clinic you chose."),
+    ),
+    CaseStatus.CLOSED: (
+        N_("Closed"),
+        N_("This request is closed. If you need anything, reply to our last email or send a new request."),
+    ),
+}
+
+_STAFF_LABELS: dict[CaseStatus, str] = {
+    CaseStatus.SUBMITTED: "New",
+    CaseStatus.NEEDS_ATTENTION: "Needs attention",
+    CaseStatus.AWAITING_PATIENT: "Waiting on the patient",
+}
+
+
+class ReferralStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+
+    @classmethod
+    def open(cls) -> tuple[ReferralStatus, ...]:
+        """Referrals that count against a clinic's capacity."""
+        return (cls.PENDING, cls.ACCEPTED)
