@@ -15,9 +15,9 @@ from werkzeug.wrappers import Response
 
 from flask_wtf import FlaskForm
 
+from forms.accounts import LoginForm, SigninLinkForm
 from service import outbox, ratelimits
 from service.accounts import ratelimit, signin, signin_links
-from service.accounts.forms import LoginForm, SigninLinkForm
 from service.accounts.guard import begin_session, end_own_sessions, end_session
 from service.accounts.roles import CLINIC
 from service.extensions import db
