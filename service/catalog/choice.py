@@ -20,7 +20,10 @@ class Choice:
 
 
 def look_up(treatment_slug: str, clinic_slug: str) -> Choice:
-    """One row whatever exists: the treatment, the clinic and whether it offers it."""
+    """One row whatever exists: the treatment, the clinic and whether it offers it.
+
+    A slug with a NUL names nothing (no slug has one, and PostgreSQL refuses it as a parameter)."""
+    treatment_slug, clinic_slug = (_searchable(s) for s in (treatment_slug, clinic_slug))
     one = select(literal(1).label("one")).subquery()
     row = db.session.execute(
         select(Treatment, Clinic, ClinicTreatment.id)
@@ -33,3 +36,7 @@ def look_up(treatment_slug: str, clinic_slug: str) -> Choice:
         )
     ).one()
     return Choice(treatment=row[0], clinic=row[1], offered=row[2] is not None)
+
+
+def _searchable(slug: str) -> str:
+    return "" if "\x00" in slug else slug

@@ -87,8 +87,12 @@ def test_api_needs_no_csrf_token(app, db_session, spec):
          "report.pdf: this type is not accepted; use PDF, JPEG, PNG, HEIC, WebP, TIFF or DICOM."),
         (lambda: {"files": [upload(files.pdf() + b"\0" * limits.MAX_FILE_BYTES, "big.pdf")]}, 413, "files",
          "big.pdf: the file is just over 10 MB"),
+        # PostgreSQL refuses a NUL in a query parameter: a tampered select names nothing.
+        (lambda: {"treatment": "\x00knee"}, 422, "treatment", "Select a treatment from the list."),
+        (lambda: {"preferred_clinic": "\x00clinic"}, 422, "preferred_clinic", "Select a clinic from the list"),
     ],
-    ids=["email", "description", "empty-file", "eleven-files", "executable", "too-large"],
+    ids=["email", "description", "empty-file", "eleven-files", "executable", "too-large", "nul-treatment",
+         "nul-clinic"],
 )
 def test_refusals_are_problem_json_with_per_field_errors(client, spec, make_overrides, status, field, message):
     before = db.session.scalar(select(func.count(Case.id)))
@@ -119,7 +123,8 @@ def test_oversized_request_is_413_problem_json(app, client):
     assert response.mimetype == "application/problem+json"
 
 
-def test_unknown_token_is_404_problem_json(client, spec):
-    response = client.get("/api/v1/requests/unknown")
+@pytest.mark.parametrize("token", ["unknown", "a%00b"], ids=["unknown", "nul"])
+def test_unknown_token_is_404_problem_json(client, spec, token):
+    response = client.get(f"/api/v1/requests/{token}")
     assert response.status_code == 404
     _check(spec, response.get_json(), "Problem")
