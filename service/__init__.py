@@ -46,15 +46,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     guard.init_app(app)
     # Staff console blueprints (all under /staff):
-    from service import ratelimits
-    from service.accounts import ratelimit
+    from service import throttling
+    from service.accounts import signin_throttle
     from service.blueprints import clinic_auth, staff_auth, staff_case, staff_catalog, staff_dashboard, staff_queue
 
     staff_auth.init_app(app)
     clinic_auth.init_app(app)
     # The app's one limiter, with the submission limit on the form and the API.
-    ratelimits.init_app(app)
-    ratelimit.init_app(app, (*staff_auth.SIGNIN_ENDPOINTS, *clinic_auth.SIGNIN_ENDPOINTS))
+    throttling.init_app(app)
+    signin_throttle.init_app(app, (*staff_auth.SIGNIN_ENDPOINTS, *clinic_auth.SIGNIN_ENDPOINTS))
     app.register_blueprint(staff_queue.bp)
     app.register_blueprint(staff_case.bp)
     app.register_blueprint(staff_dashboard.bp)

@@ -59,7 +59,7 @@ def make_config(database_url: str, tmp: Path, **overrides) -> dict:
         "REDIS_URL": REDIS_URL,
         "WTF_CSRF_ENABLED": False,
         "SERVER_NAME": "medtour.test",
-        # The suite submits every case from one address; tests/service/test_ratelimits.py sets its own.
+        # The suite submits every case from one address; tests/service/test_throttling.py sets its own.
         "SUBMISSION_RATE_LIMIT": "1000000 per hour",
     }
     config.update(overrides)

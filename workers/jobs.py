@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from service.accounts import signin_links
-from service.cases import assignment, documents, erasure, referrals
+from service.cases import assignment, erasure, paperwork_store, referrals
 from service.cases.secrets_box import open_secret
 from service.cases.status import CaseStatus
 from service.extensions import db
@@ -41,7 +41,7 @@ def render_dossier(case_id: int, referral_id: int) -> None:
     if referral is None or referral.case_id != case_id:
         return
     config = current_app.config
-    saved = documents.store_dossier(
+    saved = paperwork_store.store_dossier(
         referral,
         get_storage(),
         base_url=config["BASE_URL"],
@@ -56,7 +56,7 @@ def render_confirmation(case_id: int) -> None:
     case = db.session.get(Case, case_id)
     if case is None:
         return
-    documents.store_confirmation(case, get_storage(), contact_email=current_app.config["CONTACT_EMAIL"])
+    paperwork_store.store_confirmation(case, get_storage(), contact_email=current_app.config["CONTACT_EMAIL"])
 
 
 def notify_patient(case_id: int, sealed_token: str) -> None:
@@ -128,19 +128,19 @@ def render_quote_comparison(case_id: int) -> None:
     """The patient's side-by-side PDF of the quotes received, after any quote change."""
     case = _case(case_id)
     if case is not None:
-        documents.store_quote_comparison(case, get_storage())
+        paperwork_store.store_quote_comparison(case, get_storage())
 
 
 def render_booking_summary(case_id: int) -> None:
     case = _case(case_id)
     if case is not None and case.chosen_quote is not None:
-        documents.store_booking_summary(case, get_storage(), contact_email=current_app.config["CONTACT_EMAIL"])
+        paperwork_store.store_booking_summary(case, get_storage(), contact_email=current_app.config["CONTACT_EMAIL"])
 
 
 def render_visa_letter(case_id: int) -> None:
     case = _case(case_id)
     if case is not None and case.chosen_quote is not None:
-        documents.store_visa_letter(case, get_storage(), contact_email=current_app.config["CONTACT_EMAIL"])
+        paperwork_store.store_visa_letter(case, get_storage(), contact_email=current_app.config["CONTACT_EMAIL"])
 
 
 def notify_staff_choice(case_id: int) -> None:

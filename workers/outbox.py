@@ -162,7 +162,7 @@ def _record_failure(message_id: int, exc: BaseException) -> None:
         case = db.session.get(Case, message.case_id)
         if case is not None:
             events.record_event(
-                case, events.SYSTEM, "job_retrying", job=message.job, outbox_id=message.id,
+                case, events.Actor.SYSTEM, events.EventKind.JOB_RETRYING, job=message.job, outbox_id=message.id,
                 error=message.last_error[:500],
             )
         log.warning("outbox %s (%s) failed, will retry: %s", message.id, message.job, message.last_error)
@@ -175,7 +175,7 @@ def _fail(message: OutboxMessage, error: str) -> None:
         case = db.session.get(Case, message.case_id)
         if case is not None:
             events.record_event(
-                case, events.SYSTEM, "job_failed", job=message.job, outbox_id=message.id, error=error[:500]
+                case, events.Actor.SYSTEM, events.EventKind.JOB_FAILED, job=message.job, outbox_id=message.id, error=error[:500]
             )
     log.error("outbox %s (%s) failed for good: %s", message.id, message.job, error)
 
@@ -194,7 +194,7 @@ def retry(message_id: int) -> None:
     if message.case_id is not None:
         case = db.session.get(Case, message.case_id)
         if case is not None:
-            events.record_event(case, events.SYSTEM, "job_retried", job=message.job, outbox_id=message.id)
+            events.record_event(case, events.Actor.SYSTEM, events.EventKind.JOB_RETRIED, job=message.job, outbox_id=message.id)
     db.session.commit()
     relay(ids=[message_id])
 

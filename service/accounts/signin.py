@@ -20,7 +20,7 @@ from flask import current_app, session
 from limits import RateLimitItemPerMinute
 from sqlalchemy import or_, update
 
-from service import ratelimits
+from service import throttling
 from service.accounts import totp
 from service.accounts.passwords import MIN_LENGTH, hash_password, needs_rehash, verify_password
 from service.accounts.roles import ADMIN
@@ -81,7 +81,7 @@ def _dummy_hash() -> str:
 def _unknown_account_failure(email: str) -> Refused:
     key = (current_app.config["RATELIMIT_KEY_PREFIX"], "staff-unknown-account",
            hashlib.sha256(email.strip().lower().encode()).hexdigest())
-    strategy = ratelimits.limiter_for().limiter
+    strategy = throttling.limiter_for().limiter
     try:
         if strategy.hit(_UNKNOWN_ACCOUNT, *key):
             return Refused(INVALID)

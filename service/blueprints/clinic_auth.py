@@ -16,8 +16,8 @@ from werkzeug.wrappers import Response
 from flask_wtf import FlaskForm
 
 from forms.accounts import LoginForm, SigninLinkForm
-from service import outbox, ratelimits
-from service.accounts import ratelimit, signin, signin_links
+from service import outbox, throttling
+from service.accounts import signin, signin_links, signin_throttle
 from service.accounts.guard import begin_session, end_own_sessions, end_session
 from service.accounts.roles import CLINIC
 from service.extensions import db
@@ -38,7 +38,7 @@ def _no_store(response: Response) -> Response:
 
 @bp.errorhandler(RateLimitExceeded)
 def _too_many_attempts(_exc: RateLimitExceeded) -> Response:
-    seconds = ratelimits.seconds_until_reset()
+    seconds = throttling.seconds_until_reset()
     error = signin.lockout_message(seconds)
     if request.endpoint == "clinic_auth.login":
         body = render_template("clinic/auth/login.html", form=LoginForm(), error=error)
@@ -77,7 +77,7 @@ def login() -> Response | tuple[str, int]:
         user = signin.check_password(form.email.data, form.password.data)
     except signin.Refused as refusal:
         if refusal.failed:
-            ratelimit.count_failure()
+            signin_throttle.count_failure()
         return _page(form, refusal.status, refusal.message)
     if user.role != CLINIC or user.clinic_id is None:
         return _page(form, 403, NOT_A_CLINIC_ACCOUNT)
@@ -102,7 +102,7 @@ def link_request() -> Response | tuple[str, int]:
         return _link_page(form)
     if not form.validate_on_submit():
         return _link_page(form, 422)
-    ratelimit.count_failure()
+    signin_throttle.count_failure()
     signin_links.request_link(form.email.data, next_url)
     outbox.commit()
     return _link_page(SigninLinkForm(formdata=None), sent_to=form.email.data)
@@ -122,7 +122,7 @@ def link(token: str) -> Response | tuple[str, int]:
         user = signin_links.check(token)
     except signin_links.LinkRefused as refusal:
         if request.method == "POST":
-            ratelimit.count_failure()
+            signin_throttle.count_failure()
         return _link_page(SigninLinkForm(formdata=None), 410, str(refusal))
     return render_template("clinic/auth/link_confirm.html", form=form, user=user, token=token,
                            next_url=next_url), 200 if request.method == "GET" else 400

@@ -26,7 +26,7 @@ from service import outbox
 from service.accounts.guard import clinic_required, current_staff
 from service.blueprints import private
 from service.cases import events, quotes, sla
-from service.cases.documents import dossier_slot
+from service.cases.paperwork_store import dossier_slot
 from service.cases.status import CaseStatus, ReferralStatus
 from service.extensions import db
 from service.models import Attachment, Case, Document, Quote, Referral, User
@@ -48,10 +48,6 @@ STATUS_LABELS: Final = {
 ACCEPT, DECLINE, REVISE, ASK = "accept", "decline", "revise", "ask"
 
 
-
-
-def _actor(user: User) -> str:
-    return f"clinic:{user.email}"
 
 
 def age_bracket(born: date | None, today: date) -> str:
@@ -233,7 +229,7 @@ def _render(
 @clinic_required
 def referral(referral_id: int) -> tuple[str, int]:
     referral = _own_referral(referral_id)
-    events.record_event(referral.case, _actor(current_staff()), "case_viewed", referral_id=referral.id)
+    events.record_event(referral.case, events.Actor.user(current_staff()), events.EventKind.CASE_VIEWED, referral_id=referral.id)
     db.session.commit()
     return _render(referral)
 
@@ -244,7 +240,7 @@ def referral(referral_id: int) -> tuple[str, int]:
 def _download(referral: Referral, key: str, filename: str, content_type: str) -> Response:
     """Record the copy, then hand out a link that expires after DOWNLOAD_URL_TTL."""
     events.record_event(
-        referral.case, _actor(current_staff()), "file_opened", file=filename, referral_id=referral.id
+        referral.case, events.Actor.user(current_staff()), events.EventKind.FILE_OPENED, file=filename, referral_id=referral.id
     )
     db.session.commit()
     url = get_storage().url(

@@ -11,8 +11,8 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from forms.accounts import CapacityForm, CodeForm, CreateUserForm, LoginForm
-from service import limits, ratelimits
-from service.accounts import ratelimit, sessions, signin
+from service import limits, throttling
+from service.accounts import sessions, signin, signin_throttle
 from service.accounts import users as accounts
 from service.accounts.guard import begin_session, current_staff, end_own_sessions, end_session, staff_required
 from service.accounts.nav import staff_nav
@@ -35,7 +35,7 @@ def _no_store(response: Response) -> Response:
 
 @bp.errorhandler(RateLimitExceeded)
 def _too_many_attempts(_exc: RateLimitExceeded) -> Response:
-    seconds = ratelimits.seconds_until_reset()
+    seconds = throttling.seconds_until_reset()
     body = render_template("staff/auth/login.html", form=LoginForm(), error=signin.lockout_message(seconds))
     return Response(body, 429, headers={"Retry-After": str(seconds)}, mimetype="text/html")
 
@@ -56,7 +56,7 @@ def _login_page(form: LoginForm, status: int = 200, error: str | None = None) ->
 
 def _refused(template: str, form: LoginForm | CodeForm, refusal: signin.Refused) -> tuple[str, int]:
     if refusal.failed:
-        ratelimit.count_failure()
+        signin_throttle.count_failure()
     return render_template(template, form=form, error=refusal.message), refusal.status
 
 

@@ -157,7 +157,7 @@ def audit(reference: str) -> Response:
             events.describe(event, staff=True),
             json.dumps(event.details or {}, ensure_ascii=False, sort_keys=True),
         )])
-    events.record_event(case, workflow._actor(current_staff()), "audit_exported", events=len(rows))
+    events.record_event(case, events.Actor.user(current_staff()), events.EventKind.AUDIT_EXPORTED, events=len(rows))
     db.session.commit()
     # A byte-order mark lets Excel read UTF-8, as in the queue's export.
     response = Response("\ufeff" + buffer.getvalue(), mimetype="text/csv")

@@ -19,7 +19,7 @@ from forms import AddFilesForm
 from forms.answer import AnswerForm
 from forms.patient import EraseForm
 from service import i18n, outbox
-from service.cases import documents, erasure, intake, quotes, workflow
+from service.cases import erasure, intake, paperwork_store, quotes, workflow
 from service.cases.events import patient_timeline
 from service.cases.lookup import case_for_token
 from service.cases.status import CaseStatus
@@ -33,7 +33,7 @@ bp = Blueprint("status", __name__)
 # The paperwork a patient can download, by document slot, in the order listed; the
 # trip's paperwork only once a clinic is chosen. (English msgids: see `_render`.)
 DOWNLOADS: Final[dict[str, str]] = {
-    documents.CONFIRMATION: N_("Confirmation of your request"),
+    paperwork_store.CONFIRMATION: N_("Confirmation of your request"),
     "quote_comparison": N_("The quotes side by side"),
     "booking_summary": N_("Booking summary"),
     "visa_letter": N_("Visa support letter"),
@@ -324,7 +324,7 @@ def document(token: str, slot: str) -> Response:
     url = get_storage().url(
         found.storage_key,
         filename=f"{case.reference}-{slot.replace('_', '-')}.pdf",
-        content_type=documents.PDF,
+        content_type=paperwork_store.PDF,
         expires_in=current_app.config["DOWNLOAD_URL_TTL"],
     )
     return redirect(url, code=303)

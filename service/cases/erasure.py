@@ -45,7 +45,7 @@ def request_erasure(case: Case) -> None:
     if case.erasure_requested_at is not None:
         return
     _mark(case)
-    events.record_event(case, events.PATIENT, "erasure_requested")
+    events.record_event(case, events.Actor.PATIENT, events.EventKind.ERASURE_REQUESTED)
     record(Job.ERASE_CASE, case_id=case.id)
 
 
@@ -62,7 +62,7 @@ def due_for_retention(now: datetime, days: int) -> list[int]:
         return []
     last_change = (
         select(CaseEvent.case_id, func.max(CaseEvent.created_at).label("at"))
-        .where(CaseEvent.kind == "status_changed")
+        .where(CaseEvent.kind == events.EventKind.STATUS_CHANGED)
         .group_by(CaseEvent.case_id)
         .subquery()
     )
@@ -89,7 +89,7 @@ def apply_retention(now: datetime, days: int, *, dry_run: bool = False) -> list[
         return due
     for case in due:
         _mark(case)
-        events.record_event(case, events.SYSTEM, "erasure_requested", reason=RETENTION, days=days)
+        events.record_event(case, events.Actor.SYSTEM, events.EventKind.ERASURE_REQUESTED, reason=RETENTION, days=days)
         record(Job.ERASE_CASE, case_id=case.id)
         log.info("case %s: closed for more than %d day(s), erasure requested", case.reference, days)
     return due
@@ -134,5 +134,5 @@ def erase(case: Case, storage: Storage) -> None:
         if FREE_TEXT[kind] & set(details or {}):
             kept = {k: v for k, v in details.items() if k not in FREE_TEXT[kind]}
             db.session.execute(update(CaseEvent).where(CaseEvent.id == event_id).values(details=kept))
-    events.record_event(case, events.SYSTEM, "data_erased", files=len(attachments), documents=len(documents))
+    events.record_event(case, events.Actor.SYSTEM, events.EventKind.DATA_ERASED, files=len(attachments), documents=len(documents))
     log.info("case %s: personal data erased (%d file(s), %d document(s))", case.reference, len(attachments), len(documents))

@@ -3,12 +3,12 @@ change can happen without its audit event."""
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any
 
 from service.cases.status import CaseStatus
 from service.extensions import db
 from service.i18n import gettext, ngettext
-from service.models import Case, CaseEvent
+from service.models import Case, CaseEvent, User
 
 class Actor(StrEnum):
     """Who an event is by, as stored in `CaseEvent.actor`: the patient, the system, or a
@@ -22,6 +22,11 @@ class Actor(StrEnum):
     def of(self, email: str) -> str:
         """The actor of something the person with `email` did: "staff:<email>", "clinic:<email>"."""
         return f"{self}:{email}"
+
+    @classmethod
+    def user(cls, user: User) -> str:
+        """The actor for a signed-in person: a clinic's user or the agency's staff."""
+        return (cls.CLINIC if user.clinic_id is not None else cls.STAFF).of(user.email)
 
 
 class EventKind(StrEnum):
@@ -52,11 +57,6 @@ class EventKind(StrEnum):
     CLINIC_QUESTION = "clinic_question"
     ERASURE_REQUESTED = "erasure_requested"
     DATA_ERASED = "data_erased"
-
-
-# Until every caller names the members.
-PATIENT: Final = Actor.PATIENT
-SYSTEM: Final = Actor.SYSTEM
 
 
 def record_event(case: Case, actor: str, kind: EventKind, **details: Any) -> CaseEvent:

@@ -218,7 +218,7 @@ def submit_request(
     db.session.add(case)
     db.session.flush()
     total = len(files) + len(staged)
-    events.record_event(case, events.PATIENT, "case_submitted", source=source, files=total)
+    events.record_event(case, events.Actor.PATIENT, events.EventKind.CASE_SUBMITTED, source=source, files=total)
     result = IntakeResult(case=case, token=token)
     if total:
         staged_files: list[IncomingFile] = []
@@ -228,7 +228,7 @@ def submit_request(
             staging.forget(staged)
         except StorageUnavailable:
             log.warning("storage unavailable: case id %s recorded without its files", case.id)
-            events.record_event(case, events.SYSTEM, "files_not_stored", count=total)
+            events.record_event(case, events.Actor.SYSTEM, events.EventKind.FILES_NOT_STORED, count=total)
             result.files_failed = True
         finally:
             staging.close_all(staged_files)
@@ -262,7 +262,7 @@ def add_files(case: Case, files: list[IncomingFile], storage: Storage) -> list[A
     except StorageUnavailable as exc:
         db.session.rollback()
         raise FilesNotStored(str(exc)) from exc
-    events.record_event(case, events.PATIENT, "files_added", count=len(attachments))
+    events.record_event(case, events.Actor.PATIENT, events.EventKind.FILES_ADDED, count=len(attachments))
     refresh_paperwork(case)
     _commit_or_clean(storage, attachments)
     log.info("case %s: %d file(s) added", case.reference, len(attachments))

@@ -122,10 +122,6 @@ def check_terms(terms: Terms, today: date | None = None) -> dict[str, object]:
     }
 
 
-def _actor(user: User) -> str:
-    return f"clinic:{user.email}"
-
-
 def _check_open(referral: Referral) -> None:
     case = referral.case
     if case.status == CaseStatus.CLOSED or case.erased_at is not None:
@@ -149,7 +145,7 @@ def accept(referral: Referral, terms: Terms, user: User, today: date | None = No
     referral.status = ReferralStatus.ACCEPTED
     referral.responded_at = _now()
     events.record_event(
-        referral.case, _actor(user), "clinic_quoted",
+        referral.case, events.Actor.user(user), events.EventKind.CLINIC_QUOTED,
         clinic=referral.clinic.slug, clinic_name=referral.clinic.name, referral_id=referral.id,
         price=str(quote.price), currency=quote.currency,
     )
@@ -169,7 +165,7 @@ def decline(referral: Referral, reason: str, user: User) -> None:
     referral.decline_reason = reason
     referral.responded_at = _now()
     events.record_event(
-        referral.case, _actor(user), "clinic_declined",
+        referral.case, events.Actor.user(user), events.EventKind.CLINIC_DECLINED,
         clinic=referral.clinic.slug, clinic_name=referral.clinic.name, referral_id=referral.id, reason=reason,
     )
 
@@ -202,7 +198,7 @@ def revise(referral: Referral, terms: Terms, user: User, today: date | None = No
     quote = Quote(referral=referral, version=previous.version + 1, created_by=user, **values)
     db.session.add(quote)
     events.record_event(
-        referral.case, _actor(user), "quote_revised",
+        referral.case, events.Actor.user(user), events.EventKind.QUOTE_REVISED,
         clinic=referral.clinic.slug, clinic_name=referral.clinic.name, referral_id=referral.id,
         version=quote.version,
     )
@@ -219,7 +215,7 @@ def ask_agency(referral: Referral, question: str, user: User) -> None:
         raise QuoteRefused(f"Write the question in 1 to {QUESTION_MAX_CHARS:,} characters.",
                            {"question": "Write your question."})
     events.record_event(
-        referral.case, _actor(user), "clinic_question",
+        referral.case, events.Actor.user(user), events.EventKind.CLINIC_QUESTION,
         clinic=referral.clinic.slug, clinic_name=referral.clinic.name, referral_id=referral.id, question=question,
     )
 
@@ -258,7 +254,7 @@ def accept_revision(case: Case, quote_id: int) -> Quote:
         raise QuoteRefused(gettext("This revision is not waiting for your acceptance."))
     quote.patient_accepted_at = _now()
     events.record_event(
-        case, events.PATIENT, "revision_accepted",
+        case, events.Actor.PATIENT, events.EventKind.REVISION_ACCEPTED,
         clinic=quote.referral.clinic.slug, clinic_name=quote.referral.clinic.name, version=quote.version,
     )
     quotes_work(case)
@@ -286,7 +282,7 @@ def choose(case: Case, quote_id: int, today: date | None = None) -> Quote:
         raise QuoteRefused(gettext("This clinic's offer is no longer open."))
     case.chosen_quote = quote
     events.change_status(
-        case, CaseStatus.CHOSEN, events.PATIENT,
+        case, CaseStatus.CHOSEN, events.Actor.PATIENT,
         clinic=quote.referral.clinic.slug, referral_id=quote.referral_id, quote_id=quote.id,
     )
     choice_work(case)
@@ -312,7 +308,7 @@ def withdraw(case: Case) -> None:
         if referral.status in ReferralStatus.open():
             referral.status = ReferralStatus.WITHDRAWN
     case.closed_reason = WITHDRAWN_REASON
-    events.change_status(case, CaseStatus.CLOSED, events.PATIENT, reason=WITHDRAWN_REASON)
+    events.change_status(case, CaseStatus.CLOSED, events.Actor.PATIENT, reason=WITHDRAWN_REASON)
 
 
 def comparison(case: Case, today: date | None = None) -> list[tuple[Referral, Quote]]:

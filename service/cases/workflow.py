@@ -66,10 +66,6 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _actor(user: User) -> str:
-    return f"staff:{user.email}"
-
-
 def _responded(case: Case) -> None:
     """The first thing staff do to a case stops its first-response clock."""
     if case.first_response_at is None:
@@ -86,9 +82,9 @@ def _assign(case: Case, user: User, *, assignee: User | None) -> None:
     previous = case.assignee.email if case.assignee else None
     case.assignee = assignee
     if assignee is None:
-        events.record_event(case, _actor(user), "unassigned", previous=previous)
+        events.record_event(case, events.Actor.user(user), events.EventKind.UNASSIGNED, previous=previous)
     else:
-        events.record_event(case, _actor(user), "assigned", assignee=assignee.email, previous=previous)
+        events.record_event(case, events.Actor.user(user), events.EventKind.ASSIGNED, assignee=assignee.email, previous=previous)
 
 
 def _set_priority(case: Case, user: User, *, priority: str) -> None:
@@ -97,7 +93,7 @@ def _set_priority(case: Case, user: User, *, priority: str) -> None:
     if priority == case.priority:
         raise ActionRefused(f"The priority is already {priority}.")
     old, case.priority = case.priority, priority
-    events.record_event(case, _actor(user), "priority_set", old=old, new=priority)
+    events.record_event(case, events.Actor.user(user), events.EventKind.PRIORITY_SET, old=old, new=priority)
 
 
 def _correct_treatment(case: Case, user: User, *, treatment_slug: str) -> None:
@@ -109,7 +105,7 @@ def _correct_treatment(case: Case, user: User, *, treatment_slug: str) -> None:
     old = case.treatment
     case.treatment = treatment
     events.record_event(
-        case, _actor(user), "treatment_corrected",
+        case, events.Actor.user(user), events.EventKind.TREATMENT_CORRECTED,
         old=old.slug, new=treatment.slug, old_name=old.name, new_name=treatment.name,
     )
 
@@ -121,7 +117,7 @@ def _request_info(case: Case, user: User, *, question: str) -> PatientQuestion:
     asked = PatientQuestion(case=case, asked_by=user, question=question, resume_status=case.status)
     db.session.add(asked)
     case.sla_paused_since = _now()
-    events.change_status(case, S.AWAITING_PATIENT, _actor(user), question=question)
+    events.change_status(case, S.AWAITING_PATIENT, events.Actor.user(user), question=question)
     return asked
 
 
@@ -141,7 +137,7 @@ def _route(case: Case, user: User, *, clinic_slugs: list[str] | None = None, top
             )
             raise ActionRefused(f"No clinic can take this case now: {reason}")
     try:
-        return referrals.route(case, top_n, actor=_actor(user), only=clinic_slugs)
+        return referrals.route(case, top_n, actor=events.Actor.user(user), only=clinic_slugs)
     except referrals.RoutingRefused as exc:
         raise ActionRefused(str(exc)) from exc
 
@@ -149,7 +145,7 @@ def _route(case: Case, user: User, *, clinic_slugs: list[str] | None = None, top
 def _regenerate_paperwork(case: Case, user: User) -> None:
     """Render the confirmation and every dossier again (e.g. after a correction)."""
     intake.refresh_paperwork(case)
-    events.record_event(case, _actor(user), "paperwork_requested")
+    events.record_event(case, events.Actor.user(user), events.EventKind.PAPERWORK_REQUESTED)
 
 
 def _referral(case: Case, referral_id: int) -> Referral:
@@ -167,7 +163,7 @@ def _release_contact(case: Case, user: User, *, referral_id: int) -> None:
         raise ActionRefused(f"Contact details were already released to {referral.clinic.name}.")
     referral.contact_released_at = _now()
     events.record_event(
-        case, _actor(user), "contact_released", clinic=referral.clinic.slug, clinic_name=referral.clinic.name
+        case, events.Actor.user(user), events.EventKind.CONTACT_RELEASED, clinic=referral.clinic.slug, clinic_name=referral.clinic.name
     )
 
 
@@ -179,7 +175,7 @@ def _record_choice(case: Case, user: User, *, referral_id: int) -> None:
     if chosen is not None:
         case.chosen_quote = chosen
         quotes.choice_work(case)
-    events.change_status(case, S.CHOSEN, _actor(user), clinic=referral.clinic.slug, referral_id=referral.id)
+    events.change_status(case, S.CHOSEN, events.Actor.user(user), clinic=referral.clinic.slug, referral_id=referral.id)
 
 
 def _close(case: Case, user: User, *, reason: str) -> None:
@@ -187,19 +183,19 @@ def _close(case: Case, user: User, *, reason: str) -> None:
         raise ActionRefused(f"Choose a reason to close: {', '.join(CLOSE_REASONS.values())}.")
     case.closed_reason = reason
     _resume_clock(case)
-    events.change_status(case, S.CLOSED, _actor(user), reason=reason)
+    events.change_status(case, S.CLOSED, events.Actor.user(user), reason=reason)
 
 
 def _reopen(case: Case, user: User) -> None:
     case.closed_reason = None
-    events.change_status(case, REOPEN_STATUS, _actor(user))
+    events.change_status(case, REOPEN_STATUS, events.Actor.user(user))
 
 
 def _add_note(case: Case, user: User, *, body: str) -> None:
     body = (body or "").strip()
     if not 1 <= len(body) <= 5000:
         raise ActionRefused("A note needs 1 to 5,000 characters.")
-    events.record_event(case, _actor(user), "note", body=body)
+    events.record_event(case, events.Actor.user(user), events.EventKind.NOTE, body=body)
 
 
 def _resume_clock(case: Case) -> None:
@@ -266,12 +262,12 @@ def perform(case: Case, action: str, user: User, *, expected_version: int | None
 
 def record_view(case: Case, user: User) -> None:
     """Opening a case file shows health data: who looked, and when, goes on the timeline."""
-    events.record_event(case, _actor(user), "case_viewed")
+    events.record_event(case, events.Actor.user(user), events.EventKind.CASE_VIEWED)
 
 
 def record_file_opened(case: Case, user: User, filename: str) -> None:
     """Taking a copy of a patient's file (or a generated document) is recorded too."""
-    events.record_event(case, _actor(user), "file_opened", file=filename)
+    events.record_event(case, events.Actor.user(user), events.EventKind.FILE_OPENED, file=filename)
 
 
 def patient_answered(case: Case, question: PatientQuestion, answer: str) -> None:
@@ -286,7 +282,7 @@ def patient_answered(case: Case, question: PatientQuestion, answer: str) -> None
     question.answer = answer
     question.answered_at = _now()
     _resume_clock(case)
-    events.change_status(case, CaseStatus(question.resume_status), events.PATIENT, question_id=question.id)
+    events.change_status(case, CaseStatus(question.resume_status), events.Actor.PATIENT, question_id=question.id)
 
 
 def open_question(case: Case) -> PatientQuestion | None:

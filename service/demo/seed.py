@@ -190,16 +190,16 @@ class _Story:
 
     def assign(self, user: User) -> None:
         self.case.assignee = user
-        self.event(_actor(user), EventKind.ASSIGNED, assignee=user.email, previous=None)
+        self.event(Actor.user(user), EventKind.ASSIGNED, assignee=user.email, previous=None)
         self.staff_acted()
 
     def priority(self, user: User, priority: str) -> None:
         old, self.case.priority = self.case.priority, priority
-        self.event(_actor(user), EventKind.PRIORITY_SET, old=old, new=priority)
+        self.event(Actor.user(user), EventKind.PRIORITY_SET, old=old, new=priority)
         self.staff_acted()
 
     def note(self, user: User, body: str) -> None:
-        self.event(_actor(user), EventKind.NOTE, body=body)
+        self.event(Actor.user(user), EventKind.NOTE, body=body)
 
     def route(self, actor: str = Actor.SYSTEM) -> list[Referral]:
         """Refer through the real ranking; an empty list means the case now needs attention."""
@@ -277,7 +277,7 @@ class _Story:
         asked = PatientQuestion(case=self.case, asked_by=user, question=question, resume_status=self.case.status, asked_at=self.at)
         self.session.add(asked)
         self.case.sla_paused_since = self.at
-        self.status(S.AWAITING_PATIENT, _actor(user), question=question)
+        self.status(S.AWAITING_PATIENT, Actor.user(user), question=question)
         self.staff_acted()
         return asked
 
@@ -294,7 +294,7 @@ class _Story:
 
     def release_contact(self, user: User, referral: Referral) -> None:
         referral.contact_released_at = self.at
-        self.event(_actor(user), EventKind.CONTACT_RELEASED, clinic=referral.clinic.slug)
+        self.event(Actor.user(user), EventKind.CONTACT_RELEASED, clinic=referral.clinic.slug)
         self.staff_acted()
 
     def choose(self, referral: Referral, user: User | None = None) -> None:
@@ -309,23 +309,19 @@ class _Story:
             self.status(S.CHOSEN, Actor.PATIENT,
                         clinic=referral.clinic.slug, referral_id=referral.id, quote_id=quote.id)
             return
-        self.status(S.CHOSEN, _actor(user), clinic=referral.clinic.slug, referral_id=referral.id)
+        self.status(S.CHOSEN, Actor.user(user), clinic=referral.clinic.slug, referral_id=referral.id)
         self.staff_acted()
 
     def close(self, user: User, reason: str) -> None:
         self.case.closed_reason = reason
         self._resume_clock()
-        self.status(S.CLOSED, _actor(user), reason=reason)
+        self.status(S.CLOSED, Actor.user(user), reason=reason)
         self.staff_acted()
 
     def reopen(self, user: User) -> None:
         self.case.closed_reason = None
-        self.status(S.NEEDS_ATTENTION, _actor(user))
+        self.status(S.NEEDS_ATTENTION, Actor.user(user))
         self.staff_acted()
-
-
-def _actor(user: User) -> str:
-    return Actor.STAFF.of(user.email)
 
 
 class _Seeder:
@@ -516,7 +512,7 @@ class _Seeder:
             story.wait_for_answers()
             story.later(1, 8)
             story.staff_acted()
-            if not story.route(actor=_actor(staff)):
+            if not story.route(actor=Actor.user(staff)):
                 story.note(staff, "Asked our partners for another clinic offering this treatment.")
         elif plan == "no_clinic":
             story.wait_for_answers()

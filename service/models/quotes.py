@@ -16,7 +16,7 @@ from service.models.types import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from service.models.staff import User
-    from service.models.work import Referral
+    from service.models.referral import Referral
 
 # What a price may cover, defined once (forms, pages and PDFs read the labels here).
 # The labels are English msgids: `service.cases.quotes.include_labels()` gives them in

@@ -13,7 +13,7 @@ import pytest
 from rq import SimpleWorker
 from sqlalchemy import func, select
 
-from service.cases import documents
+from service.cases import paperwork_store
 from service.extensions import db
 from service.models import Case, CaseEvent, Document, OutboxMessage, Referral
 from tests.fixtures.cases import post_request
@@ -116,11 +116,11 @@ def test_a_full_disk_while_writing_paperwork_is_retried_shown_to_staff_and_store
     assert [m.status for m in rows] == [outbox.DONE] * len(rows)
     slots = db.session.scalars(select(Document.slot).where(Document.case_id == case.id)).all()
     assert sorted(slots) == sorted(
-        [documents.CONFIRMATION] + [documents.dossier_slot(r) for r in db.session.scalars(
+        [paperwork_store.CONFIRMATION] + [paperwork_store.dossier_slot(r) for r in db.session.scalars(
             select(Referral.id).where(Referral.case_id == case.id))]
     )
     root = tmp_path / "store"
     written = sorted(p.name for p in (root / "cases" / str(case.id) / "documents").iterdir())
-    assert written == sorted(documents.document_key(case.id, s).rsplit("/", 1)[1] for s in slots)  # no temp files
+    assert written == sorted(paperwork_store.document_key(case.id, s).rsplit("/", 1)[1] for s in slots)  # no temp files
     assert _kinds(case, "job_failed") == []
     assert len(_kinds(case, "job_retrying")) == len(rows)  # once per job, however many attempts

@@ -11,14 +11,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from service.cases import documents, referrals  # noqa: E402
+from service.cases import paperwork_store, referrals  # noqa: E402
 from workers.cli import AppWorker  # noqa: E402
 from workers.queues import ALL, redis_connection  # noqa: E402
 from wsgi import create_app  # noqa: E402
 
 marker = Path(os.environ["KILL_MARKER"])
 real_route = referrals.route
-real_save = documents._save
+real_save = paperwork_store._save
 
 
 def _hang_the_first_time() -> None:
@@ -39,7 +39,7 @@ def slow_first_document(*args, **kwargs):
 
 
 if os.environ.get("KILL_DURING") == "paperwork":
-    documents._save = slow_first_document
+    paperwork_store._save = slow_first_document
 else:
     referrals.route = slow_first_route
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from service.cases import documents
+from service.cases import paperwork_store
 from service.cases.status import CaseStatus
 from service.extensions import db
 from service.models import Case, Document, Notification, OutboxMessage, Referral
@@ -51,16 +51,16 @@ def test_a_submitted_case_is_routed_papered_and_announced(app, client, redis_que
     referrals = list(db.session.scalars(select(Referral).where(Referral.case_id == case.id)))
     assert 1 <= len(referrals) <= app.config["ROUTING_TOP_N"]
     docs = {d.slot: d for d in db.session.scalars(select(Document).where(Document.case_id == case.id))}
-    assert set(docs) == {documents.CONFIRMATION} | {documents.dossier_slot(r.id) for r in referrals}
+    assert set(docs) == {paperwork_store.CONFIRMATION} | {paperwork_store.dossier_slot(r.id) for r in referrals}
     for referral in referrals:
-        dossier = docs[documents.dossier_slot(referral.id)]
+        dossier = docs[paperwork_store.dossier_slot(referral.id)]
         assert dossier.storage_key.startswith(f"cases/{case.id}/documents/")
         texts = page_texts(read(storage, dossier.storage_key))
         assert len(texts) == dossier.pages >= 2
         assert all(case.reference in t for t in texts)
         assert referral.clinic.name in flat(texts[0])
         assert "Amina" not in "".join(texts) and "amina@example.org" not in "".join(texts)
-    confirmation = page_texts(read(storage, docs[documents.CONFIRMATION].storage_key))
+    confirmation = page_texts(read(storage, docs[paperwork_store.CONFIRMATION].storage_key))
     assert "МРТ колена.pdf" in flat("".join(confirmation))
 
     [patient_mail] = mail.to("amina@example.org")
@@ -158,7 +158,7 @@ def test_a_storage_outage_is_retried_until_the_dossier_is_stored(app, client, re
     assert [outcome for key, outcome in dossier_puts if key == first_key] == ["refused", "stored"]
     referrals = db.session.scalar(select(func.count(Referral.id)).where(Referral.case_id == case.id))
     dossiers = db.session.scalar(
-        select(func.count(Document.id)).where(Document.case_id == case.id, Document.kind == documents.DOSSIER)
+        select(func.count(Document.id)).where(Document.case_id == case.id, Document.kind == paperwork_store.DOSSIER)
     )
     assert dossiers == referrals >= 1
     assert all(m.status == outbox.DONE for m in rows(case, "render_dossier"))
@@ -202,6 +202,6 @@ def test_a_case_no_clinic_can_take_is_not_papered_for_clinics(app, client, redis
     db.session.refresh(case)
     assert case.status == CaseStatus.NEEDS_ATTENTION
     kinds = set(db.session.scalars(select(Document.kind).where(Document.case_id == case.id)))
-    assert kinds == {documents.CONFIRMATION}
+    assert kinds == {paperwork_store.CONFIRMATION}
     assert [e.rcpt_tos for e in mail.envelopes] == [["amina@example.org"]]
 

@@ -10,7 +10,7 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import select
 
-from service.cases import documents, events
+from service.cases import events, paperwork_store
 from service.cases.status import CaseStatus
 from service.extensions import db
 from service.models import Attachment, Case, CaseEvent, Document, Notification, Quote, Referral
@@ -76,7 +76,7 @@ def test_request_routed_two_quotes_compared_chosen_and_booked(app, client, stora
     assert '<html lang="ru">' in page
     assert format_money(Decimal("18400"), "EUR", "ru") in page and format_money(Decimal("16900"), "EUR", "ru") in page
     assert page.index(second_name) < page.index(first_name)
-    comparison = read_pdf(storage, slots(case)[documents.QUOTE_COMPARISON].storage_key)
+    comparison = read_pdf(storage, slots(case)[paperwork_store.QUOTE_COMPARISON].storage_key)
     assert first.clinic.name in comparison and second.clinic.name in comparison
     # The patient wrote in Russian: the comparison speaks Russian money.
     assert flat(format_money(Decimal("16900"), "EUR", "ru")) in comparison
@@ -92,17 +92,17 @@ def test_request_routed_two_quotes_compared_chosen_and_booked(app, client, stora
 
     # The trip's paperwork exists and reads back: the chosen clinic, its price, the patient.
     docs = slots(case)
-    booking = read_pdf(storage, docs[documents.BOOKING_SUMMARY].storage_key)
+    booking = read_pdf(storage, docs[paperwork_store.BOOKING_SUMMARY].storage_key)
     assert first.clinic.name in booking and case.reference in booking
     assert flat(format_money(Decimal("18400"), "EUR", "ru")) in booking
     assert second.clinic.name not in booking
-    visa = read_pdf(storage, docs[documents.VISA_LETTER].storage_key)
+    visa = read_pdf(storage, docs[paperwork_store.VISA_LETTER].storage_key)
     assert "Amina Petrova" in visa and first.clinic.name in visa
-    assert docs[documents.BOOKING_SUMMARY].language == docs[documents.VISA_LETTER].language == "ru"
+    assert docs[paperwork_store.BOOKING_SUMMARY].language == docs[paperwork_store.VISA_LETTER].language == "ru"
 
     # The status page offers them; staff were told; the clinic sees its quote was chosen.
     page = client.get(status_path).text
-    for slot in (documents.BOOKING_SUMMARY, documents.VISA_LETTER, documents.QUOTE_COMPARISON):
+    for slot in (paperwork_store.BOOKING_SUMMARY, paperwork_store.VISA_LETTER, paperwork_store.QUOTE_COMPARISON):
         assert f"{status_path}/documents/{slot}" in page
     told = mail.to(app.config["CONTACT_EMAIL"])
     assert len(told) == 1 and case.reference in told[0]

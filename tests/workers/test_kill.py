@@ -18,7 +18,7 @@ from rq import SimpleWorker
 from sqlalchemy import func, select
 
 from wsgi import create_app
-from service.cases import documents
+from service.cases import paperwork_store
 from service.cases.status import CaseStatus
 from service.catalog.loader import load_file
 from service.extensions import db
@@ -124,8 +124,8 @@ def test_a_worker_killed_during_paperwork_reruns_the_job_and_leaves_one_document
         assert confirmation.attempts == 2
         referral_ids = db.session.scalars(select(Referral.id)).all()
         slots = db.session.scalars(select(Document.slot)).all()
-        assert sorted(slots) == sorted([documents.CONFIRMATION, *map(documents.dossier_slot, referral_ids)])
+        assert sorted(slots) == sorted([paperwork_store.CONFIRMATION, *map(paperwork_store.dossier_slot, referral_ids)])
         assert sorted(p.name for p in store.iterdir()) == sorted(
-            documents.document_key(case.id, slot).rsplit("/", 1)[1] for slot in slots
+            paperwork_store.document_key(case.id, slot).rsplit("/", 1)[1] for slot in slots
         )
         db.engine.dispose()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.ratelimits import limiter_for
+from service.throttling import limiter_for
 
 
 @pytest.fixture(autouse=True)

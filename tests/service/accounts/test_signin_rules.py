@@ -62,6 +62,6 @@ def test_a_code_is_fresh_only_after_every_code_usable_at_the_last_sign_in():
     ({"REDIS_URL": "unix:///srv/medtour/instance/redis/redis.sock"}, "redis+unix:///srv/medtour/instance/redis/redis.sock"),
 ])
 def test_rate_limits_are_kept_in_the_apps_redis_except_in_tests(config, uri):
-    from service.ratelimits import storage_uri
+    from service.throttling import storage_uri
 
     assert storage_uri(config) == uri

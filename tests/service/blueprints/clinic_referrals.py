@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from service.accounts.roles import CLINIC
-from service.cases.documents import DOSSIER, document_key, dossier_slot
+from service.cases.paperwork_store import DOSSIER, document_key, dossier_slot
 from service.cases.status import CaseStatus
 from service.extensions import db
 from service.models import Attachment, Clinic, Document, Referral, User

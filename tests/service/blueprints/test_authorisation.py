@@ -21,7 +21,7 @@ from flask import Flask
 from service.accounts.roles import ADMIN, COORDINATOR
 from service.blueprints.tus import TUS_VERSION
 from service.cases import quotes
-from service.cases.documents import CONFIRMATION, document_key
+from service.cases.paperwork_store import CONFIRMATION, document_key
 from service.cases.tokens import new_token
 from service.extensions import db
 from service.models import Case, Document, Quote, Referral, User

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from service.accounts.roles import CLINIC
-from service.cases import documents, quotes
+from service.cases import paperwork_store, quotes
 from service.cases.status import CaseStatus
 from service.extensions import db
 from service.models import Attachment, Clinic, Document, Referral
@@ -59,7 +59,7 @@ def test_the_comparison_lists_the_counting_quotes_and_is_replaced_in_place(quote
     quotes.accept(first, terms(price="12500"), user1)
     quotes.accept(second, terms(price="9900", currency="USD", includes=["treatment", "interpreter"]), user2)
 
-    saved = documents.store_quote_comparison(case, storage)
+    saved = paperwork_store.store_quote_comparison(case, storage)
     document = saved.document
     assert saved.created
     assert (document.slot, document.kind, document.language) == ("quote_comparison", "quote_comparison", "ru")
@@ -71,10 +71,10 @@ def test_the_comparison_lists_the_counting_quotes_and_is_replaced_in_place(quote
     assert "12 500,00 EUR" in shown and "9 900,00 USD" in shown and "Переводчик" in shown
 
     revision = quotes.revise(first, terms(price="11800"), user1)
-    again = documents.store_quote_comparison(case, storage)
+    again = paperwork_store.store_quote_comparison(case, storage)
     assert "11 800,00 EUR" not in text(storage, again.document)  # not counting until accepted
     quotes.accept_revision(case, revision.id)
-    again = documents.store_quote_comparison(case, storage)
+    again = paperwork_store.store_quote_comparison(case, storage)
     assert not again.created and again.document.id == document.id
     assert "11 800,00 EUR" in text(storage, again.document) and "12 500,00 EUR" not in text(storage, again.document)
     assert db.session.scalar(select(func.count(Document.id)).where(Document.case_id == case.id)) == 1
@@ -83,7 +83,7 @@ def test_the_comparison_lists_the_counting_quotes_and_is_replaced_in_place(quote
 def test_a_comparison_without_quotes_says_so(quoted, storage):
     case, (first, _), (user1, _) = quoted
     quotes.decline(first, "No surgeon available", user1)
-    document = documents.store_quote_comparison(case, storage).document
+    document = paperwork_store.store_quote_comparison(case, storage).document
     assert "Предложений пока нет." in text(storage, document)
     assert "No surgeon available" not in text(storage, document)
 
@@ -92,7 +92,7 @@ def test_an_expired_quote_is_marked_in_the_comparison(quoted, storage):
     case, (first, second), (user1, user2) = quoted
     quotes.accept(first, terms(valid_until=TODAY + timedelta(days=3)), user1)
     quotes.accept(second, terms(), user2)
-    document = documents.store_quote_comparison(case, storage, today=TODAY + timedelta(days=10)).document
+    document = paperwork_store.store_quote_comparison(case, storage, today=TODAY + timedelta(days=10)).document
     shown = text(storage, document)
     assert shown.count("Истекло") == 1
     assert shown.index(second.clinic.name) < shown.index(first.clinic.name) < shown.index("Истекло")
@@ -103,11 +103,11 @@ def test_booking_summary_and_visa_letter_follow_the_choice(quoted, storage):
     quotes.accept(first, terms(price="12500"), user1)
     chosen = quotes.accept(second, terms(price="14200.50", stay_days=10), user2)
     with pytest.raises(ValueError, match="no chosen quote"):
-        documents.store_booking_summary(case, storage, contact_email=CONTACT)
+        paperwork_store.store_booking_summary(case, storage, contact_email=CONTACT)
     quotes.choose(case, chosen.id)
 
-    booking = documents.store_booking_summary(case, storage, contact_email=CONTACT).document
-    letter = documents.store_visa_letter(case, storage, contact_email=CONTACT).document
+    booking = paperwork_store.store_booking_summary(case, storage, contact_email=CONTACT).document
+    letter = paperwork_store.store_visa_letter(case, storage, contact_email=CONTACT).document
     assert (booking.slot, booking.kind, booking.language) == ("booking_summary", "booking_summary", "ru")
     assert (letter.slot, letter.kind, letter.language) == ("visa_letter", "visa_letter", "ru")
     assert booking.referral_id is None and letter.referral_id is None
@@ -125,8 +125,8 @@ def test_booking_summary_and_visa_letter_follow_the_choice(quoted, storage):
     assert "Паспорт № ____" in visa and second.clinic.name in visa and CONTACT in visa
 
     assert set(documents_of(case)) == {"booking_summary", "visa_letter"}
-    documents.store_booking_summary(case, storage, contact_email=CONTACT)
-    documents.store_visa_letter(case, storage, contact_email=CONTACT)
+    paperwork_store.store_booking_summary(case, storage, contact_email=CONTACT)
+    paperwork_store.store_visa_letter(case, storage, contact_email=CONTACT)
     assert {slot: d.id for slot, d in documents_of(case).items()} == {
         "booking_summary": booking.id, "visa_letter": letter.id,
     }

@@ -1,7 +1,7 @@
 """Per-client-IP limit on sign-in attempts, on top of the per-account lockout in `signin`:
 one address cannot try many accounts. Only failed attempts count, so an office behind one
 address signing in every morning is never refused. The limiter itself (storage, Redis
-fallback, the switch) is the app's one limiter in `service.ratelimits`."""
+fallback, the switch) is the app's one limiter in `service.throttling`."""
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -10,7 +10,7 @@ from typing import Final
 from flask import Flask, g
 from werkzeug.wrappers import Response
 
-from service.ratelimits import limit_posts
+from service.throttling import limit_posts
 
 # Failed sign-in attempts one client address may make (the sign-in and code steps share it).
 IP_LIMIT: Final = "20 per 15 minutes"

@@ -1,6 +1,6 @@
 """Per-client-address rate limits (Flask-Limiter on the app's Redis): the one limiter of an
 app, the submission limit on the request form and the API, and the 429 answer with
-`Retry-After`. The sign-in limit (failed attempts only) is `service.accounts.ratelimit`.
+`Retry-After`. The sign-in limit (failed attempts only) is `service.accounts.signin_throttle`.
 
 Each app gets its own `Limiter`: the storage is per app (Redis in normal runs, memory in
 tests), and a module-wide limiter would share whichever storage was configured last.

@@ -1,0 +1,36 @@
+"""Generated PDFs on record, one row per slot."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from service.extensions import db
+from service.models.case import Case
+from service.models.referral import Referral
+from service.models.types import UTCDateTime, utcnow
+
+
+class Document(db.Model):
+    """A generated PDF. `slot` names what it is for (e.g. "dossier:12", "confirmation"),
+    so regenerating replaces the document instead of adding another."""
+
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("case_id", "slot"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    slot: Mapped[str] = mapped_column(String(80))
+    language: Mapped[str] = mapped_column(String(8))
+    storage_key: Mapped[str] = mapped_column(String(200), unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    pages: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    case: Mapped[Case] = relationship()
+    referral: Mapped[Referral | None] = relationship()

@@ -1,0 +1,39 @@
+"""A case sent to one clinic: the routing score, its reasons and the clinic's answer."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from service.extensions import db
+from service.models.case import Case
+from service.models.catalog import Clinic
+from service.models.quotes import Quote
+from service.models.status import ReferralStatus
+from service.models.types import UTCDateTime, utcnow
+
+
+class Referral(db.Model):
+    """A case sent to one clinic. A case is never referred twice to the same clinic."""
+
+    __tablename__ = "referrals"
+    __table_args__ = (UniqueConstraint("case_id", "clinic_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default=ReferralStatus.PENDING, index=True)
+    score: Mapped[float] = mapped_column(Float)
+    # The routing components in words and points, as staff see them.
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When staff released the patient's name and contact details to this clinic.
+    contact_released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+
+    case: Mapped[Case] = relationship()
+    clinic: Mapped[Clinic] = relationship()
+    quotes: Mapped[list[Quote]] = relationship(back_populates="referral", order_by="Quote.version")
