@@ -11,7 +11,7 @@ from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from forms.files import FileBatchMixin
-from service.cases.workflow import ANSWER_MAX_CHARS
+from service.limits import ANSWER_MAX_CHARS
 from service.i18n import format_integer, gettext, lazy_gettext
 
 

@@ -11,7 +11,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from service.cases.quotes import INCLUDES, NOTES_MAX_CHARS, QUESTION_MAX_CHARS, REASON_MAX_CHARS, Terms
+from service.cases.quotes import INCLUDES, Terms
+from service.limits import NOTES_MAX_CHARS, QUESTION_MAX_CHARS, REASON_MAX_CHARS
 from service.choices import currencies
 from service.models import Quote
 

@@ -12,7 +12,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
-from service.cases.workflow import CLOSE_REASONS, MAX_TOP_N, PRIORITIES
+from service.cases.workflow import CLOSE_REASONS, PRIORITIES
+from service.limits import MAX_TOP_N
 from service.models import Clinic, Treatment, User
 
 MANUAL = "manual"

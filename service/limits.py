@@ -54,5 +54,18 @@ MAX_CLINIC_CAPACITY: Final = 1000
 MAX_COORDINATOR_CAPACITY: Final = 500
 """Open cases a coordinator may hold."""
 MAX_DASHBOARD_DAYS: Final = 366
+MAX_TOP_N: Final = 10
+"""Clinics one "route to the suggestions" may refer a case to at once."""
+
+# The patient's answer to a coordinator's question, in characters.
+ANSWER_MAX_CHARS: Final = 5000
+
+# A clinic's quote and answers. MAX_PRICE is what `quotes.price` (NUMERIC(12, 2)) holds:
+# prices in won or tenge run to tens of millions.
+MAX_PRICE: Final = Decimal("10000000000")
+MAX_STAY_DAYS: Final = 365
+NOTES_MAX_CHARS: Final = 2000
+REASON_MAX_CHARS: Final = 2000
+QUESTION_MAX_CHARS: Final = 2000
 """The longest dashboard period: bounds the queries to a year of rows, bucketed in Python."""
 

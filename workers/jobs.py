@@ -19,6 +19,7 @@ from service.cases import assignment, erasure, paperwork_store, referrals
 from service.cases.secrets_box import open_secret
 from service.cases.status import CaseStatus
 from service.extensions import db
+from service.links import external_url
 from service.models import Case, Referral
 from service.notifications import CLINIC_REFERRAL, PATIENT_CONFIRMATION, STAFF_CHOICE, messages, notify_once
 from service.outbox import Job, record
@@ -65,7 +66,7 @@ def notify_patient(case_id: int, sealed_token: str) -> None:
     if case is None:
         return
     config = current_app.config
-    status_url = f"{config['BASE_URL']}/s/{open_secret(sealed_token)}"
+    status_url = external_url("status.show", token=open_secret(sealed_token))
     notify_once(
         db.session,
         case_id=case.id,
@@ -99,7 +100,7 @@ def notify_clinic(case_id: int, referral_id: int) -> None:
         mail_url=config["MAIL_URL"],
         build=lambda: messages.clinic_referral(
             reference=referral.case.reference,
-            portal_url=f"{config['BASE_URL']}/clinic/referrals/{referral.id}",
+            portal_url=external_url("clinic_portal.referral", referral_id=referral.id),
             clinic_name=clinic.name,
             mail_from=config["MAIL_FROM"],
             to=clinic.email,
@@ -159,7 +160,7 @@ def notify_staff_choice(case_id: int) -> None:
         mail_url=config["MAIL_URL"],
         build=lambda: messages.staff_choice(
             reference=case.reference,
-            case_url=f"{config['BASE_URL']}/staff/cases/{case.reference}",
+            case_url=external_url("staff_case.show", reference=case.reference),
             mail_from=config["MAIL_FROM"],
             to=recipient,
         ),

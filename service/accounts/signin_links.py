@@ -25,6 +25,7 @@ from service.accounts.roles import CLINIC
 from service.accounts.users import find_by_email
 from service.cases.secrets_box import seal
 from service.extensions import db
+from service.links import external_url
 from service.models import OutboxMessage, User
 from service.notifications import messages, transport
 from service.outbox import Job, record
@@ -87,9 +88,8 @@ def request_link(email: str, next_url: str | None) -> OutboxMessage:
 
 
 def link_url(token: str, next_url: str | None) -> str:
-    """The link as the email prints it; from the URL map, as the worker has no request."""
-    path = current_app.url_map.bind("").build("clinic_auth.link", {"token": token, "next": next_url})
-    return current_app.config["BASE_URL"] + path
+    """The link as the email prints it, at BASE_URL (the worker has no request)."""
+    return external_url("clinic_auth.link", token=token, next=next_url)
 
 
 def send_link(email: str, next_url: str | None) -> bool:

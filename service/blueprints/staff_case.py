@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from forms.staff_case import FORMS, MANUAL, SUGGESTIONS, ActionForm, AssignForm, RouteForm, TreatmentForm
-from service import outbox
+from service import limits, outbox
 from service.accounts.guard import current_staff, staff_required
 from service.accounts.roles import ADMIN, COORDINATOR, GRANTS
 from service.blueprints import private
@@ -117,7 +117,7 @@ def _render(
         patient_visible=events.PATIENT_VISIBLE,
         contextual=CONTEXTUAL,
         download_ttl=current_app.config["DOWNLOAD_URL_TTL"],
-        max_top_n=workflow.MAX_TOP_N,
+        max_top_n=limits.MAX_TOP_N,
         reopen_label=workflow.REOPEN_STATUS.staff_label,
     ), status
 

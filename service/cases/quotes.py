@@ -21,15 +21,8 @@ from service.choices import codes, currencies
 from service.extensions import db
 from service.i18n import format_amount, format_day, gettext
 from service.models import Case, OutboxMessage, Quote, Referral, User
-from service.models.quotes import (
-    FIELDS,
-    INCLUDES,
-    MAX_PRICE,
-    MAX_STAY_DAYS,
-    NOTES_MAX_CHARS,
-    QUESTION_MAX_CHARS,
-    REASON_MAX_CHARS,
-)
+from service.limits import MAX_PRICE, MAX_STAY_DAYS, NOTES_MAX_CHARS, QUESTION_MAX_CHARS, REASON_MAX_CHARS
+from service.models.quotes import FIELDS, INCLUDES
 from service.outbox import Job, record
 
 # Case statuses in which the patient can still choose among the quotes.

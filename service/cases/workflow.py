@@ -15,6 +15,7 @@ from typing import Any, Final
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
+from service import limits
 from service.cases import assignment, events, intake, quotes, referrals
 from service.cases.status import CaseStatus, ReferralStatus
 from service.extensions import db
@@ -36,9 +37,6 @@ CLOSE_REASONS: Final[dict[str, str]] = {
 # Every reason a closed case can carry: staff's, and the patient's own withdrawal.
 CLOSED_REASON_LABELS: Final[dict[str, str]] = {**CLOSE_REASONS, quotes.WITHDRAWN_REASON: "Withdrawn by the patient"}
 OPEN_STATUSES: Final = frozenset(S) - {S.CLOSED}
-# Clinics one "route to the suggestions" may refer the case to at once.
-MAX_TOP_N: Final = 10
-ANSWER_MAX_CHARS: Final = 5000
 # A reopened case goes back to a person first.
 REOPEN_STATUS: Final = S.NEEDS_ATTENTION
 CHANGED_MESSAGE: Final = "This case changed since you opened it; reload to see the latest before acting."
@@ -128,8 +126,8 @@ def _route(case: Case, user: User, *, clinic_slugs: list[str] | None = None, top
     if clinic_slugs is not None and not clinic_slugs:
         raise ActionRefused("Pick at least one clinic, or route to the suggestions.")
     if clinic_slugs is None:
-        if not 1 <= top_n <= MAX_TOP_N:
-            raise ActionRefused(f"Route to between 1 and {MAX_TOP_N} clinics at once.")
+        if not 1 <= top_n <= limits.MAX_TOP_N:
+            raise ActionRefused(f"Route to between 1 and {limits.MAX_TOP_N} clinics at once.")
         if not referrals.suggestions(case):
             reason = unqualified_reason(
                 case_facts(case), clinic_facts(db.session, case.treatment_id),
@@ -276,9 +274,9 @@ def patient_answered(case: Case, question: PatientQuestion, answer: str) -> None
     if case.status != S.AWAITING_PATIENT or question.answered_at is not None or question.case_id != case.id:
         raise ActionRefused(gettext("There is no open question on this request."))
     answer = (answer or "").strip()
-    if not 1 <= len(answer) <= ANSWER_MAX_CHARS:
+    if not 1 <= len(answer) <= limits.ANSWER_MAX_CHARS:
         raise ActionRefused(gettext("Write your answer in 1 to %(max)s characters.",
-                                    max=format_integer(ANSWER_MAX_CHARS)))
+                                    max=format_integer(limits.ANSWER_MAX_CHARS)))
     question.answer = answer
     question.answered_at = _now()
     _resume_clock(case)

@@ -27,12 +27,6 @@ INCLUDES: Final[dict[str, str]] = {
     "transfers": N_("Airport and hospital transfers"),
     "interpreter": N_("Interpreter"),
 }
-# What `quotes.price` (NUMERIC(12, 2)) holds: prices in won or tenge run to tens of millions.
-MAX_PRICE: Final = Decimal("10000000000")
-MAX_STAY_DAYS: Final = 365
-NOTES_MAX_CHARS: Final = 2000
-REASON_MAX_CHARS: Final = 2000
-QUESTION_MAX_CHARS: Final = 2000
 # The fields a revision can change, with their labels (English msgids, translated by
 # `changes`), in the order people read them.
 FIELDS: Final[dict[str, str]] = {
