@@ -239,7 +239,7 @@ def test_the_access_log_keeps_no_status_link(stack):
     link = _STATUS_LINK.search(answer.headers["location"])
     assert link
     assert request(target, "GET", f"/s/{link[1]}").status == 200
-    log = stack.proxy.access_log()
+    log = stack.proxy.access_log(awaiting='"GET /s" 200')
     assert '"GET /s" 200' in log
     assert link[1] not in log
 
