@@ -2,8 +2,6 @@
 within the same per-case limit as everywhere else."""
 from __future__ import annotations
 
-from typing import Any
-
 from flask_babel.speaklater import LazyString
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
@@ -31,9 +29,3 @@ class AnswerForm(FileBatchMixin, FlaskForm):
         ],
     )
     files = MultipleFileField(lazy_gettext("Files (optional)"))
-
-    def __init__(self, *args: Any, already_attached: int = 0, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.already_attached = already_attached
-        self.accepted_files = []
-        self.file_problems = []

@@ -2,6 +2,8 @@
 count, then each file's size and type, each error naming the file and the rule."""
 from __future__ import annotations
 
+from typing import Any
+
 from flask import current_app
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
@@ -19,11 +21,18 @@ def picked_files(data: list[FileStorage] | None) -> list[FileStorage]:
 
 
 class FileBatchMixin:
-    """Validates `files` against the remaining allowance; keeps what passed."""
+    """Validates `files` against the remaining allowance (`already_attached`: the files
+    the case has already); keeps what passed."""
 
     already_attached: int = 0
     accepted_files: list[IncomingFile]
     file_problems: list[FileProblem]
+
+    def __init__(self, *args: Any, already_attached: int = 0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.already_attached = already_attached
+        self.accepted_files = []
+        self.file_problems = []
 
     def validate_files(self, field: MultipleFileField) -> None:
         self.accepted_files = []
@@ -51,12 +60,6 @@ class FileBatchMixin:
 
 class AddFilesForm(FileBatchMixin, FlaskForm):
     files = MultipleFileField(lazy_gettext("Files to add"))
-
-    def __init__(self, *args, already_attached: int = 0, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.already_attached = already_attached
-        self.accepted_files = []
-        self.file_problems = []
 
     def validate_files(self, field: MultipleFileField) -> None:
         self.files_required(field)

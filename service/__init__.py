@@ -34,10 +34,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     security.init_app(app)
     errors.init_app(app)
 
-    from service.blueprints import api, downloads, public, requests, status, tus
+    from service.blueprints import api, downloads, public, requests, status, status_access, status_messages, tus
 
     # tus stays under CSRFProtect: its POST/PATCH/DELETE carry the page's token in X-CSRFToken.
-    for module in (public, requests, status, downloads, tus):
+    for module in (public, requests, status, status_messages, status_access, downloads, tus):
         app.register_blueprint(module.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)
@@ -48,20 +48,27 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Staff console blueprints (all under /staff):
     from service import throttling
     from service.accounts import signin_throttle
-    from service.blueprints import clinic_auth, staff_auth, staff_case, staff_catalog, staff_dashboard, staff_queue
+    from service.blueprints import (
+        clinic_auth,
+        clinic_portal,
+        staff_auth,
+        staff_case,
+        staff_catalog,
+        staff_dashboard,
+        staff_messages,
+        staff_queue,
+        staff_templates,
+    )
 
     staff_auth.init_app(app)
     clinic_auth.init_app(app)
     # The app's one limiter, with the submission limit on the form and the API.
     throttling.init_app(app)
     signin_throttle.init_app(app, (*staff_auth.SIGNIN_ENDPOINTS, *clinic_auth.SIGNIN_ENDPOINTS))
-    app.register_blueprint(staff_queue.bp)
-    app.register_blueprint(staff_case.bp)
-    app.register_blueprint(staff_dashboard.bp)
-    app.register_blueprint(staff_catalog.bp)
-    from service.blueprints import clinic_portal
-
-    app.register_blueprint(clinic_portal.bp)
+    status_access.init_limits(app)
+    for module in (staff_queue, staff_case, staff_messages, staff_templates, staff_dashboard, staff_catalog,
+                   clinic_portal):
+        app.register_blueprint(module.bp)
 
     from service.accounts.cli import users_cli
     from service.catalog.cli import catalog_cli

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,16 @@ def local_base_url(env: Mapping[str, str]) -> str:
     return f"http://{host}:{env.get('PORT') or DEFAULT_PORT}"
 
 
+# Where `flask mail-in` listens unless MAIL_IN_HOST/MAIL_IN_PORT say otherwise.
+DEFAULT_MAIL_IN_HOST = "127.0.0.1"
+DEFAULT_MAIL_IN_PORT = 2525
+
+
+def mail_domain(mail_from: str) -> str:
+    """The domain of an address such as `Medtour <no-reply@medtour.example>`."""
+    return parseaddr(mail_from)[1].rpartition("@")[2].lower() or "localhost"
+
+
 # Served over https means deployed: no embedded default may stand in for these there.
 REQUIRED_WHEN_DEPLOYED = ("SECRET_KEY", "DATABASE_URL")
 
@@ -93,6 +104,7 @@ def load(instance_path: str) -> dict[str, Any]:
     base_url = (env.get("BASE_URL") or local_base_url(env)).rstrip("/")
     max_files = _int("MAX_FILES", limits.MAX_FILES)
     max_file_bytes = _int("MAX_FILE_BYTES", limits.MAX_FILE_BYTES)
+    mail_from = env.get("MAIL_FROM", "Medtour <no-reply@medtour.example>")
     return {
         "SECRET_KEY": env.get("SECRET_KEY") or _secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": database_url,
@@ -115,13 +127,22 @@ def load(instance_path: str) -> dict[str, Any]:
         # Where people reach the service; used for links in emails and PDFs made by workers.
         "BASE_URL": base_url,
         "ROUTING_TOP_N": _int("ROUTING_TOP_N", 3),
+        # A clinic that lets its 72 h answer clock run out: refer the case to the
+        # next-ranked clinic not yet referred (service.cases.referral_clock).
+        "ROUTING_ESCALATE": _bool("ROUTING_ESCALATE", True),
         # Lifetime of the attachment links printed in a clinic's dossier (at most 7 days,
         # the ceiling of presigned S3 URLs); clinics usually answer within three days.
         "DOSSIER_LINK_TTL": _int("DOSSIER_LINK_TTL", 72 * 3600),
         # Outgoing email: smtp://user:pass@host:587?starttls=1 (smtps:// for implicit TLS);
         # unset, messages are written to the log instead of sent.
         "MAIL_URL": env.get("MAIL_URL") or None,
-        "MAIL_FROM": env.get("MAIL_FROM", "Medtour <no-reply@medtour.example>"),
+        "MAIL_FROM": mail_from,
+        # Patients' e-mail replies: the domain of the per-case reply addresses (the
+        # MAIL_FROM domain unless set) and where `flask mail-in` listens for them
+        # (behind the agency's MX in production: docs/mail-in.md).
+        "MAIL_IN_DOMAIN": env.get("MAIL_IN_DOMAIN") or mail_domain(mail_from),
+        "MAIL_IN_HOST": env.get("MAIL_IN_HOST") or DEFAULT_MAIL_IN_HOST,
+        "MAIL_IN_PORT": _int("MAIL_IN_PORT", DEFAULT_MAIL_IN_PORT),
         # Where patients and clinics write to a person; printed in letters and emails.
         "CONTACT_EMAIL": env.get("CONTACT_EMAIL", "care@medtour.example"),
         # Backoff between attempts of a failing background job, in seconds; its length

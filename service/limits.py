@@ -69,3 +69,33 @@ REASON_MAX_CHARS: Final = 2000
 QUESTION_MAX_CHARS: Final = 2000
 """The longest dashboard period: bounds the queries to a year of rows, bucketed in Python."""
 
+
+# The largest e-mail the inbound receiver (workers.mail_in) takes, as sent (MIME-encoded:
+# base64 makes files a third larger); it is advertised in EHLO as SIZE.
+MAIL_IN_MAX_BYTES: Final = 25 * MIB
+
+# The longest message a patient or coordinator types in the case's conversation (an
+# e-mail reply is kept whole, quotes included, up to MESSAGE_EMAIL_MAX_CHARS).
+MESSAGE_MAX_CHARS: Final = 5000
+MESSAGE_EMAIL_MAX_CHARS: Final = 100_000
+
+# The clinic's answer clock (service.cases.sla.CLINIC_ANSWER, 72 h): the clinic is
+# reminded once when this many hours of it remain.
+CLINIC_REMINDER_HOURS_LEFT: Final = 24
+
+# A single-use opener (the link each patient e-mail carries, service.cases.openers) works
+# for this many days; once used, the browser that used it may see the case for this many
+# hours before it needs the permanent link or a new opener.
+OPENER_TTL_DAYS: Final = 7
+STATUS_ACCESS_HOURS: Final = 2
+
+# "I lost my link" (/s/lost) and "my link leaked" (rotate) send e-mails: how often one
+# address may be asked for, and how often one client may ask, whatever the address.
+LOST_LINK_PER_ADDRESS: Final = "3 per hour"
+LOST_LINK_PER_CLIENT: Final = "10 per hour"
+ROTATE_PER_CLIENT: Final = "5 per hour"
+
+# A coordinator's question the patient has not answered is recalled to them by e-mail
+# this many days after it was asked, once per step, then never again
+# (service.cases.patient_mail.remind_questions).
+QUESTION_REMINDER_DAYS: Final = (3, 7)

@@ -56,6 +56,12 @@ class Job(StrEnum):
     NOTIFY_STAFF_CHOICE = "notify_staff_choice"
     SEND_SIGNIN_LINK = "send_signin_link"
     ERASE_CASE = "erase_case"
+    NOTIFY_PATIENT_FILES_REFUSED = "notify_patient_files_refused"
+    NOTIFY_STAFF_PATIENT_WROTE = "notify_staff_patient_wrote"
+    NOTIFY_PATIENT_EVENT = "notify_patient_event"
+    NOTIFY_CLINIC_OUTCOME = "notify_clinic_outcome"
+    REMIND_CLINIC = "remind_clinic"
+    SEND_LOST_LINKS = "send_lost_links"
 
 
 def record(job: Job, *, case_id: int | None, **payload: Any) -> OutboxMessage:

@@ -1,6 +1,7 @@
-"""`make run`: the web server, one worker and (unless REDIS_URL is set) an embedded
-Redis, as child processes of this one; Ctrl-C stops them all cleanly. Children run in
-their own sessions so that Ctrl-C reaches only this supervisor, which stops them in order."""
+"""`make run`: the web server, one worker, the inbound mail receiver (`flask mail-in`)
+and (unless REDIS_URL is set) an embedded Redis, as child processes of this one; Ctrl-C
+stops them all cleanly. Children run in their own sessions so that Ctrl-C reaches only
+this supervisor, which stops them in order."""
 from __future__ import annotations
 
 import os
@@ -96,6 +97,9 @@ def main() -> int:
         ("worker", subprocess.Popen(
             [python, "-m", "flask", "--app", "wsgi", "worker"], cwd=ROOT, env=env, start_new_session=True,
         )),
+        ("mail-in", subprocess.Popen(
+            [python, "-m", "flask", "--app", "wsgi", "mail-in"], cwd=ROOT, env=env, start_new_session=True,
+        )),
     ]
     children = apps + ([("redis", redis_process)] if redis_process is not None else [])
 
@@ -111,6 +115,8 @@ def main() -> int:
         f"\nMedtour is running:\n  web     http://{host}:{port}/\n"
         f"  form    http://{host}:{port}/requests/new\n  API     http://{host}:{port}/api/v1/openapi.json\n"
         f"  redis   {env['REDIS_URL']}{' (embedded)' if redis_process else ''}\n"
+        f"  mail-in smtp://{env.get('MAIL_IN_HOST') or config.DEFAULT_MAIL_IN_HOST}:{env.get('MAIL_IN_PORT') or config.DEFAULT_MAIL_IN_PORT}"
+        " (patients' e-mail replies)\n"
         "Press Ctrl-C to stop.\n",
         flush=True,
     )

@@ -55,9 +55,12 @@ def seconds_until_reset() -> int:
 
 
 def limit_posts(app: Flask, limit: str, scope: str, endpoints: Iterable[str],
-                deduct_when: Callable[[Response], bool] | None = None) -> None:
-    """Count POSTs to `endpoints` (already registered) against one shared `limit` per address."""
-    limited: Callable = limiter_for(app).shared_limit(limit, scope=scope, methods=["POST"], deduct_when=deduct_when)
+                deduct_when: Callable[[Response], bool] | None = None,
+                key_func: Callable[[], str] | None = None) -> None:
+    """Count POSTs to `endpoints` (already registered) against one shared `limit` per
+    client address, or per whatever `key_func` names (an e-mail address's hash)."""
+    limited: Callable = limiter_for(app).shared_limit(limit, scope=scope, methods=["POST"], deduct_when=deduct_when,
+                                                      key_func=key_func)
     for endpoint in endpoints:
         app.view_functions[endpoint] = limited(app.view_functions[endpoint])
 

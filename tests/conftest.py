@@ -14,7 +14,8 @@ from sqlalchemy import create_engine, text
 
 from tests.fixtures.services import port_open, unavailable
 
-pytest_plugins = ["tests.fixtures.catalogues", "tests.fixtures.s3", "tests.fixtures.smtp", "tests.fixtures.staff"]
+pytest_plugins = ["tests.fixtures.catalogues", "tests.fixtures.s3", "tests.fixtures.smtp", "tests.fixtures.staff",
+                  "tests.fixtures.mail_in"]
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "data" / "catalog.json"

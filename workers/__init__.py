@@ -6,6 +6,7 @@ from flask import Flask
 
 from workers import outbox
 from workers.cli import jobs_cli, worker_command
+from workers.mail_in import mail_in_command
 from workers.retention import cases_cli
 from workers.uploads import uploads_cli
 
@@ -13,5 +14,5 @@ from workers.uploads import uploads_cli
 def init_app(app: Flask) -> None:
     """The workers' CLI commands, and the relay behind `service.outbox.commit()`."""
     outbox.init_app(app)
-    for command in (worker_command, jobs_cli, uploads_cli, cases_cli):
+    for command in (worker_command, jobs_cli, uploads_cli, cases_cli, mail_in_command):
         app.cli.add_command(command)

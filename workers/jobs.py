@@ -15,13 +15,18 @@ from dataclasses import dataclass
 from flask import current_app
 
 from service.accounts import signin_links
-from service.cases import assignment, erasure, paperwork_store, referrals
+from service.cases import link_recovery
+from service.cases import assignment, erasure, inbound_mail, paperwork_store, referrals
+from service.cases import messages as messages_domain
+from service.cases import clinic_outcome, referral_clock
+from service.cases import patient_mail
+from service.cases import case_mail
 from service.cases.secrets_box import open_secret
 from service.cases.status import CaseStatus
 from service.extensions import db
 from service.links import external_url
 from service.models import Case, Referral
-from service.notifications import CLINIC_REFERRAL, PATIENT_CONFIRMATION, STAFF_CHOICE, messages, notify_once
+from service.notifications import CLINIC_REFERRAL, PATIENT_CONFIRMATION, STAFF_CHOICE, emails, notify_once, reply_address
 from service.outbox import Job, record
 from service.store import get_storage
 from workers import queues
@@ -67,46 +72,22 @@ def notify_patient(case_id: int, sealed_token: str) -> None:
         return
     config = current_app.config
     status_url = external_url("status.show", token=open_secret(sealed_token))
-    notify_once(
-        db.session,
-        case_id=case.id,
-        kind=PATIENT_CONFIRMATION,
-        recipient=case.email,
-        referral_id=None,
-        mail_url=config["MAIL_URL"],
-        build=lambda: messages.patient_confirmation(
-            reference=case.reference,
-            status_url=status_url,
-            language=case.language,
-            contact_email=config["CONTACT_EMAIL"],
-            mail_from=config["MAIL_FROM"],
-            to=case.email,
-        ),
-    )
+    case_mail.to_patient(case, PATIENT_CONFIRMATION, lambda: emails.patient_confirmation(
+        reference=case.reference,
+        status_url=status_url,
+        language=case.language,
+        contact_email=config["CONTACT_EMAIL"],
+        mail_from=config["MAIL_FROM"],
+        to=case.email,
+        headers=reply_address.headers_for(case.id),
+    ))
 
 
 def notify_clinic(case_id: int, referral_id: int) -> None:
     referral = db.session.get(Referral, referral_id)
     if referral is None or referral.case_id != case_id:
         return
-    config = current_app.config
-    clinic = referral.clinic
-    notify_once(
-        db.session,
-        case_id=case_id,
-        kind=CLINIC_REFERRAL,
-        recipient=clinic.email,
-        referral_id=referral.id,
-        mail_url=config["MAIL_URL"],
-        build=lambda: messages.clinic_referral(
-            reference=referral.case.reference,
-            portal_url=external_url("clinic_portal.referral", referral_id=referral.id),
-            clinic_name=clinic.name,
-            mail_from=config["MAIL_FROM"],
-            to=clinic.email,
-            contact_email=config["CONTACT_EMAIL"],
-        ),
-    )
+    case_mail.to_clinic(referral, CLINIC_REFERRAL, emails.clinic_referral)
 
 
 def assign_case(case_id: int) -> None:
@@ -158,7 +139,7 @@ def notify_staff_choice(case_id: int) -> None:
         recipient=recipient,
         referral_id=case.chosen_quote.referral_id,
         mail_url=config["MAIL_URL"],
-        build=lambda: messages.staff_choice(
+        build=lambda: emails.staff_choice(
             reference=case.reference,
             case_url=external_url("staff_case.show", reference=case.reference),
             mail_from=config["MAIL_FROM"],
@@ -181,6 +162,50 @@ def erase_case(case_id: int) -> None:
         erasure.erase(case, get_storage())
 
 
+def notify_patient_files_refused(case_id: int, message_id: int | None, count: int,
+                                 in_reply_to: str | None = None) -> None:
+    """The reply to a patient's e-mail some of whose files were refused; once per message."""
+    case = _case(case_id)
+    if case is None:
+        return
+    inbound_mail.files_refused_reply(case, message_id=message_id, count=count, in_reply_to=in_reply_to)
+
+
+def notify_staff_patient_wrote(case_id: int, message_id: int | None = None, question_id: int | None = None) -> None:
+    """Tell the case's assignee that the patient wrote or answered; once per message."""
+    case = _case(case_id)
+    if case is not None:
+        messages_domain.notify_assignee(case, message_id=message_id, question_id=question_id)
+
+
+def notify_patient_event(case_id: int, event: str, ref: int | None = None, step: int | None = None) -> None:
+    """One lifecycle e-mail to the patient (`patient_mail.announce`); once per event and ref."""
+    case = _case(case_id)
+    if case is not None:
+        patient_mail.send(case, patient_mail.PatientEvent(event), ref=ref, step=step)
+
+
+def notify_clinic_outcome(case_id: int, referral_id: int) -> None:
+    """Tell a clinic that quoted whether the patient chose it; once per referral."""
+    referral = db.session.get(Referral, referral_id)
+    if referral is not None and referral.case_id == case_id:
+        clinic_outcome.notify(referral)
+
+
+def remind_clinic(case_id: int, referral_id: int) -> None:
+    """Remind a clinic that its answer is due soon; once per referral."""
+    referral = db.session.get(Referral, referral_id)
+    if referral is not None and referral.case_id == case_id:
+        referral_clock.remind(referral)
+
+
+def send_lost_links(sealed_email: str, request: str) -> None:
+    """The links asked for on /s/lost. The page records this job for every address it is
+    given, so that it answers alike for all of them; an address without open requests
+    ends here, with nothing sent."""
+    link_recovery.send_lost_links(open_secret(sealed_email), request)
+
+
 @dataclass(frozen=True)
 class JobSpec:
     func: Callable[..., None]
@@ -200,4 +225,10 @@ JOBS: dict[Job, JobSpec] = {
     Job.NOTIFY_STAFF_CHOICE: JobSpec(notify_staff_choice, queues.NOTIFICATIONS),
     Job.SEND_SIGNIN_LINK: JobSpec(send_signin_link, queues.NOTIFICATIONS),
     Job.ERASE_CASE: JobSpec(erase_case, queues.DEFAULT),
+    Job.NOTIFY_PATIENT_FILES_REFUSED: JobSpec(notify_patient_files_refused, queues.NOTIFICATIONS),
+    Job.NOTIFY_STAFF_PATIENT_WROTE: JobSpec(notify_staff_patient_wrote, queues.NOTIFICATIONS),
+    Job.NOTIFY_CLINIC_OUTCOME: JobSpec(notify_clinic_outcome, queues.NOTIFICATIONS),
+    Job.REMIND_CLINIC: JobSpec(remind_clinic, queues.NOTIFICATIONS),
+    Job.NOTIFY_PATIENT_EVENT: JobSpec(notify_patient_event, queues.NOTIFICATIONS),
+    Job.SEND_LOST_LINKS: JobSpec(send_lost_links, queues.NOTIFICATIONS),
 }

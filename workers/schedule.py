@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from service.cases import patient_mail, referral_clock
 from service.extensions import db
 from workers import outbox, retention, uploads
 from workers.periodic import Throttle
@@ -25,11 +26,15 @@ class Periodic:
 
 
 # Relay what Redis missed and repair lost jobs; expired staged uploads; closed cases
-# past RETENTION_DAYS. Only the sweep needs Redis: the others run while it is down.
+# past RETENTION_DAYS; the clinics' answer clocks (reminders, overdue, escalation); the
+# patient's reminders of unanswered questions.
+# Only the sweep needs Redis: the others run while it is down.
 PERIODIC: Final[tuple[Periodic, ...]] = (
     Periodic("outbox sweep", 15, outbox.sweep),
     Periodic("staged uploads cleanup", 60, uploads.cleanup),
     Periodic("retention", 3600, retention.apply),
+    Periodic("clinic answer clock", 300, referral_clock.run),
+    Periodic("question reminders", 3600, patient_mail.remind_questions),
 )
 # How often the worker's loop looks at the table: the shortest interval in it.
 TICK_SECONDS: Final = min(entry.every_seconds for entry in PERIODIC)

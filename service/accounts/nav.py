@@ -22,6 +22,7 @@ NAV: Final = (
     NavItem("Cases", "staff_queue.index", COORDINATOR),
     NavItem("Dashboard", "staff_dashboard.index", COORDINATOR),
     NavItem("Catalogue", "staff_catalog.index", ADMIN),
+    NavItem("Reply templates", "staff_templates.index", ADMIN),
     NavItem("Users", "staff_auth.users", ADMIN),
 )
 

@@ -27,7 +27,7 @@ from service.cases.secrets_box import seal
 from service.extensions import db
 from service.links import external_url
 from service.models import OutboxMessage, User
-from service.notifications import messages, transport
+from service.notifications import emails, transport
 from service.outbox import Job, record
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ def send_link(email: str, next_url: str | None) -> bool:
     token = issue(user)
     db.session.commit()
     config = current_app.config
-    message = messages.clinic_signin_link(
+    message = emails.clinic_signin_link(
         link_url=link_url(token, next_url), minutes=ttl_minutes(), mail_from=config["MAIL_FROM"],
         to=user.email, contact_email=config["CONTACT_EMAIL"],
     )

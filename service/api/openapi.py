@@ -9,6 +9,7 @@ from PIL import Image
 
 from service import limits
 from service.cases import idempotency
+from service.cases.journey import ActionCode, Step
 from service.cases.quotes import INCLUDES
 
 
@@ -23,6 +24,16 @@ def _problem_response(description: str, *, retry_after: bool = False) -> dict[st
                             "schema": {"type": "string", "pattern": "^[0-9]+$"}},
         }
     return response
+
+
+def _coded_or_null(description: str, codes: list[str]) -> dict[str, Any]:
+    """A stable code with its text, or null."""
+    coded = {
+        "type": "object",
+        "required": ["code", "text"],
+        "properties": {"code": {"type": "string", "enum": codes}, "text": {"type": "string"}},
+    }
+    return {"description": description, "oneOf": [{"type": "null"}, coded]}
 
 
 UNAVAILABLE = "The database is unreachable just now; nothing was recorded. Retry after `Retry-After` seconds"
@@ -90,7 +101,7 @@ SCHEMAS: dict[str, Any] = {
     "Status": {
         "type": "object",
         "required": [
-            "reference", "status", "status_label", "next_step", "created_at", "treatment",
+            "reference", "status", "status_label", "next_step", "step", "next_action", "created_at", "treatment",
             "preferred_clinic", "max_files", "files_left", "attachments", "quotes", "timeline",
         ],
         "properties": {
@@ -98,6 +109,13 @@ SCHEMAS: dict[str, Any] = {
             "status": {"type": "string"},
             "status_label": {"type": "string"},
             "next_step": {"type": "string"},
+            "step": _coded_or_null(
+                "Where the request is on the patient's journey; null once it is closed", [s.value for s in Step],
+            ),
+            "next_action": _coded_or_null(
+                "What the patient must do now, if anything; the code is stable, the text English",
+                [a.value for a in ActionCode],
+            ),
             "created_at": {"type": "string", "format": "date-time"},
             "treatment": {
                 "type": "object",

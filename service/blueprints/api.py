@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 
 from service.api.openapi import document
 from service.blueprints.requests import build_form
-from service.cases import idempotency, intake, quotes
+from service.cases import idempotency, intake, journey, quotes
 from service.cases.events import describe, patient_timeline
 from service.cases.lookup import case_for_token
 from service.models import Attachment, Case, Quote, Referral
@@ -56,11 +56,17 @@ def quote_json(case: Case, referral: Referral, quote: Quote, today: date) -> dic
 def status_json(case: Case) -> dict[str, Any]:
     status = case.status_enum
     today = datetime.now(timezone.utc).date()
+    where = journey.journey(case, today)
     return {
         "reference": case.reference,
         "status": str(status),
         "status_label": status.label,
         "next_step": status.next_step,
+        # The status page's stepper and action box: stable codes, English texts.
+        "step": {"code": str(where.current), "text": where.current.label} if where.current else None,
+        "next_action": (
+            {"code": str(where.next_action.code), "text": where.next_action.text} if where.next_action else None
+        ),
         "created_at": case.created_at.isoformat(),
         "treatment": {"slug": case.treatment.slug, "name": case.treatment.name},
         "preferred_clinic": case.preferred_clinic.slug if case.preferred_clinic else None,

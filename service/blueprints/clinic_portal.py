@@ -25,9 +25,9 @@ from forms.clinic import AskForm, DeclineForm, QuoteForm
 from service import outbox
 from service.accounts.guard import clinic_required, current_staff
 from service.blueprints import private
-from service.cases import events, quotes, sla
+from service.cases import events, messages, quotes, sla
 from service.cases.paperwork_store import dossier_slot
-from service.cases.status import CaseStatus, ReferralStatus
+from service.cases.status import CaseStatus, ReferralState, ReferralStatus
 from service.extensions import db
 from service.models import Attachment, Case, Document, Quote, Referral, User
 from service.paperwork.content import age_years, country_label, dossier_content
@@ -38,11 +38,14 @@ bp = Blueprint("clinic_portal", __name__, url_prefix="/clinic")
 bp.after_request(private)
 
 PAGE_SIZE: Final = 25
+# By `Referral.state`: an accepted referral reads "chosen" or "not chosen" once the patient chose.
 STATUS_LABELS: Final = {
-    ReferralStatus.PENDING: "Waiting for your answer",
-    ReferralStatus.ACCEPTED: "Accepted",
-    ReferralStatus.DECLINED: "Declined",
-    ReferralStatus.WITHDRAWN: "Withdrawn by the agency",
+    ReferralState.PENDING: "Waiting for your answer",
+    ReferralState.ACCEPTED: "Accepted",
+    ReferralState.DECLINED: "Declined",
+    ReferralState.WITHDRAWN: "Withdrawn by the agency",
+    ReferralState.CHOSEN: "Chosen by the patient",
+    ReferralState.NOT_CHOSEN: "Not chosen",
 }
 # The answers, in the order the page offers them.
 ACCEPT, DECLINE, REVISE, ASK = "accept", "decline", "revise", "ask"
@@ -143,6 +146,8 @@ def allowed_answers(referral: Referral) -> list[str]:
         return []
     if referral.status == ReferralStatus.PENDING:
         return [ACCEPT, DECLINE, ASK]
+    if referral.state == ReferralState.NOT_CHOSEN:
+        return [ASK]
     return [REVISE, ASK] if quotes.latest(referral) is not None else [ASK]
 
 
@@ -198,7 +203,7 @@ def _render(
     now = datetime.now(timezone.utc)
     released = referral.contact_released_at is not None
     summary = dossier_content(
-        case, referral, case.attachments,
+        case, referral, messages.clinic_attachments(referral),
         lambda a: url_for("clinic_portal.attachment", referral_id=referral.id, attachment_id=a.id),
         released=released, today=now.date(),
     )
@@ -221,6 +226,7 @@ def _render(
         error=error,
         includes=quotes.INCLUDES,
         download_ttl=current_app.config["DOWNLOAD_URL_TTL"],
+        forwarded=messages.forwarded_for_clinic(referral),
     ), status
 
 
@@ -266,7 +272,7 @@ def dossier(referral_id: int) -> Response:
 def attachment(referral_id: int, attachment_id: int) -> Response:
     referral = _own_referral(referral_id)
     found = db.session.get(Attachment, attachment_id)
-    if found is None or found.case_id != referral.case_id:
+    if found is None or found.case_id != referral.case_id or found not in messages.clinic_attachments(referral):
         abort(404)
     # The name the clinic sees: redacted like the dossier's until the identity is released.
     summary = dossier_content(

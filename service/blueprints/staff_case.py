@@ -13,7 +13,7 @@ import io
 import json
 from collections.abc import Iterator
 from datetime import timezone
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -39,6 +39,9 @@ from service.models import (
 from service.store import get_storage
 from service.sqlite_locks import writes_on_read
 from storage import content_disposition
+
+if TYPE_CHECKING:
+    from service.blueprints.staff_messages import Reply
 
 bp = Blueprint("staff_case", __name__, url_prefix="/staff/cases")
 bp.after_request(private)
@@ -94,8 +97,10 @@ def _build_form(action: str, case: Case, *, bound: bool) -> ActionForm:
 
 def _render(
     case: Case, status: int = 200, *, error: str | None = None,
-    failed: str | None = None, failed_form: ActionForm | None = None,
+    failed: str | None = None, failed_form: ActionForm | None = None, reply: Reply | None = None,
 ) -> tuple[str, int]:
+    """The case file; `reply` is the Messages section's form as a reply left it (typed
+    text, errors, preview), else that section shows a blank one."""
     shown = case_file(db.session, case, current_staff(), page=request.args.get("page", 1, type=int) or 1)
     forms = {name: _build_form(name, case, bound=False) for name in shown.allowed}
     if failed_form is not None and failed in forms:
@@ -118,6 +123,8 @@ def _render(
         contextual=CONTEXTUAL,
         download_ttl=current_app.config["DOWNLOAD_URL_TTL"],
         max_top_n=limits.MAX_TOP_N,
+        message_max_chars=limits.MESSAGE_MAX_CHARS,
+        reply=reply,
         reopen_label=workflow.REOPEN_STATUS.staff_label,
     ), status
 

@@ -19,7 +19,8 @@ from forms import AddFilesForm
 from forms.answer import AnswerForm
 from forms.patient import EraseForm
 from service import i18n, outbox
-from service.cases import erasure, intake, paperwork_store, quotes, workflow
+from service.blueprints import status_access
+from service.cases import erasure, intake, journey, link_recovery, paperwork_store, quotes, workflow
 from service.cases.events import patient_timeline
 from service.cases.lookup import case_for_token
 from service.cases.status import CaseStatus
@@ -51,7 +52,8 @@ def _private(response: Response) -> Response:
 
 def _case_or_404(token: str, *, for_update: bool = False) -> Case:
     """The case the link opens; from here on the request speaks the case's language."""
-    case = case_for_token(token, for_update=for_update)
+    case = case_for_token(token, for_update=for_update) or status_access.case_for_access_key(
+        token, for_update=for_update)
     if case is None:
         abort(404, "This status link is not valid. Check that you copied the whole link.")
     i18n.use_language(case.language)
@@ -126,7 +128,7 @@ def _render(
     return render_template(
         "status/show.html", case=case, token=token,
         form=form or AddFilesForm(formdata=None, already_attached=len(case.attachments)),
-        files_left=files_left, timeline=patient_timeline(case),
+        files_left=files_left, timeline=patient_timeline(case), journey=journey.journey(case),
         question=question, answer_form=answer_form,
         answered=[q for q in questions if q.answered_at is not None],
         cards=_quote_cards(case), includes=quotes.include_labels(),
@@ -312,6 +314,17 @@ def erase(token: str) -> Response | tuple[str, int]:
 def erased() -> tuple[str, int]:
     i18n.use_language(request.args.get("lang"))
     return render_template("status/erased.html"), 200
+
+
+@bp.post("/s/<token>/rotate")
+def rotate(token: str) -> tuple[str, int]:
+    """"My link leaked": a new status token, e-mailed as an opener; this link, its
+    openers and every browser let in under it stop working with this commit, this
+    browser too (whoever holds the leaked link must not keep the case)."""
+    case = _case_or_404(token, for_update=True)
+    link_recovery.rotate(case)
+    outbox.commit()
+    return render_template("status/link_rotated.html", case=case), 200
 
 
 @bp.get("/s/<token>/documents/<slot>")

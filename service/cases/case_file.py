@@ -10,12 +10,12 @@ from typing import Final
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.cases import referrals, sla, workflow
+from service.cases import messages, referrals, reply_templates, sla, workflow
 from service.cases.events import EventKind
 from service.cases.sla import CaseSla
 from service.cases.status import CaseStatus, ReferralStatus
 from service.choices import countries, languages
-from service.models import Case, CaseEvent, Clinic, Document, PatientQuestion, Referral, User
+from service.models import Case, CaseEvent, Clinic, Document, PatientQuestion, Referral, ReplyTemplate, User
 from service.models.roles import ADMIN, GRANTS
 from service.routing import Match
 
@@ -55,6 +55,12 @@ class CaseFile:
     country_name: str
     language_name: str
     can_export_audit: bool
+    # The conversation, newest first like the timeline, and what replying needs.
+    messages: list[messages.ThreadEntry]
+    reply_templates: list[ReplyTemplate]
+    reply_language: str
+    forward_targets: list[Referral]
+    referral_names: dict[int, str]
 
     def template_context(self) -> dict[str, object]:
         """The fields as template variables (shallow: the rows stay the session's)."""
@@ -126,4 +132,10 @@ def case_file(session: Session, case: Case, viewer: User, *, page: int = 1) -> C
         country_name=dict(countries()).get(case.country, case.country),
         language_name=dict(languages()).get(case.language, case.language),
         can_export_audit=viewer.role in GRANTS[ADMIN],
+        messages=list(reversed(messages.thread(case))),
+        reply_templates=reply_templates.all_templates(),
+        reply_language=reply_templates.language_of(case),
+        # A message goes only to a clinic still working on the case (`forward_to_referral`).
+        forward_targets=[r for r in case_referrals if r.status in ReferralStatus.open()],
+        referral_names={r.id: r.clinic.name for r in case_referrals},
     )

@@ -14,7 +14,16 @@ from service.cases import events
 from service.cases.status import CaseStatus
 from service.cases.tokens import new_token
 from service.extensions import db
-from service.models import Attachment, Case, CaseEvent, Document, IdempotencyKey, Notification, PatientQuestion
+from service.models import (
+    Attachment,
+    Case,
+    CaseEvent,
+    CaseMessage,
+    Document,
+    IdempotencyKey,
+    Notification,
+    PatientQuestion,
+)
 from service.outbox import Job, record
 from storage import Storage
 
@@ -106,6 +115,11 @@ def erase(case: Case, storage: Storage) -> None:
         storage.delete(key)
     for row in attachments + documents:
         db.session.delete(row)
+    # The conversation keeps who wrote and when, not what (nor the names of refused files).
+    db.session.execute(
+        update(CaseMessage).where(CaseMessage.case_id == case.id)
+        .values(body=ERASED, refused_files=[], email_message_id=None)
+    )
     for question in db.session.scalars(select(PatientQuestion).where(PatientQuestion.case_id == case.id)):
         question.question = ERASED
         question.answer = ERASED if question.answer is not None else None

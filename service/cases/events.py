@@ -57,6 +57,15 @@ class EventKind(StrEnum):
     CLINIC_QUESTION = "clinic_question"
     ERASURE_REQUESTED = "erasure_requested"
     DATA_ERASED = "data_erased"
+    PATIENT_MESSAGE = "patient_message"
+    STAFF_MESSAGE = "staff_message"
+    MESSAGE_FORWARDED = "message_forwarded"
+    CLINIC_REMINDED = "clinic_reminded"
+    CLINIC_OVERDUE = "clinic_overdue"
+    REFERRAL_ESCALATED = "referral_escalated"
+    ESCALATION_IMPOSSIBLE = "escalation_impossible"
+    LINK_ROTATED = "link_rotated"
+    LINKS_EMAILED = "links_emailed"
 
 
 def record_event(case: Case, actor: str, kind: EventKind, **details: Any) -> CaseEvent:
@@ -74,8 +83,10 @@ def change_status(case: Case, new: CaseStatus, actor: str, **details: Any) -> Ca
 # What the patient's status page and API show; the rest is for staff. (The patient's
 # wording of these is `_for_patient`; `_DESCRIPTIONS` is the staff console's.)
 PATIENT_VISIBLE = frozenset({
+    EventKind.LINK_ROTATED,
     EventKind.CASE_SUBMITTED, EventKind.FILES_ADDED, EventKind.FILES_NOT_STORED, EventKind.STATUS_CHANGED,
     EventKind.CLINIC_QUOTED, EventKind.QUOTE_REVISED, EventKind.REVISION_ACCEPTED, EventKind.ERASURE_REQUESTED,
+    EventKind.PATIENT_MESSAGE, EventKind.STAFF_MESSAGE,
 })
 
 
@@ -107,6 +118,15 @@ _DESCRIPTIONS: dict[EventKind, str] = {
     EventKind.CLINIC_QUESTION: "Question from {clinic_name}: {question}",
     EventKind.ERASURE_REQUESTED: "Erasure of personal data requested",
     EventKind.DATA_ERASED: "Personal data erased",
+    EventKind.PATIENT_MESSAGE: "The patient wrote a message ({source})",
+    EventKind.STAFF_MESSAGE: "Message sent to the patient",
+    EventKind.MESSAGE_FORWARDED: "Patient's message forwarded to {clinic_name}: {forwarded}",
+    EventKind.CLINIC_REMINDED: "{clinic_name} reminded: {hours_left} h left to answer",
+    EventKind.CLINIC_OVERDUE: "{clinic_name} did not answer within {hours} h; the referral is overdue",
+    EventKind.REFERRAL_ESCALATED: "Referred to {clinic_name} because {late_clinic_name} did not answer within {hours} h",
+    EventKind.ESCALATION_IMPOSSIBLE: "{late_clinic_name} did not answer within {hours} h and no other clinic can take the case: {reason}",
+    EventKind.LINK_ROTATED: "The patient replaced the status link; the new one was e-mailed as an opener",
+    EventKind.LINKS_EMAILED: "A link to the status page was e-mailed to the patient (asked on /s/lost)",
 }
 
 
@@ -135,7 +155,26 @@ def _for_patient(kind: str, details: dict[str, Any]) -> str | None:
         return gettext("Revised quote from %(clinic)s accepted", clinic=clinic)
     if kind == EventKind.ERASURE_REQUESTED:
         return gettext("Erasure of personal data requested")
+    if kind == EventKind.PATIENT_MESSAGE:
+        if details.get("automatic"):
+            return gettext("An automatic reply from your mailbox was received")
+        return gettext("You wrote to your coordinator")
+    if kind == EventKind.STAFF_MESSAGE:
+        return gettext("Your coordinator wrote to you")
+    if kind == EventKind.LINK_ROTATED:
+        return gettext("You asked for a new link: the old one no longer works")
     return None
+
+
+def _forwarded_parts(details: dict[str, Any]) -> str:
+    """"its text and 2 files", "its text", "1 file": what a forward passed on (forwards
+    recorded before parts existed passed on both)."""
+    parts = set(details.get("parts") or ("text", "files"))
+    files = int(details.get("files") or 0)
+    counted = f"{files} file" + ("" if files == 1 else "s")
+    if parts >= {"text", "files"} and files:
+        return f"its text and {counted}"
+    return "its text" if "text" in parts else counted
 
 
 def describe(event: CaseEvent, *, staff: bool = False) -> str:
@@ -150,6 +189,8 @@ def describe(event: CaseEvent, *, staff: bool = False) -> str:
     if template is None:
         return event.kind.replace("_", " ").capitalize()
     details = dict(event.details)
+    if event.kind == EventKind.MESSAGE_FORWARDED:
+        details["forwarded"] = _forwarded_parts(details)
     if "new" in details and details["new"] in CaseStatus.__members__.values():
         status = CaseStatus(details["new"])
         details["new_label"] = status.staff_label if staff else status.label

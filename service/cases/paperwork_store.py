@@ -15,9 +15,10 @@ from typing import Final
 
 from sqlalchemy import select
 
-from service.cases import quotes
+from service.cases import messages, patient_mail, quotes
 from service.extensions import db
 from service.models import Attachment, Case, Document, Quote, Referral
+from service.models.document import BOOKING_SUMMARY, VISA_LETTER
 from service.paperwork import (
     RenderedPdf,
     booking_summary_content,
@@ -36,8 +37,6 @@ log = logging.getLogger(__name__)
 DOSSIER: Final = "dossier"
 CONFIRMATION: Final = "confirmation"
 QUOTE_COMPARISON: Final = "quote_comparison"
-BOOKING_SUMMARY: Final = "booking_summary"
-VISA_LETTER: Final = "visa_letter"
 PDF: Final = "application/pdf"
 
 
@@ -107,7 +106,7 @@ def store_dossier(
             return stream.read()
 
     content = dossier_content(
-        case, referral, case.attachments, link_for,
+        case, referral, messages.clinic_attachments(referral), link_for,
         reply_to=reply_to, released=referral.contact_released_at is not None,
     )
     pdf = build_dossier_pdf(content, attachment_bytes)
@@ -143,17 +142,21 @@ def store_booking_summary(case: Case, storage: Storage, *, contact_email: str) -
     It names the patient, so it is not tied to the referral (the clinic's documents are)."""
     content = booking_summary_content(case, _chosen(case), case.attachments, contact_email)
     pdf = build_patient_pdf(content)
-    return _save(
+    saved = _save(
         case, BOOKING_SUMMARY, BOOKING_SUMMARY, content.language, pdf,
         f"{case.reference}-booking-summary.pdf", storage,
     )
+    patient_mail.booking_document_stored(case)
+    return saved
 
 
 def store_visa_letter(case: Case, storage: Storage, *, contact_email: str) -> Saved:
     """The letter supporting the patient's medical visa application, for the chosen quote."""
     content = visa_letter_content(case, _chosen(case), contact_email)
     pdf = build_patient_pdf(content)
-    return _save(
+    saved = _save(
         case, VISA_LETTER, VISA_LETTER, content.language, pdf,
         f"{case.reference}-visa-letter.pdf", storage,
     )
+    patient_mail.booking_document_stored(case)
+    return saved

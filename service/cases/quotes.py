@@ -15,8 +15,8 @@ from typing import Final
 
 from sqlalchemy import select
 
-from service.cases import events
-from service.cases.status import CaseStatus, ReferralStatus
+from service.cases import clinic_outcome, events, patient_mail
+from service.cases.status import CaseStatus, ReferralState, ReferralStatus
 from service.choices import codes, currencies
 from service.extensions import db
 from service.i18n import format_amount, format_day, gettext
@@ -144,6 +144,10 @@ def accept(referral: Referral, terms: Terms, user: User, today: date | None = No
     )
     quotes_work(referral.case)
     db.session.flush()
+    if referral.case.chosen_quote_id is not None:
+        # A late quote on a case whose patient already chose: the clinic learns it at once.
+        clinic_outcome.record_outcome(referral)
+    patient_mail.quote_arrived(referral)
     return quote
 
 
@@ -161,6 +165,7 @@ def decline(referral: Referral, reason: str, user: User) -> None:
         referral.case, events.Actor.user(user), events.EventKind.CLINIC_DECLINED,
         clinic=referral.clinic.slug, clinic_name=referral.clinic.name, referral_id=referral.id, reason=reason,
     )
+    patient_mail.referral_settled(referral.case)
 
 
 def latest(referral: Referral) -> Quote | None:
@@ -185,6 +190,8 @@ def revise(referral: Referral, terms: Terms, user: User, today: date | None = No
     previous = latest(referral)
     if referral.status != ReferralStatus.ACCEPTED or previous is None:
         raise QuoteRefused("Only an accepted referral with a quote can be revised.")
+    if referral.state == ReferralState.NOT_CHOSEN:
+        raise QuoteRefused("The patient chose another clinic; this quote can no longer be revised.")
     values = check_terms(terms, today)
     if all(getattr(previous, name) == value for name, value in values.items()):
         raise QuoteRefused("The revision changes nothing; change at least one field.")
@@ -197,6 +204,7 @@ def revise(referral: Referral, terms: Terms, user: User, today: date | None = No
     )
     quotes_work(referral.case)
     db.session.flush()
+    patient_mail.announce(referral.case, patient_mail.PatientEvent.REVISED_QUOTE, ref=quote.id)
     return quote
 
 
@@ -284,11 +292,12 @@ def choose(case: Case, quote_id: int, today: date | None = None) -> Quote:
 
 def choice_work(case: Case) -> list[OutboxMessage]:
     """After a choice: the booking summary and the visa support letter for the patient,
-    and a message to the staff."""
+    a message to the staff, and each clinic that quoted told whether it was chosen."""
     return [
         record(Job.RENDER_BOOKING_SUMMARY, case_id=case.id),
         record(Job.RENDER_VISA_LETTER, case_id=case.id),
         record(Job.NOTIFY_STAFF_CHOICE, case_id=case.id),
+        *clinic_outcome.record_outcomes(case),
     ]
 
 
@@ -302,6 +311,7 @@ def withdraw(case: Case) -> None:
             referral.status = ReferralStatus.WITHDRAWN
     case.closed_reason = WITHDRAWN_REASON
     events.change_status(case, CaseStatus.CLOSED, events.Actor.PATIENT, reason=WITHDRAWN_REASON)
+    patient_mail.announce(case, patient_mail.PatientEvent.CASE_WITHDRAWN, ref=case.version)
 
 
 def comparison(case: Case, today: date | None = None) -> list[tuple[Referral, Quote]]:

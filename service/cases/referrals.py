@@ -72,6 +72,17 @@ def route(
         events.change_status(case, CaseStatus.NEEDS_ATTENTION, actor, reason=reason)
         log.info("case %s needs attention: %s", case.reference, reason)
         return RoutingOutcome(reason=reason)
+    referrals = _refer(case, matches, dossiers=dossiers)
+    events.change_status(
+        case, CaseStatus.ROUTED, actor, clinics=[m.clinic_slug for m in matches],
+        scores=[round(m.score, 2) for m in matches],
+    )
+    log.info("case %s referred to %s", case.reference, ", ".join(m.clinic_slug for m in matches))
+    return RoutingOutcome(referrals=referrals)
+
+
+def _refer(case: Case, matches: list[Match], *, dossiers: bool) -> list[Referral]:
+    """The referrals for `matches`, flushed, each with its dossier recorded (which tells the clinic)."""
     by_slug = {
         c.slug: c for c in db.session.scalars(select(Clinic).where(Clinic.slug.in_([m.clinic_slug for m in matches])))
     }
@@ -89,9 +100,20 @@ def route(
     if dossiers:
         for referral in referrals:
             record(Job.RENDER_DOSSIER, case_id=case.id, referral_id=referral.id)
-    events.change_status(
-        case, CaseStatus.ROUTED, actor, clinics=[m.clinic_slug for m in matches],
-        scores=[round(m.score, 2) for m in matches],
-    )
-    log.info("case %s referred to %s", case.reference, ", ".join(m.clinic_slug for m in matches))
+    return referrals
+
+
+def refer_next(case: Case) -> RoutingOutcome:
+    """One more clinic for a case, in place of a clinic that let its clock run out: the
+    best-ranked clinic not yet referred, through the same filters and with its dossier
+    like any referral. The case's status stays as it is (the other clinics are still
+    answering); with no clinic left, the outcome carries the reason and nothing changes."""
+    facts = case_facts(case)
+    clinics = clinic_facts(db.session, case.treatment_id)
+    exclude = referred_clinic_slugs(db.session, case.id)
+    matches = top(rank_clinics(facts, clinics, exclude=exclude), 1)
+    if not matches:
+        return RoutingOutcome(reason=unqualified_reason(facts, clinics, exclude=exclude))
+    referrals = _refer(case, matches, dossiers=True)
+    log.info("case %s escalated to %s", case.reference, matches[0].clinic_slug)
     return RoutingOutcome(referrals=referrals)

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from service import limits
-from service.cases import assignment, events, intake, quotes, referrals
+from service.cases import assignment, events, intake, messages, patient_mail, quotes, referrals
 from service.cases.status import CaseStatus, ReferralStatus
 from service.extensions import db
 from service.i18n import format_integer, gettext
@@ -34,6 +34,8 @@ CLOSE_REASONS: Final[dict[str, str]] = {
     "duplicate": "Duplicate",
     "spam": "Spam",
 }
+# Closing a case e-mails the patient, except for these (no answer to spam).
+UNANNOUNCED_CLOSE_REASONS: Final = frozenset({"spam"})
 # Every reason a closed case can carry: staff's, and the patient's own withdrawal.
 CLOSED_REASON_LABELS: Final[dict[str, str]] = {**CLOSE_REASONS, quotes.WITHDRAWN_REASON: "Withdrawn by the patient"}
 OPEN_STATUSES: Final = frozenset(S) - {S.CLOSED}
@@ -114,8 +116,11 @@ def _request_info(case: Case, user: User, *, question: str) -> PatientQuestion:
         raise ActionRefused("Write the question for the patient in 10 to 2,000 characters.")
     asked = PatientQuestion(case=case, asked_by=user, question=question, resume_status=case.status)
     db.session.add(asked)
+    # The question's id for the e-mail, flushed before the case changes (one UPDATE of it).
+    db.session.flush()
     case.sla_paused_since = _now()
     events.change_status(case, S.AWAITING_PATIENT, events.Actor.user(user), question=question)
+    patient_mail.announce(case, patient_mail.PatientEvent.QUESTION, ref=asked.id)
     return asked
 
 
@@ -182,6 +187,9 @@ def _close(case: Case, user: User, *, reason: str) -> None:
     case.closed_reason = reason
     _resume_clock(case)
     events.change_status(case, S.CLOSED, events.Actor.user(user), reason=reason)
+    if reason not in UNANNOUNCED_CLOSE_REASONS:
+        # The version names this closing: a case reopened and closed again is told again.
+        patient_mail.announce(case, patient_mail.PatientEvent.CASE_CLOSED, ref=case.version)
 
 
 def _reopen(case: Case, user: User) -> None:
@@ -281,6 +289,7 @@ def patient_answered(case: Case, question: PatientQuestion, answer: str) -> None
     question.answered_at = _now()
     _resume_clock(case)
     events.change_status(case, CaseStatus(question.resume_status), events.Actor.PATIENT, question_id=question.id)
+    messages.announce_to_assignee(case, question_id=question.id)
 
 
 def open_question(case: Case) -> PatientQuestion | None:

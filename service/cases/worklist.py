@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, contains_eager
 from sqlalchemy.sql.elements import ColumnElement
 
 from service.cases import sla
-from service.cases.status import CaseStatus
+from service.cases.status import CaseStatus, ReferralStatus
 from service.cases.workflow import PRIORITIES
 from service.models import Case, Clinic, Referral, Treatment, User
 
@@ -61,6 +61,8 @@ class QueueRow:
     case: Case
     overdue: bool
     next_due: datetime | None
+    # Clinics whose answer clock ran out (`Referral.overdue_at`) and that still owe an answer.
+    overdue_clinics: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -199,11 +201,29 @@ def page(session: Session, filters: QueueFilters, *, user_id: int, now: datetime
     pages = max(1, math.ceil(total / per_page))
     number = min(max(1, filters.page), pages)
     stmt = query(filters, user_id=user_id, now=now).limit(per_page).offset((number - 1) * per_page)
+    found = list(session.execute(stmt))
+    late = overdue_clinics(session, [case.id for case, _ in found])
     rows = []
-    for case, next_due in session.execute(stmt):
+    for case, next_due in found:
         due = sla.from_epoch(next_due)
-        rows.append(QueueRow(case=case, overdue=due is not None and due < now, next_due=due))
+        rows.append(QueueRow(case=case, overdue=due is not None and due < now, next_due=due,
+                             overdue_clinics=late.get(case.id, ())))
     return QueuePage(rows=rows, total=total, page=number, per_page=per_page)
+
+
+def overdue_clinics(session: Session, case_ids: list[int]) -> dict[int, tuple[str, ...]]:
+    """Per case, the names of the clinics marked overdue that have not answered yet."""
+    if not case_ids:
+        return {}
+    late: dict[int, tuple[str, ...]] = {}
+    for case_id, name in session.execute(
+        select(Referral.case_id, Clinic.name).join(Clinic, Clinic.id == Referral.clinic_id)
+        .where(Referral.case_id.in_(case_ids), Referral.overdue_at.is_not(None),
+               Referral.status == ReferralStatus.PENDING.value)
+        .order_by(Referral.case_id, Referral.overdue_at, Referral.id)
+    ):
+        late[case_id] = (*late.get(case_id, ()), name)
+    return late
 
 
 def status_counts(session: Session, filters: QueueFilters, *, user_id: int, now: datetime) -> StatusCounts:

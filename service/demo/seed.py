@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from service.accounts.passwords import hash_password
 from service.accounts.roles import ADMIN, CLINIC, COORDINATOR
-from service.cases import events, quotes, referrals
+from service.cases import events, patient_mail, quotes, referrals
 from service.cases.events import Actor, EventKind
 from service.cases.references import next_reference
 from service.cases.status import CaseStatus, ReferralStatus
@@ -605,8 +605,9 @@ def record_paperwork(session: Session, cases: list[Case]) -> int:
     state now: every case's confirmation (intake), every referral's dossier (routing),
     the quote comparison where a clinic quoted, the booking summary and visa letter where
     a quote was chosen. Each job renders the case as it is, so one of each is enough.
-    Every referred clinic was told of its referral when it was made: the ledger says so
-    (sent then), and the dossier's follow-up `notify_clinic` writes to nobody. Returns
+    Every referred clinic was told of its referral when it was made, and every patient
+    who chose of their booking documents: the ledger says so (sent then), so the
+    follow-ups (`notify_clinic`, the booking e-mail) write to nobody. Returns
     how many jobs were recorded."""
     ids = [case.id for case in cases]
     by_case: dict[int, list[Referral]] = {case_id: [] for case_id in ids}
@@ -625,6 +626,12 @@ def record_paperwork(session: Session, cases: list[Case]) -> int:
             jobs.append((Job.RENDER_QUOTE_COMPARISON, {}))
         if case.chosen_quote is not None:
             jobs += [(Job.RENDER_BOOKING_SUMMARY, {}), (Job.RENDER_VISA_LETTER, {})]
+            # The patient was told of their booking documents when the story chose.
+            session.add(Notification(
+                case_id=case.id, referral_id=None, recipient=case.email, status=SENT,
+                kind=patient_mail.ledger_kind(patient_mail.PatientEvent.BOOKING_DOCUMENTS, ref=case.chosen_quote_id),
+                created_at=case.updated_at, sent_at=case.updated_at,
+            ))
         for job, payload in jobs:
             record(job, case_id=case.id, **payload)
         recorded += len(jobs)

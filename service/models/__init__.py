@@ -3,7 +3,9 @@ from service.models.case import Attachment, Case, CaseEvent, ReferenceCounter
 from service.models.catalog import CatalogVersion, Clinic, ClinicTreatment, Treatment
 from service.models.document import Document
 from service.models.idempotency import IdempotencyKey
+from service.models.message import CaseMessage, ReplyTemplate
 from service.models.notification import Notification
+from service.models.opener import Opener
 from service.models.outbox_message import OutboxMessage
 from service.models.quotes import Quote
 from service.models.referral import Referral
@@ -14,16 +16,19 @@ __all__ = [
     "Attachment",
     "Case",
     "CaseEvent",
+    "CaseMessage",
     "CatalogVersion",
     "Clinic",
     "ClinicTreatment",
     "Document",
     "IdempotencyKey",
     "Notification",
+    "Opener",
     "OutboxMessage",
     "PatientQuestion",
     "Quote",
     "ReferenceCounter",
+    "ReplyTemplate",
     "Referral",
     "StagedUpload",
     "Treatment",

@@ -113,6 +113,9 @@ class Attachment(db.Model):
     # A PDF with scripts or launch actions (service.uploads.has_active_content): kept for
     # the clinic, but flagged to staff, never shown inline and withheld from the dossier.
     active_content: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The patient's message the file came with (service.models.message); None for the
+    # request form's and "add files" files. Message files reach a clinic only when forwarded.
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("case_messages.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="attachments")

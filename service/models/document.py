@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Final
 
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -10,6 +11,12 @@ from service.extensions import db
 from service.models.case import Case
 from service.models.referral import Referral
 from service.models.types import UTCDateTime, utcnow
+
+# The booking paperwork's slots: rendered once the patient chose (service.cases.
+# paperwork_store), announced to the patient once both are stored (patient_mail).
+BOOKING_SUMMARY: Final = "booking_summary"
+VISA_LETTER: Final = "visa_letter"
+BOOKING_SLOTS: Final = (BOOKING_SUMMARY, VISA_LETTER)
 
 
 class Document(db.Model):

@@ -11,7 +11,7 @@ from service.extensions import db
 from service.models.case import Case
 from service.models.catalog import Clinic
 from service.models.quotes import Quote
-from service.models.status import ReferralStatus
+from service.models.status import ReferralState, ReferralStatus
 from service.models.types import UTCDateTime, utcnow
 
 
@@ -33,7 +33,22 @@ class Referral(db.Model):
     # When staff released the patient's name and contact details to this clinic.
     contact_released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decline_reason: Mapped[str | None] = mapped_column(Text)
+    # The clinic's answer clock (service.cases.referral_clock), each mark set once: when
+    # the reminder was asked for (24 h left), when the clock ran out, and when the case
+    # was offered to the next-ranked clinic in its place (tried once, even if none was left).
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     case: Mapped[Case] = relationship()
     clinic: Mapped[Clinic] = relationship()
     quotes: Mapped[list[Quote]] = relationship(back_populates="referral", order_by="Quote.version")
+
+    @property
+    def state(self) -> ReferralState:
+        """The stored status, or "chosen" / "not chosen" for an accepted referral once the
+        patient chose a quote (of this clinic or another)."""
+        chosen = self.case.chosen_quote
+        if self.status == ReferralStatus.ACCEPTED and chosen is not None:
+            return ReferralState.CHOSEN if chosen.referral_id == self.id else ReferralState.NOT_CHOSEN
+        return ReferralState(self.status)

@@ -77,3 +77,32 @@ class ReferralStatus(StrEnum):
     def open(cls) -> tuple[ReferralStatus, ...]:
         """Referrals that count against a clinic's capacity."""
         return (cls.PENDING, cls.ACCEPTED)
+
+
+class ReferralState(StrEnum):
+    """What a referral shows to the clinic portal, the staff case file and the API: its
+    stored `ReferralStatus`, except that an accepted referral on a case whose patient
+    chose a quote reads "chosen" or "not chosen". Derived (`Referral.state`), never
+    stored, so a choice that staff record again moves both at once."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+    CHOSEN = "chosen"
+    NOT_CHOSEN = "not_chosen"
+
+    @property
+    def staff_label(self) -> str:
+        """English, for staff and clinics."""
+        return _REFERRAL_STATE_LABELS[self]
+
+
+_REFERRAL_STATE_LABELS: dict[ReferralState, str] = {
+    ReferralState.PENDING: "Pending",
+    ReferralState.ACCEPTED: "Accepted",
+    ReferralState.DECLINED: "Declined",
+    ReferralState.WITHDRAWN: "Withdrawn",
+    ReferralState.CHOSEN: "Chosen",
+    ReferralState.NOT_CHOSEN: "Not chosen",
+}

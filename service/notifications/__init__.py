@@ -1,6 +1,6 @@
-"""Email to patients and clinics: `messages` builds them (never with health data),
+"""Email to patients and clinics: `emails` builds them (never with health data),
 `transport` sends them over SMTP or into the log, `delivery` sends each one once."""
-from service.notifications import delivery, messages, transport
+from service.notifications import delivery, emails, transport
 from service.notifications.delivery import (
     CLINIC_REFERRAL,
     PATIENT_CONFIRMATION,
@@ -21,7 +21,7 @@ __all__ = [
     "MailRefused",
     "MailUnavailable",
     "delivery",
-    "messages",
+    "emails",
     "notify_once",
     "parse_mail_url",
     "send",

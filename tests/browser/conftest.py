@@ -252,14 +252,14 @@ def remove_case(app: Flask, case_id: int, user_emails: tuple[str, ...] = ()) -> 
 
     from service.extensions import db
     from service.models import (
-        Attachment, Case, CaseEvent, Document, Notification, OutboxMessage, PatientQuestion, Quote, Referral, User,
-        UserSession,
+        Attachment, Case, CaseEvent, CaseMessage, Document, Notification, Opener, OutboxMessage, PatientQuestion, Quote,
+        Referral, User, UserSession,
     )
 
     with app.app_context():
         referrals = select(Referral.id).where(Referral.case_id == case_id).scalar_subquery()
         db.session.execute(update(Case).where(Case.id == case_id).values(chosen_quote_id=None))
-        for model in (Notification, Document, OutboxMessage, CaseEvent, PatientQuestion, Attachment):
+        for model in (Notification, Document, OutboxMessage, CaseEvent, PatientQuestion, Attachment, CaseMessage, Opener):
             db.session.execute(delete(model).where(model.case_id == case_id))
         db.session.execute(delete(Quote).where(Quote.referral_id.in_(referrals)))
         db.session.execute(delete(Referral).where(Referral.case_id == case_id))

@@ -265,7 +265,7 @@ def test_clinic_sends_a_quote_and_the_patient_compares_and_chooses_it(
     patient = make_page(viewport={"width": 1024, "height": 900})
     patient.goto(f"/s/{seeded.token}")
     expect(patient.get_by_role("heading", level=1)).to_have_text(f"Your request {seeded.reference}")
-    expect(patient.locator("#status-title .status")).to_have_text("Sent to clinics")
+    expect(patient.locator("#status-title .status")).to_have_text("Quotes ready")
     cards = patient.locator(".quote-grid > .quote-card")
     expect(cards).to_have_count(2)
     card_a, card_b = _quote_card(patient, CLINIC_A[1]), _quote_card(patient, CLINIC_B[1])
@@ -330,7 +330,11 @@ def test_clinic_sends_a_quote_and_the_patient_compares_and_chooses_it(
     assert chosen_id == quote_a and chosen_slug == CLINIC_A[0], "the case records another quote as chosen"
     _assert_quote_as_typed(live_app, quote_a, earliest, valid_until)
     # The work the answers need was recorded, and waits for a worker (Redis is closed).
+    # Each clinic is told how the choice went; the patient was told of the first quote and
+    # that every clinic had answered.
     assert _outbox(live_app, seeded) == [
+        ("notify_clinic_outcome", "pending"), ("notify_clinic_outcome", "pending"),
+        ("notify_patient_event", "pending"), ("notify_patient_event", "pending"),
         ("notify_staff_choice", "pending"), ("render_booking_summary", "pending"),
         ("render_quote_comparison", "pending"), ("render_quote_comparison", "pending"),
         ("render_visa_letter", "pending"),

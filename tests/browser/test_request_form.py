@@ -131,7 +131,7 @@ def test_patient_sends_request_with_three_files_then_adds_one(
     expect(rows).to_have_count(3)
     for name in names:
         expect(page.locator(".files-table").get_by_role("link", name=name, exact=True)).to_be_visible()
-    status_allowance = page.locator("[data-allowance]")
+    status_allowance = page.locator("#files-allowance")
     expect(status_allowance).to_have_text("7 of 10 files left")
     expect(page.locator(".timeline li").filter(has_text="Request received")).to_have_count(1)
     screenshot(page, "2-status")
@@ -145,7 +145,7 @@ def test_patient_sends_request_with_three_files_then_adds_one(
     expect(page.locator(".notice-success")).to_have_text("1 file added to your request.")
     expect(rows).to_have_count(4)
     expect(page.locator(".files-table").get_by_role("link", name="ct-report.pdf", exact=True)).to_be_visible()
-    expect(page.locator("[data-allowance]")).to_have_text("6 of 10 files left")  # from the server
+    expect(page.locator("#files-allowance")).to_have_text("6 of 10 files left")  # from the server
     screenshot(page, "3-status-after-adding")
 
     browser_log.assert_clean()
@@ -171,7 +171,7 @@ def test_a_russian_patients_status_page_and_file_picker_speak_russian(
     expect(page.locator(".notice-success")).to_have_text(f"Спасибо. Ваша заявка {reference} принята.")
     expect(page.locator("#status-title")).to_have_text("Статус: Получена")
     expect(page.locator(".timeline li").filter(has_text="Заявка получена")).to_have_count(1)
-    allowance = page.locator("[data-allowance]")
+    allowance = page.locator("#files-allowance")
     expect(allowance).to_have_text("Осталось файлов: 9 из 10")
 
     picked = write_files(tmp_path, {"два.txt": b"ab", "пустой.pdf": b"", "скан.pdf": files.pdf()})

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import smtplib
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ import requests
 
 from service import config, limits, runner
 from tests.fixtures.gunicorn import app_env, prepare_database, private_redis
-from tests.fixtures.services import free_port
+from tests.fixtures.services import free_port, port_open
 from wsgi import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,8 +131,10 @@ def test_make_run_on_another_port_puts_that_port_in_the_patients_link(tmp_path):
     the worker emails a new patient (to the log, MAIL_URL unset) points at that port."""
     port = free_port()
     with private_redis(tmp_path) as redis_url:
+        mail_in_port = free_port()
         env = app_env(f"sqlite:///{tmp_path / 'medtour.db'}", tmp_path, REDIS_URL=redis_url,
-                      PORT=str(port), HOST="127.0.0.1", LOG_LEVEL="INFO", MAIL_URL="")
+                      PORT=str(port), HOST="127.0.0.1", LOG_LEVEL="INFO", MAIL_URL="",
+                      MAIL_IN_PORT=str(mail_in_port))
         env.pop("BASE_URL", None)
         prepare_database(env)
         log_path = tmp_path / "run.log"
@@ -159,6 +162,12 @@ def test_make_run_on_another_port_puts_that_port_in_the_patients_link(tmp_path):
             while f"{base}/s/{token}" not in log_path.read_text(errors="replace"):
                 assert process.poll() is None and time.monotonic() < deadline + 60, log_path.read_text()
                 time.sleep(0.2)
+            # The inbound mail receiver runs beside them, on MAIL_IN_PORT.
+            while not port_open("127.0.0.1", mail_in_port):
+                assert process.poll() is None and time.monotonic() < deadline + 60, log_path.read_text()
+                time.sleep(0.2)
+            with smtplib.SMTP("127.0.0.1", mail_in_port, timeout=10) as smtp:
+                assert smtp.noop()[0] == 250
         finally:
             process.send_signal(signal.SIGINT)
             try:

@@ -84,12 +84,12 @@ def test_the_form_speaks_the_new_language(german_app: Flask):
 
 
 def test_emails_and_pdfs_find_the_new_language(german_app: Flask):
-    from service.notifications import messages
+    from service.notifications import emails
     from service.paperwork import wording as paperwork
 
     with german_app.app_context():
-        assert messages.language_for("de-CH") == "de"
-        email = messages.patient_confirmation(
+        assert emails.language_for("de-CH") == "de"
+        email = emails.patient_confirmation(
             reference="MT-1", status_url="http://medtour.test/s/x", language="de",
             contact_email="care@medtour.test", mail_from="no-reply@medtour.test", to="a@example.org",
         )

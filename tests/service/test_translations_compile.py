@@ -62,11 +62,11 @@ def test_a_checkout_deployed_as_the_readme_says_speaks_russian(tmp_path: Path):
     # The e-mails and PDFs (rendered by workers, without a request) read the same catalogue.
     said = subprocess.run([sys.executable, "-c", textwrap.dedent("""
         from wsgi import app
-        from service.notifications import messages
+        from service.notifications import emails
         from service.paperwork.wording import words
         with app.app_context():
             print(words("ru")("Request received"))
-            print(messages.patient_confirmation(
+            print(emails.patient_confirmation(
                 reference="MT-1", status_url="http://x.test/s/t", language="ru", contact_email="care@x.test",
                 mail_from="no-reply@x.test", to="a@x.test")["Subject"])
     """)], cwd=tree, env=env, capture_output=True, text=True, timeout=120)

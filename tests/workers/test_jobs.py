@@ -10,6 +10,7 @@ from service.cases import paperwork_store
 from service.cases.status import CaseStatus
 from service.extensions import db
 from service.models import Case, Document, Notification, OutboxMessage, Referral
+from service.notifications import reply_address
 from storage import StorageUnavailable
 from tests.fixtures import files
 from tests.fixtures.cases import post_request, rows, run_worker
@@ -87,6 +88,16 @@ def test_the_status_token_does_not_outlive_its_email(app, client, redis_queue, m
     db.session.refresh(message)
     assert message.status == outbox.DONE
     assert message.payload == {}
+
+
+def test_the_confirmation_carries_the_cases_reply_address(app, client, redis_queue, mail):
+    """A patient who answers the very first e-mail reaches the case (issue 16), not a mailbox."""
+    case, _ = submit_with_files(client)
+    run_worker(app)
+    [confirmation] = [m for e, m in zip(mail.envelopes, mail.messages()) if "amina@example.org" in e.rcpt_tos]
+    assert reply_address.case_id_from_address(confirmation["Reply-To"]) == case.id
+    assert reply_address.case_id_from_message_ids([confirmation["Message-ID"]]) == case.id
+    assert confirmation["Auto-Submitted"] == "auto-generated"
 
 
 def test_every_job_run_twice_leaves_one_of_everything(app, client, redis_queue, mail):

@@ -6,13 +6,16 @@ from __future__ import annotations
 import threading
 import time
 
+from service.cases import patient_mail, referral_clock
 from tests.fixtures.services import free_port
 from workers import cli, outbox, retention, schedule, uploads
 from workers.schedule import Periodic, Schedule
 
 
 def test_the_table_holds_the_sweep_and_the_chores():
-    assert [entry.run for entry in schedule.PERIODIC] == [outbox.sweep, uploads.cleanup, retention.apply]
+    assert [entry.run for entry in schedule.PERIODIC] == [
+        outbox.sweep, uploads.cleanup, retention.apply, referral_clock.run, patient_mail.remind_questions,
+    ]
     assert schedule.TICK_SECONDS == min(entry.every_seconds for entry in schedule.PERIODIC)
 
 

@@ -20,7 +20,7 @@ from flask import Flask
 
 from service.accounts.roles import ADMIN, COORDINATOR
 from service.blueprints.tus import TUS_VERSION
-from service.cases import quotes
+from service.cases import messages, quotes, reply_templates
 from service.cases.paperwork_store import CONFIRMATION, document_key
 from service.cases.tokens import new_token
 from service.extensions import db
@@ -52,6 +52,7 @@ class World:
     target: User
     download: str
     foreign_upload: str
+    message_id: int  # a message the patient wrote on the case
 
     @property
     def ref(self) -> str:
@@ -136,6 +137,8 @@ TABLE: tuple[Row, ...] = (
     # Not waiting on the patient: the answer is turned away to the page, nothing recorded.
     Row("POST", "/s/<token>/answer", lambda w: f"{w.status}/answer", patient_link(303),
         lambda w: {"reply-body": "An answer nobody asked for."}),
+    Row("POST", "/s/<token>/messages", lambda w: f"{w.status}/messages", patient_link(303),
+        lambda w: {"message-body": "When should I arrive?"}),
     Row("GET", "/s/<token>/quotes/<int:quote_id>/choose", lambda w: f"{w.status}/quotes/{w.quote.id}/choose",
         patient_link(200)),
     Row("GET", "/s/<token>/withdraw", lambda w: f"{w.status}/withdraw", patient_link(200)),
@@ -145,6 +148,10 @@ TABLE: tuple[Row, ...] = (
         patient_link(303)),
     Row("POST", "/s/<token>/withdraw", lambda w: f"{w.status}/withdraw", patient_link(303)),
     Row("GET", "/s/erased", lambda w: "/s/erased", everyone(200)),
+    # Getting back in: open to all, and saying nothing about whose link or address it is.
+    Row("GET", "/s/lost", lambda w: "/s/lost", everyone(200)),
+    Row("POST", "/s/lost", lambda w: "/s/lost", everyone(422)),
+    Row("GET", "/s/open/<opener>", lambda w: "/s/open/not-an-opener", everyone(410)),
     # --- the clinic portal ----------------------------------------------------------------
     Row("GET", "/clinic/", lambda w: "/clinic/", {**portal(302, 302)}),
     Row("GET", "/clinic/referrals", lambda w: "/clinic/referrals", {**portal(200, 200)}),
@@ -176,10 +183,27 @@ TABLE: tuple[Row, ...] = (
     Row("POST", "/staff/cases/<reference>/actions/<action>",
         lambda w: f"/staff/cases/{w.ref}/actions/add_note", STAFF_REDIRECT,
         lambda w: {"version": _version(w.case), "body": "Called the patient back."}),
+    Row("POST", "/staff/cases/<reference>/messages", lambda w: f"/staff/cases/{w.ref}/messages", STAFF_REDIRECT,
+        lambda w: {"body": "We received your files.", "intent": "send"}),
+    Row("POST", "/staff/cases/<reference>/messages/<int:message_id>/forward",
+        lambda w: f"/staff/cases/{w.ref}/messages/{w.message_id}/forward", STAFF_REDIRECT,
+        lambda w: {"referral_id": str(w.referral.id)}),
     Row("GET", "/staff/dashboard", lambda w: "/staff/dashboard", STAFF_PAGE),
     Row("GET", "/staff/catalogue", lambda w: "/staff/catalogue", ADMIN_PAGE),
     Row("POST", "/staff/catalogue/<slug>", lambda w: f"/staff/catalogue/{w.referral.clinic.slug}", ADMIN_ONLY,
         lambda w: {"capacity": "9", "accepting": "y"}),
+    Row("GET", "/staff/templates", lambda w: "/staff/templates", ADMIN_PAGE),
+    Row("GET", "/staff/templates/new", lambda w: "/staff/templates/new", ADMIN_PAGE),
+    Row("POST", "/staff/templates/new", lambda w: "/staff/templates/new", ADMIN_ONLY,
+        lambda w: {"key": "insurance", "title": "Insurance", "kind": "question",
+                   "body_en": "Which insurer?", "body_ru": "Какая страховка?"}),
+    Row("GET", "/staff/templates/<int:template_id>", lambda w: f"/staff/templates/{_template_id('companion')}",
+        ADMIN_PAGE),
+    Row("POST", "/staff/templates/<int:template_id>", lambda w: f"/staff/templates/{_template_id('companion')}",
+        ADMIN_ONLY, lambda w: {"key": "companion", "title": "Companion", "kind": "question",
+                               "body_en": "Who travels with you?", "body_ru": "Кто поедет с вами?"}),
+    Row("POST", "/staff/templates/<int:template_id>/delete",
+        lambda w: f"/staff/templates/{_template_id('companion')}/delete", ADMIN_ONLY),
     Row("GET", "/staff/users", lambda w: "/staff/users", ADMIN_PAGE),
     Row("POST", "/staff/users", lambda w: "/staff/users", ADMIN_ONLY,
         lambda w: {"email": "new.coordinator@medtour.example", "role": COORDINATOR,
@@ -204,6 +228,9 @@ TABLE: tuple[Row, ...] = (
     # --- last: what ends the world ----------------------------------------------------------
     Row("POST", "/s/<token>/erase", lambda w: f"{w.status}/erase", patient_link(303),
         lambda w: {"reference": w.ref}),
+    # Rotation ends the link too, so it can only come after erasure here, where nothing opens
+    # any more; tests/service/blueprints/test_status_access.py proves the patient's rotation.
+    Row("POST", "/s/<token>/rotate", lambda w: f"{w.status}/rotate", everyone(404)),
     # Signing out everywhere ends only the caller's own sessions, so, like signing out,
     # it is open to whoever is signed in (and sends the signed-out to sign in).
     Row("POST", "/clinic/sessions/revoke", lambda w: "/clinic/sessions/revoke", everyone(LOGIN)),
@@ -225,6 +252,11 @@ def served_routes(app: Flask) -> set[tuple[str, str]]:
 def _version(case: Case) -> int:
     db.session.refresh(case)
     return case.version
+
+
+def _template_id(key: str) -> int:
+    """A seeded reply template's id (seeded by migration 0011)."""
+    return reply_templates.by_key(key).id
 
 
 def _answer(response) -> Answer:
@@ -255,10 +287,12 @@ def build_world(app: Flask, storage, principal: str) -> World:
     db.session.commit()
     download = storage.url(attachments[0].storage_key, filename=attachments[0].filename,
                            content_type=attachments[0].content_type, expires_in=300)
+    message = messages.post_patient_message(case, "Here is my latest X-ray.", [])
+    db.session.commit()
     return World(
         case=case, token=token if principal == "patient" else new_token()[0], referral=referral, quote=quote,
         attachment_id=attachments[0].id, document_id=confirmation.id, target=make_user(COORDINATOR),
-        download=download, foreign_upload=_foreign_upload(app),
+        download=download, foreign_upload=_foreign_upload(app), message_id=message.id,
     )
 
 

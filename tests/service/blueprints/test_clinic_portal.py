@@ -300,8 +300,9 @@ def test_accepting_with_a_quote(portal, referral, user):
     [quoted] = events_of(referral.case, "clinic_quoted")
     assert quoted.actor == f"clinic:{user.email}"
     work = db.session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == referral.case_id)).all()
-    assert [m.job for m in work] == ["render_quote_comparison"]
-    assert work[0].status != "pending"  # relayed after the commit
+    # The comparison for the patient, and the patient's "a first quote / quotes are ready" e-mail.
+    assert sorted(m.job for m in work) == ["notify_patient_event", "render_quote_comparison"]
+    assert all(m.status != "pending" for m in work)  # relayed after the commit
     html = portal.get(response.location).text
     assert "Your quote was sent" in html
     assert "12,500.50 TRY" in html and "Interpreter" in html

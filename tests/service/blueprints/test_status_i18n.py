@@ -139,7 +139,7 @@ def test_quotes_on_a_russian_page_speak_russian_money_dates_and_days(client, db_
     db.session.commit()
     html = client.get(path).text
     page = text_of(html)
-    assert "Статус: Отправлена в клиники" in page
+    assert "Статус: Предложения готовы" in page  # not "sent to clinics" while quotes wait
     assert "Предложения клиник" in page
     for money in ("9900", "12500"):
         shown = format_money(Decimal(money), "EUR", "ru")  # the PDFs' Russian money

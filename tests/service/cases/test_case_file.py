@@ -78,3 +78,23 @@ def test_the_template_context_is_every_field(app_ctx):
     context = shown.template_context()
     assert context["case"] is shown.case and context["timeline"] is shown.timeline
     assert set(context) == set(shown.__dataclass_fields__)
+
+
+def test_the_conversation_newest_first_with_what_replying_and_forwarding_need(app_ctx):
+    from service.cases import messages
+
+    case = make_case(language="ru")
+    still, gone = offering(case)[:2]
+    open_referral = make_referral(case, still, status=ReferralStatus.ACCEPTED)
+    closed_referral = make_referral(case, gone, status=ReferralStatus.DECLINED)
+    viewer = make_user(COORDINATOR)
+    first = messages.post_patient_message(case, "First.", [])
+    second = messages.post_staff_message(case, viewer, "Second.")
+
+    shown = case_file(db.session, case, viewer)
+
+    assert [entry.message for entry in shown.messages] == [second, first]
+    assert shown.reply_language == "ru"
+    assert shown.forward_targets == [open_referral]
+    assert shown.referral_names == {open_referral.id: still.name, closed_referral.id: gone.name}
+    assert {t.key for t in shown.reply_templates} >= {"missing-xray", "passport-copy", "companion"}

@@ -82,7 +82,7 @@ def test_accept_records_version_one_and_the_referral_answer(referrals):
     quote = quotes.accept(referral, terms(), user, TODAY)
     assert (quote.version, quote.counts, referral.status) == (1, True, ReferralStatus.ACCEPTED)
     assert referral.responded_at is not None and quotes.current(referral) is quote
-    assert kinds(case)[-1] == "clinic_quoted" and jobs(case) == ["render_quote_comparison"]
+    assert kinds(case)[-1] == "clinic_quoted" and jobs(case) == ["render_quote_comparison", "notify_patient_event"]
     with pytest.raises(quotes.QuoteRefused, match="already answered"):
         quotes.accept(referral, terms(), user, TODAY)
     with pytest.raises(quotes.QuoteRefused, match="already answered"):
@@ -128,7 +128,9 @@ def test_choosing_moves_the_case_on_and_queues_the_paperwork(referrals):
     assert [q for _, q in quotes.comparison(case, TODAY)] == [cheaper, quotes.current(a)]
     quotes.choose(case, cheaper.id, TODAY)
     assert case.status == CaseStatus.CHOSEN and case.chosen_quote is cheaper
-    assert jobs(case)[-3:] == ["render_booking_summary", "render_visa_letter", "notify_staff_choice"]
+    # The paperwork and the staff, then each clinic that quoted told where it stands.
+    assert jobs(case)[-5:] == ["render_booking_summary", "render_visa_letter", "notify_staff_choice",
+                               "notify_clinic_outcome", "notify_clinic_outcome"]
     with pytest.raises(quotes.QuoteRefused, match="only while"):
         quotes.choose(case, cheaper.id, TODAY)
 

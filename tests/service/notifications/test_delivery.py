@@ -19,7 +19,7 @@ from service.notifications import (
     SENT,
     MailUnavailable,
     delivery,
-    messages,
+    emails,
     notify_once,
 )
 from tests.fixtures.cases import make_case
@@ -60,7 +60,7 @@ def referrals(db_session, case: Case) -> list[Referral]:
 
 def patient_builder(case: Case, status_url: str = "http://medtour.test/s/secret-token") -> Callable[[], EmailMessage]:
     """What the notify_patient job hands to notify_once."""
-    return lambda: messages.patient_confirmation(
+    return lambda: emails.patient_confirmation(
         reference=case.reference, status_url=status_url, language=case.language,
         contact_email=CONTACT, mail_from=MAIL_FROM, to=case.email,
     )
@@ -80,7 +80,7 @@ def notify_clinic(session, referral: Referral, mail_url: str | None) -> bool:
     return notify_once(
         session, case_id=referral.case_id, kind=CLINIC_REFERRAL, recipient=clinic.email,
         referral_id=referral.id, mail_url=mail_url,
-        build=lambda: messages.clinic_referral(
+        build=lambda: emails.clinic_referral(
             reference=referral.case.reference, portal_url=f"http://medtour.test/clinic/referrals/{referral.id}",
             clinic_name=clinic.name, mail_from=MAIL_FROM, to=clinic.email, contact_email=CONTACT,
         ),

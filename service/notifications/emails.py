@@ -11,6 +11,7 @@ catalogue reads English. Clinics and staff read English.
 from __future__ import annotations
 
 import email.policy
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
@@ -27,10 +28,13 @@ DEFAULT_LANGUAGE: Final = "en"
 # without 8BITMIME still carries Russian intact.
 _POLICY: Final = email.policy.default.clone(cte_type="7bit")
 
+# The first paragraph of every patient e-mail.
+GREETING: Final = N_("Hello,")
+
 # The patient's words are msgids of the Flask-Babel catalogue (service/translations), one
 # per paragraph, line breaks included: the email is plain text with lines of at most 78.
 _PATIENT_PARAGRAPHS: Final = (
-    N_("Hello,"),
+    GREETING,
     N_("Thank you: we have received your request for treatment abroad.\n"
        "Your reference is %(reference)s."),
     N_("Follow your case on your private status page:\n"
@@ -48,6 +52,14 @@ _PATIENT_PARAGRAPHS: Final = (
        "and quote your reference %(reference)s."),
 )
 
+# The close of a clinic e-mail about a referral: where to ask, quoting the reference.
+CLINIC_QUESTIONS: Final = (
+    "Questions? Write to {contact_email}\n"
+    "and quote the reference {reference}.\n"
+    "\n"
+    "Medtour\n"
+)
+
 _CLINIC_SUBJECT: Final = "Medtour: a new referral is waiting ({reference})"
 _CLINIC_BODY: Final = (
     "Hello {clinic_name},\n"
@@ -61,11 +73,7 @@ _CLINIC_BODY: Final = (
     "To protect the patient's privacy this email carries no details of the case;\n"
     "you will find them in the portal.\n"
     "\n"
-    "Questions? Write to {contact_email}\n"
-    "and quote the reference {reference}.\n"
-    "\n"
-    "Medtour\n"
-)
+) + CLINIC_QUESTIONS
 
 
 def language_for(language: str | None) -> str:
@@ -94,43 +102,67 @@ def _message(
     return message
 
 
+def with_headers(message: EmailMessage, headers: Mapping[str, str]) -> EmailMessage:
+    """`message` with `headers` in place of its own (a case's Reply-To and Message-ID,
+    `reply_address.headers_for`, so that the patient's answer lands on the case)."""
+    for name, value in headers.items():
+        del message[name]
+        message[name] = value
+    return message
+
+
+def patient_message(
+    *, subject: str, paragraphs: list[str], language: str, mail_from: str, to: str,
+    headers: Mapping[str, str], reply_to: str | None = None,
+) -> EmailMessage:
+    """A patient e-mail: the paragraphs (already in `language`) signed "Medtour", with
+    `headers` (the case's Reply-To and Message-ID, `reply_address.headers_for`) in
+    place of the defaults; `reply_to` (else `mail_from`) where `headers` has none."""
+    message = _message(
+        subject=subject,
+        body="\n\n".join(paragraphs) + "\n\nMedtour\n",
+        mail_from=mail_from,
+        to=to,
+        reply_to=reply_to or mail_from,
+        language=language,
+    )
+    return with_headers(message, headers)
+
+
+def english_message(
+    subject: str, body: str, *, mail_from: str, to: str, reply_to: str, **values: object
+) -> EmailMessage:
+    """An English e-mail to a clinic or staff: `subject` and `body` with `values` filled in."""
+    return _message(
+        subject=subject.format(**values),
+        body=body.format(**values),
+        mail_from=mail_from,
+        to=to,
+        reply_to=reply_to,
+        language=DEFAULT_LANGUAGE,
+    )
+
+
 def patient_confirmation(
-    *, reference: str, status_url: str, language: str | None, contact_email: str, mail_from: str, to: str
+    *, reference: str, status_url: str, language: str | None, contact_email: str, mail_from: str, to: str,
+    headers: dict[str, str] | None = None,
 ) -> EmailMessage:
     """"We received request <reference>" with the private status link, in the patient's language."""
     lang = language_for(language)
     values = {"reference": reference, "status_url": status_url, "contact_email": contact_email}
     with force_locale(lang):
         subject = gettext("Medtour: we have received your request %(reference)s", reference=reference)
-        body = "\n\n".join(gettext(paragraph, **values) for paragraph in _PATIENT_PARAGRAPHS)
-    return _message(
-        subject=subject,
-        body=f"{body}\n\nMedtour\n",
-        mail_from=mail_from,
-        to=to,
-        reply_to=contact_email,
-        language=lang,
-    )
+        paragraphs = [gettext(paragraph, **values) for paragraph in _PATIENT_PARAGRAPHS]
+    return patient_message(subject=subject, paragraphs=paragraphs, language=lang, mail_from=mail_from, to=to,
+                           headers=headers or {}, reply_to=contact_email)
 
 
 def clinic_referral(
     *, reference: str, portal_url: str, clinic_name: str, mail_from: str, to: str, contact_email: str
 ) -> EmailMessage:
     """"A new referral is waiting" with the portal link; of the patient, only the reference."""
-    values = {
-        "reference": reference,
-        "portal_url": portal_url,
-        "clinic_name": clinic_name,
-        "contact_email": contact_email,
-    }
-    return _message(
-        subject=_CLINIC_SUBJECT.format(**values),
-        body=_CLINIC_BODY.format(**values),
-        mail_from=mail_from,
-        to=to,
-        reply_to=contact_email,
-        language=DEFAULT_LANGUAGE,
-    )
+    return english_message(_CLINIC_SUBJECT, _CLINIC_BODY, mail_from=mail_from, to=to, reply_to=contact_email,
+                    reference=reference, portal_url=portal_url, clinic_name=clinic_name, contact_email=contact_email)
 
 
 _STAFF_CHOICE_SUBJECT: Final = "Medtour: the patient chose a clinic for {reference}"
@@ -147,15 +179,8 @@ _STAFF_CHOICE_BODY: Final = (
 def staff_choice(*, reference: str, case_url: str, mail_from: str, to: str) -> EmailMessage:
     """"The patient chose a clinic for <reference>" with the staff case link; the
     clinic, the price and everything else stay behind the staff sign-in."""
-    values = {"reference": reference, "case_url": case_url}
-    return _message(
-        subject=_STAFF_CHOICE_SUBJECT.format(**values),
-        body=_STAFF_CHOICE_BODY.format(**values),
-        mail_from=mail_from,
-        to=to,
-        reply_to=mail_from,
-        language=DEFAULT_LANGUAGE,
-    )
+    return english_message(_STAFF_CHOICE_SUBJECT, _STAFF_CHOICE_BODY, mail_from=mail_from, to=to, reply_to=mail_from,
+                    reference=reference, case_url=case_url)
 
 
 _SIGNIN_LINK_SUBJECT: Final = "Medtour clinic portal: your sign-in link"
@@ -179,12 +204,5 @@ def clinic_signin_link(
     *, link_url: str, minutes: int, mail_from: str, to: str, contact_email: str
 ) -> EmailMessage:
     """A clinic user's one-time sign-in link; nothing about any case."""
-    values = {"email": to, "minutes": minutes, "link_url": link_url, "contact_email": contact_email}
-    return _message(
-        subject=_SIGNIN_LINK_SUBJECT,
-        body=_SIGNIN_LINK_BODY.format(**values),
-        mail_from=mail_from,
-        to=to,
-        reply_to=contact_email,
-        language=DEFAULT_LANGUAGE,
-    )
+    return english_message(_SIGNIN_LINK_SUBJECT, _SIGNIN_LINK_BODY, mail_from=mail_from, to=to, reply_to=contact_email,
+                    email=to, minutes=minutes, link_url=link_url, contact_email=contact_email)

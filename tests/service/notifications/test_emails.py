@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 
 from service import i18n
-from service.notifications import messages, send
+from service.notifications import emails, send
 from tests.fixtures.smtp import Mailbox
 
 MAIL_FROM = "Medtour <no-reply@medtour.example>"
@@ -49,7 +49,7 @@ def app_context(app: Flask):
 
 
 def patient(language: str | None = "en") -> EmailMessage:
-    return messages.patient_confirmation(
+    return emails.patient_confirmation(
         reference=CASE["reference"],
         status_url=STATUS_URL,
         language=language,
@@ -60,7 +60,7 @@ def patient(language: str | None = "en") -> EmailMessage:
 
 
 def clinic() -> EmailMessage:
-    return messages.clinic_referral(
+    return emails.clinic_referral(
         reference=CASE["reference"],
         portal_url=PORTAL_URL,
         clinic_name="Klinikum Nord",
@@ -127,7 +127,7 @@ def test_russian_arrives_intact_through_smtp(smtp_server: Mailbox, smtp_url: str
      ("de", "en"), ("kk", "en"), ("", "en"), (None, "en")],
 )
 def test_languages_without_a_translation_read_english(language, expected):
-    assert messages.language_for(language) == expected
+    assert emails.language_for(language) == expected
     assert patient(language)["Content-Language"] == expected
 
 
@@ -191,8 +191,10 @@ def test_no_email_carries_health_data_or_the_patients_name(build):
 
 def test_builders_cannot_be_handed_case_details():
     """The guarantee is structural: no builder has a parameter that could carry them."""
-    allowed = {"reference", "status_url", "portal_url", "language", "contact_email", "mail_from", "to", "clinic_name"}
-    for builder in (messages.patient_confirmation, messages.clinic_referral):
+    # headers: the case's Reply-To and Message-ID (reply_address.headers_for), nothing else.
+    allowed = {"reference", "status_url", "portal_url", "language", "contact_email", "mail_from", "to", "clinic_name",
+               "headers"}
+    for builder in (emails.patient_confirmation, emails.clinic_referral):
         parameters = inspect.signature(builder).parameters
         assert set(parameters) <= allowed, builder.__name__
         assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters.values())
