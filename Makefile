@@ -7,7 +7,7 @@ FLASK  := $(BIN)/flask --app wsgi
 PO     := $(wildcard service/translations/*/LC_MESSAGES/messages.po)
 MO     := $(PO:.po=.mo)
 
-.PHONY: run test install install-dev browser nginx axe bench bench-load migrate catalog clean translations messages
+.PHONY: run test install install-dev browser nginx axe poppler bench bench-load migrate catalog clean translations messages
 
 # axe-core for the browser tests' accessibility checks (tests/browser/test_accessibility.py),
 # fetched from the npm registry by `make test`; never committed (.venv is ignored).
@@ -48,12 +48,12 @@ catalog: migrate
 	$(FLASK) catalog load data/catalog.json
 
 ## Web on http://127.0.0.1:8000 plus a worker (and an embedded Redis unless REDIS_URL is set).
-run: catalog translations
+run: catalog translations poppler
 	$(BIN)/python -m service.runner
 
 ## The layers and the import rules first (.importlinter), then the whole suite: SQLite
 ## and PostgreSQL, the real Redis, S3 on moto, Chromium.
-test: install-dev browser nginx axe translations
+test: install-dev browser nginx axe poppler translations
 	$(BIN)/lint-imports --no-cache && $(BIN)/python -m pytest
 
 ## Debian's Chromium for the browser tests (Playwright drives it; no browser download).
@@ -61,6 +61,13 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: sudo apt-get install -y chromium"; fi; }
+
+## Poppler's pdftoppm, with which workers render a PDF's first page as its preview
+## (service/files/pdfs.py); without it PDFs are listed as "not previewable".
+poppler:
+	@command -v pdftoppm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq poppler-utils >/dev/null; \
+	  else echo "pdftoppm is missing: sudo apt-get install -y poppler-utils"; fi; }
 
 ## Debian's nginx (and envsubst, which renders deploy/nginx.conf), the production front
 ## end, for tests/deploy/test_nginx.py: the tests run their own nginx on loopback ports.
@@ -88,6 +95,7 @@ bench: install-dev
 	$(BIN)/python bench/upload.py
 	$(BIN)/python bench/routing.py
 	$(BIN)/python bench/paperwork.py
+	$(BIN)/python bench/previews.py
 	$(BIN)/python bench/throttled_upload.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/slow_clients.py

@@ -49,7 +49,8 @@ sys.path.insert(0, str(REPO))
 
 from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
 
-from service.paperwork import documents, dossier_content, images  # noqa: E402
+from service.files import images  # noqa: E402
+from service.paperwork import documents, dossier_content  # noqa: E402
 from service.paperwork.render import SandboxedFetcher, render_document  # noqa: E402
 
 RATIO_GOAL = 1.3

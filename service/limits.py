@@ -34,10 +34,12 @@ ACCEPTED_TYPES: Final[dict[str, str]] = {
     "image/webp": "WebP",
     "image/tiff": "TIFF",
     "application/dicom": "DICOM",
+    # Only the content of a CT or MRI disc (DICOM files); see DISC_* below.
+    "application/zip": "ZIP",
 }
 
 # What the file picker suggests; the server still decides from the bytes.
-ACCEPT_ATTRIBUTE: Final = ".pdf,.jpg,.jpeg,.png,.heic,.heif,.webp,.tif,.tiff,.dcm,application/pdf,image/*,application/dicom"
+ACCEPT_ATTRIBUTE: Final = ".pdf,.jpg,.jpeg,.png,.heic,.heif,.webp,.tif,.tiff,.dcm,.zip,application/pdf,image/*,application/dicom,application/zip"
 
 # The patient's request (`forms.request`, the API and its OpenAPI document), in characters.
 DESCRIPTION_MIN: Final = 20
@@ -99,3 +101,17 @@ ROTATE_PER_CLIENT: Final = "5 per hour"
 # this many days after it was asked, once per step, then never again
 # (service.cases.patient_mail.remind_questions).
 QUESTION_REMINDER_DAYS: Final = (3, 7)
+
+# A ZIP of a CT/MRI disc's content (service.files.studies), checked at intake from its
+# central directory and enforced again on the bytes actually expanded by the worker. A
+# disc of a few studies holds some hundreds to 1,500 files (slices, DICOMDIR, a viewer),
+# 50-500 MiB once expanded; the ZIP itself obeys MAX_FILE_BYTES.
+DISC_MAX_ENTRIES: Final = 2000
+DISC_MAX_UNCOMPRESSED_BYTES: Final = 512 * MIB
+# Per member, expanded over compressed size, judged once a member has expanded past
+# DISC_RATIO_FROM_BYTES. Real CT/MR slices deflate 2-5:1 (noise in the body), a slice with
+# large constant areas ~100:1 (tests' banded CT image: 95:1), an all-black 512x512 slice
+# ~360:1 but only 0.5 MiB, under the threshold. Deflate's own maximum is ~1032:1, where
+# bombs run; 200:1 past 1 MiB refuses them after 1 MiB of output, whatever they declare.
+DISC_MAX_RATIO: Final = 200
+DISC_RATIO_FROM_BYTES: Final = 1 * MIB

@@ -62,6 +62,7 @@ class Job(StrEnum):
     NOTIFY_CLINIC_OUTCOME = "notify_clinic_outcome"
     REMIND_CLINIC = "remind_clinic"
     SEND_LOST_LINKS = "send_lost_links"
+    DERIVE_FILE = "derive_file"
 
 
 def record(job: Job, *, case_id: int | None, **payload: Any) -> OutboxMessage:

@@ -17,6 +17,8 @@ from pypdf import PdfReader
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 
 from service import i18n, limits
+from service.files import images, studies
+from service.files import pdf_repair
 from service.i18n import gettext, ngettext
 from service.i18n import human_size
 
@@ -37,6 +39,7 @@ class Problem(StrEnum):
     COUNT = "count"
     UNREADABLE = "unreadable"
     PIXELS = "pixels"
+    DISC = "disc"
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ class IncomingFile:
 
 
 def accepted_labels() -> str:
-    """'PDF, JPEG, PNG, HEIC, WebP, TIFF or DICOM' (HEIF is shown with HEIC), in the
+    """'PDF, JPEG, PNG, HEIC, WebP, TIFF, DICOM or ZIP' (HEIF is shown with HEIC), in the
     page's language."""
     labels = [label for label in limits.ACCEPTED_TYPES.values() if label != "HEIF"]
     return gettext("%(items)s or %(last)s", items=", ".join(labels[:-1]), last=labels[-1])
@@ -175,8 +178,8 @@ def pixels_problem(name: str) -> FileProblem:
     )
 
 
-# What Pillow decodes without plugins (the dossier's figures too); HEIC/HEIF and DICOM
-# are stored as they are.
+# What Pillow decodes without plugins (the dossier's figures too); HEIC/HEIF (through
+# pillow-heif, `images.TYPES`) are held to the same pixel limit at intake.
 PILLOW_TYPES: Final = frozenset({"image/jpeg", "image/png", "image/webp", "image/tiff"})
 # Names that make a PDF do something when opened or clicked: scripts and program launches.
 _ACTIVE_KEYS: Final = frozenset({"/JS", "/JavaScript"})
@@ -197,6 +200,7 @@ _MAX_PDF_OBJECTS: Final = 200_000
 def _too_many_pixels(stream: BinaryIO) -> bool:
     """Pillow's decompression-bomb limit, from the header alone: a 10 MB PNG can
     declare dimensions that would take gigabytes to decode."""
+    images.register_heif()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -210,6 +214,33 @@ def _too_many_pixels(stream: BinaryIO) -> bool:
     finally:
         stream.seek(0)
     return width * height > Image.MAX_IMAGE_PIXELS
+
+
+def disc_problem(name: str, problem: studies.DiscProblem) -> FileProblem:
+    """Why a ZIP is refused, in words saying what ZIPs are for and which limit it crossed."""
+    Disc = studies.DiscProblem
+    if problem is Disc.TOO_MANY_ENTRIES:
+        message = gettext("%(name)s: the ZIP holds more than %(limit)s files; a disc's content is accepted "
+                          "up to %(limit)s files. Send each study in its own ZIP.",
+                          name=name, limit=i18n.format_integer(limits.DISC_MAX_ENTRIES))
+    elif problem is Disc.TOO_LARGE:
+        message = gettext("%(name)s: the ZIP expands to more than %(limit)s; a disc's content is accepted "
+                          "up to %(limit)s once expanded. Send each study in its own ZIP.",
+                          name=name, limit=i18n.format_size(limits.DISC_MAX_UNCOMPRESSED_BYTES))
+    elif problem is Disc.RATIO:
+        message = gettext("%(name)s: a file in this ZIP expands more than %(ratio)s times, which no disc's "
+                          "images do; the ZIP is refused.",
+                          name=name, ratio=i18n.format_integer(limits.DISC_MAX_RATIO))
+    elif problem is Disc.ENCRYPTED:
+        message = gettext("%(name)s: this ZIP is protected with a password, so the clinics could not open it; "
+                          "make it again without a password and send that.", name=name)
+    elif problem is Disc.NOT_ZIP:
+        message = gettext("%(name)s: this ZIP cannot be opened (it is damaged or incomplete); "
+                          "make it again from the disc and send the new file.", name=name)
+    else:
+        message = gettext("%(name)s: a ZIP is accepted only for the content of a CT or MRI disc "
+                          "(DICOM files); this one holds none.", name=name)
+    return FileProblem(name, Problem.DISC, message)
 
 
 class _PdfLocked(Exception):
@@ -229,20 +260,7 @@ def _readable(reader: PdfReader) -> bool:
             raise _PdfLocked from exc
         if not opened:
             raise _PdfLocked
-    pages = reader.pages
-    return len(pages) > 0 and all(_on_record(reader, page.get("/Contents")) for page in pages)
-
-
-def _on_record(reader: PdfReader, value: object) -> bool:
-    """Whether every object ``value`` refers to is in the cross-reference table: looked up,
-    not read."""
-    refs = value if isinstance(value, ArrayObject) else [value]
-    return all(
-        not isinstance(ref, IndirectObject)
-        or ref.idnum in reader.xref.get(ref.generation, {})
-        or ref.idnum in reader.xref_objStm
-        for ref in refs
-    )
+    return pdf_repair.pages_on_record(reader)
 
 
 def _release(reader: PdfReader) -> None:
@@ -295,8 +313,39 @@ def has_active_content(reader: PdfReader) -> bool:
 
 
 def _check_pdf(name: str, stream: BinaryIO) -> FileProblem | bool:
-    """Refuse a PDF pypdf cannot read or only with a password; otherwise whether it has
-    active content. The reader is released before returning."""
+    """Refuse a PDF no reader can open, or only with a password; otherwise whether it has
+    active content. pypdf reads first; a file it cannot read whole or only with
+    corrections (``pdf_repair``'s rule) is judged on qpdf's repaired copy, and it is the
+    patient's original that is stored. Readers are released before returning."""
+    reader: PdfReader | None = None
+    readable = False
+    try:
+        with pdf_repair.pypdf_warnings() as warned:
+            reader = PdfReader(stream, strict=False)
+            readable = _readable(reader)
+        if readable and not warned:
+            return has_active_content(reader)
+    except _PdfLocked:
+        return locked_pdf_problem(name)
+    except Exception as exc:  # untrusted input: whatever pypdf trips over, qpdf may still read it
+        log.info("uploaded PDF cannot be read by pypdf: %r", exc)
+    finally:
+        if reader is not None:
+            _release(reader)
+        stream.seek(0)
+    copy = pdf_repair.repaired(stream)
+    if copy is None:
+        # qpdf gave up; what pypdf read with its own corrections is all there is.
+        return _check_pdf_as_read(name, stream) if readable else unreadable_pdf_problem(name)
+    with copy:
+        checked = _check_pdf_as_read(name, copy)
+    if isinstance(checked, FileProblem) and readable:
+        return _check_pdf_as_read(name, stream)  # qpdf did worse than pypdf's own corrections
+    return checked
+
+
+def _check_pdf_as_read(name: str, stream: BinaryIO) -> FileProblem | bool:
+    """``_check_pdf`` on the form to judge, without another repair."""
     reader: PdfReader | None = None
     try:
         reader = PdfReader(stream, strict=False)
@@ -315,13 +364,16 @@ def _check_pdf(name: str, stream: BinaryIO) -> FileProblem | bool:
 
 
 def check_content(name: str, stream: BinaryIO, content_type: str) -> FileProblem | bool:
-    """Look inside a file of a proven type: a PDF pypdf cannot read (or only with a
+    """Look inside a file of a proven type: a PDF no reader can open (or only with a
     password) and an image over Pillow's pixel limit are refused; otherwise whether the
     file has active content."""
     if content_type == "application/pdf":
         return _check_pdf(name, stream)
-    if content_type in PILLOW_TYPES and _too_many_pixels(stream):
+    if content_type in images.TYPES and _too_many_pixels(stream):
         return pixels_problem(name)
+    if content_type == "application/zip":
+        problem = studies.check(stream)
+        return disc_problem(name, problem) if problem is not None else False
     return False
 
 

@@ -111,3 +111,16 @@ def retry_command(outbox_ids: tuple[int, ...]) -> None:
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(f"outbox {message_id}: queued again")
+
+
+@jobs_cli.command("derive-files")
+@with_appcontext
+def derive_files_command() -> None:
+    """Make the previews and clinic copies of files stored before they existed (after
+    upgrading to migration 0013); until then such files are withheld from clinics."""
+    from service import outbox as domain_outbox
+    from service.cases import derivatives
+
+    count = derivatives.schedule_missing(db.session)
+    domain_outbox.commit()
+    click.echo(f"{count} file(s) queued for previews and clinic copies")

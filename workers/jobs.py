@@ -18,14 +18,14 @@ from service.accounts import signin_links
 from service.cases import link_recovery
 from service.cases import assignment, erasure, inbound_mail, paperwork_store, referrals
 from service.cases import messages as messages_domain
-from service.cases import clinic_outcome, referral_clock
+from service.cases import clinic_outcome, derivatives, referral_clock
 from service.cases import patient_mail
 from service.cases import case_mail
 from service.cases.secrets_box import open_secret
 from service.cases.status import CaseStatus
 from service.extensions import db
 from service.links import external_url
-from service.models import Case, Referral
+from service.models import Attachment, Case, Referral
 from service.notifications import CLINIC_REFERRAL, PATIENT_CONFIRMATION, STAFF_CHOICE, emails, notify_once, reply_address
 from service.outbox import Job, record
 from service.store import get_storage
@@ -206,6 +206,14 @@ def send_lost_links(sealed_email: str, request: str) -> None:
     link_recovery.send_lost_links(open_secret(sealed_email), request)
 
 
+def derive_file(case_id: int, attachment_id: int) -> None:
+    """A file's previews and clinic copy, once (`derivatives.derive`); an erased case has none."""
+    case = _case(case_id)
+    attachment = db.session.get(Attachment, attachment_id)
+    if case is not None and attachment is not None and attachment.case_id == case_id:
+        derivatives.derive(attachment, get_storage(), secret=current_app.config["SECRET_KEY"])
+
+
 @dataclass(frozen=True)
 class JobSpec:
     func: Callable[..., None]
@@ -231,4 +239,5 @@ JOBS: dict[Job, JobSpec] = {
     Job.REMIND_CLINIC: JobSpec(remind_clinic, queues.NOTIFICATIONS),
     Job.NOTIFY_PATIENT_EVENT: JobSpec(notify_patient_event, queues.NOTIFICATIONS),
     Job.SEND_LOST_LINKS: JobSpec(send_lost_links, queues.NOTIFICATIONS),
+    Job.DERIVE_FILE: JobSpec(derive_file, queues.FILES),
 }

@@ -10,10 +10,12 @@ from rq import Queue
 ROUTING: Final = "routing"
 NOTIFICATIONS: Final = "notifications"
 PAPERWORK: Final = "paperwork"
+# Previews and clinic copies of the patients' files: before the dossiers that show them.
+FILES: Final = "files"
 DEFAULT: Final = "default"
 
 # Listening order: a worker drains earlier queues first (quick decisions before slow PDFs).
-ALL: Final[tuple[str, ...]] = (ROUTING, NOTIFICATIONS, PAPERWORK, DEFAULT)
+ALL: Final[tuple[str, ...]] = (ROUTING, NOTIFICATIONS, FILES, PAPERWORK, DEFAULT)
 
 
 def redis_connection() -> Redis:

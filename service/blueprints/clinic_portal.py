@@ -24,8 +24,8 @@ from werkzeug.wrappers import Response
 from forms.clinic import AskForm, DeclineForm, QuoteForm
 from service import outbox
 from service.accounts.guard import clinic_required, current_staff
-from service.blueprints import private
-from service.cases import events, messages, quotes, sla
+from service.blueprints import previews, private
+from service.cases import derivatives, events, messages, quotes, sla
 from service.cases.paperwork_store import dossier_slot
 from service.cases.status import CaseStatus, ReferralState, ReferralStatus
 from service.extensions import db
@@ -202,8 +202,9 @@ def _render(
     case = referral.case
     now = datetime.now(timezone.utc)
     released = referral.contact_released_at is not None
+    attachments = messages.clinic_attachments(referral)
     summary = dossier_content(
-        case, referral, messages.clinic_attachments(referral),
+        case, referral, derivatives.clinic_files(attachments),
         lambda a: url_for("clinic_portal.attachment", referral_id=referral.id, attachment_id=a.id),
         released=released, today=now.date(),
     )
@@ -227,6 +228,8 @@ def _render(
         includes=quotes.INCLUDES,
         download_ttl=current_app.config["DOWNLOAD_URL_TTL"],
         forwarded=messages.forwarded_for_clinic(referral),
+        files=derivatives.file_views(attachments),
+        released=released,
     ), status
 
 
@@ -270,15 +273,42 @@ def dossier(referral_id: int) -> Response:
 @writes_on_read
 @clinic_required
 def attachment(referral_id: int, attachment_id: int) -> Response:
+    """The file's de-identified copy; with `?original=1`, once the patient's contact
+    details are released to this clinic, the original (recorded as such)."""
     referral = _own_referral(referral_id)
-    found = db.session.get(Attachment, attachment_id)
-    if found is None or found.case_id != referral.case_id or found not in messages.clinic_attachments(referral):
-        abort(404)
+    found = _clinic_attachment(referral, attachment_id)
     # The name the clinic sees: redacted like the dossier's until the identity is released.
     summary = dossier_content(
         referral.case, referral, [found], lambda _a: "", released=referral.contact_released_at is not None
     )
-    return _download(referral, found.storage_key, summary.attachments[0].filename, found.content_type)
+    try:
+        download = derivatives.clinic_download(
+            found, referral, summary.attachments[0].filename,
+            original=request.args.get("original") == "1", actor=events.Actor.user(current_staff()),
+        )
+    except derivatives.Withheld as exc:
+        abort(409, str(exc))
+    return _download(referral, download.key, download.filename, download.content_type)
+
+
+@bp.get("/referrals/<int:referral_id>/attachments/<int:attachment_id>/previews/<int:derived_id>")
+@clinic_required
+def preview(referral_id: int, attachment_id: int, derived_id: int) -> Response:
+    """A worker-made preview (JPEG, no metadata) of a file whose clean copy is ready,
+    for the referral page's thumbnails; previews of withheld files are not served."""
+    referral = _own_referral(referral_id)
+    found = _clinic_attachment(referral, attachment_id)
+    row = derivatives.preview_of(found, derived_id)
+    if row is None or not derivatives.file_view(found).copy_ready:
+        abort(404)
+    return previews.inline(get_storage(), row)
+
+
+def _clinic_attachment(referral: Referral, attachment_id: int) -> Attachment:
+    found = db.session.get(Attachment, attachment_id)
+    if found is None or found.case_id != referral.case_id or found not in messages.clinic_attachments(referral):
+        abort(404)
+    return found
 
 
 # ---------------------------------------------------------------- answers

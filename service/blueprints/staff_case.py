@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from datetime import timezone
 from typing import TYPE_CHECKING, Any, Final
 
@@ -23,9 +22,9 @@ from forms.staff_case import FORMS, MANUAL, SUGGESTIONS, ActionForm, AssignForm,
 from service import limits, outbox
 from service.accounts.guard import current_staff, staff_required
 from service.accounts.roles import ADMIN, COORDINATOR, GRANTS
-from service.blueprints import private
+from service.blueprints import previews, private
 from service.blueprints.staff_queue import spreadsheet_safe
-from service.cases import events, workflow
+from service.cases import derivatives, events, workflow
 from service.cases.case_file import case_file
 from service.extensions import db
 from service.models import (
@@ -38,7 +37,6 @@ from service.models import (
 )
 from service.store import get_storage
 from service.sqlite_locks import writes_on_read
-from storage import content_disposition
 
 if TYPE_CHECKING:
     from service.blueprints.staff_messages import Reply
@@ -51,10 +49,8 @@ CONTEXTUAL: Final = {
     "request_info": "questions", "add_note": "notes", "route": "routing",
     "release_contact": "referrals", "record_choice": "referrals",
 }
-# Types a browser shows safely inline: images in <img>, PDFs in its own viewer.
-IMAGE_PREVIEW: Final = frozenset({"image/jpeg", "image/png", "image/webp"})
+# PDFs are shown in the browser's own viewer; every type also through its worker-made preview.
 PDF_PREVIEW: Final = frozenset({"application/pdf"})
-CHUNK: Final = 256 * 1024
 
 
 
@@ -115,7 +111,6 @@ def _render(
         forms=forms,
         actions=workflow.ACTIONS,
         close_reasons=workflow.CLOSED_REASON_LABELS,
-        image_preview=IMAGE_PREVIEW,
         pdf_preview=PDF_PREVIEW,
         manual_mode=MANUAL,
         suggestions_mode=SUGGESTIONS,
@@ -258,37 +253,27 @@ def document(reference: str, document_id: int) -> Response:
 @bp.get("/<reference>/attachments/<int:attachment_id>/preview")
 @staff_required()
 def preview(reference: str, attachment_id: int) -> Response:
-    """The file's bytes shown inline, for the case file's <img> and <iframe>.
-
-    Served here rather than through the store's short-lived link: those links force a
-    download (`Content-Disposition: attachment`, and the local store's responses may
-    not be framed), which no <iframe> can display, and S3 links would need the page to
-    trust the bucket's origin. Behind the staff session, so nobody else can fetch it."""
+    """A PDF shown inline in the case file's <iframe>, by the browser's own viewer (which
+    opens the broken PDFs scanner apps write, as pdf.js and PDFium do). Behind the staff
+    session; other types are shown through their worker-made preview (`derived`)."""
     case = _case_or_404(reference)
     a = _attachment(case, attachment_id)
-    if a.content_type not in IMAGE_PREVIEW | PDF_PREVIEW:
-        abort(404, "This type of file has no preview; download it instead.")
+    if a.content_type not in PDF_PREVIEW:
+        abort(404, "This type of file is shown through its preview image; download it instead.")
     if a.active_content:
         # Never handed to the browser's PDF viewer, which would run its scripts.
         abort(404, "This PDF contains active content (scripts) and is never shown in the browser; download it instead.")
-    try:
-        stream = get_storage().open(a.storage_key)
-    except FileNotFoundError:
-        abort(404)
+    return previews.inline_object(get_storage(), a.storage_key, filename=a.filename, content_type=a.content_type,
+                                  size=a.size)
 
-    def chunks() -> Iterator[bytes]:
-        with stream:
-            while block := stream.read(CHUNK):
-                yield block
 
-    response = Response(chunks(), mimetype=a.content_type, direct_passthrough=True)
-    response.headers["Content-Length"] = str(a.size)
-    response.headers["Content-Disposition"] = content_disposition(a.filename).replace("attachment", "inline", 1)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    if a.content_type in PDF_PREVIEW:
-        # Framed by the case file only; no other directive, so the browser's PDF viewer runs.
-        response.headers["Content-Security-Policy"] = "frame-ancestors 'self'"
-        response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    else:
-        response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'self'"
-    return response
+@bp.get("/<reference>/attachments/<int:attachment_id>/previews/<int:derived_id>")
+@staff_required()
+def derived(reference: str, attachment_id: int, derived_id: int) -> Response:
+    """A worker-made preview (JPEG) of the file or of one series of a disc: decoded once
+    by a worker, never on this request."""
+    case = _case_or_404(reference)
+    row = derivatives.preview_of(_attachment(case, attachment_id), derived_id)
+    if row is None:
+        abort(404, "This preview is not ready.")
+    return previews.inline(get_storage(), row)

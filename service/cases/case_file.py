@@ -10,7 +10,7 @@ from typing import Final
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.cases import messages, referrals, reply_templates, sla, workflow
+from service.cases import derivatives, messages, referrals, reply_templates, sla, workflow
 from service.cases.events import EventKind
 from service.cases.sla import CaseSla
 from service.cases.status import CaseStatus, ReferralStatus
@@ -61,6 +61,8 @@ class CaseFile:
     reply_language: str
     forward_targets: list[Referral]
     referral_names: dict[int, str]
+    # Each file's previews, clinic copy and (a disc's) series, by attachment id.
+    files: dict[int, derivatives.FileView]
 
     def template_context(self) -> dict[str, object]:
         """The fields as template variables (shallow: the rows stay the session's)."""
@@ -138,4 +140,5 @@ def case_file(session: Session, case: Case, viewer: User, *, page: int = 1) -> C
         # A message goes only to a clinic still working on the case (`forward_to_referral`).
         forward_targets=[r for r in case_referrals if r.status in ReferralStatus.open()],
         referral_names={r.id: r.clinic.name for r in case_referrals},
+        files=derivatives.file_views(case.attachments),
     )

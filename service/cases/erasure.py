@@ -19,6 +19,7 @@ from service.models import (
     Case,
     CaseEvent,
     CaseMessage,
+    DerivedFile,
     Document,
     IdempotencyKey,
     Notification,
@@ -42,6 +43,8 @@ FREE_TEXT: Final[dict[str, frozenset[str]]] = {
     "status_changed": frozenset({"question"}),
     # A file's name can say what it shows ("MRI knee.pdf").
     "file_opened": frozenset({"file"}),
+    "file_withheld": frozenset({"file"}),
+    "original_downloaded": frozenset({"file"}),
 }
 
 
@@ -111,8 +114,16 @@ def erase(case: Case, storage: Storage) -> None:
         return
     attachments = list(db.session.scalars(select(Attachment).where(Attachment.case_id == case.id)))
     documents = list(db.session.scalars(select(Document).where(Document.case_id == case.id)))
-    for key in [a.storage_key for a in attachments] + [d.storage_key for d in documents]:
+    # Previews and clinic copies, and a disc's list of members (their paths can name the patient).
+    derived = list(db.session.scalars(
+        select(DerivedFile).where(DerivedFile.attachment_id.in_([a.id for a in attachments]))
+    )) if attachments else []
+    keys = [d.storage_key for d in derived if d.storage_key] + [a.storage_key for a in attachments]
+    for key in keys + [d.storage_key for d in documents]:
         storage.delete(key)
+    for row in derived:
+        db.session.delete(row)
+    db.session.flush()
     for row in attachments + documents:
         db.session.delete(row)
     # The conversation keeps who wrote and when, not what (nor the names of refused files).
@@ -148,5 +159,6 @@ def erase(case: Case, storage: Storage) -> None:
         if FREE_TEXT[kind] & set(details or {}):
             kept = {k: v for k, v in details.items() if k not in FREE_TEXT[kind]}
             db.session.execute(update(CaseEvent).where(CaseEvent.id == event_id).values(details=kept))
-    events.record_event(case, events.Actor.SYSTEM, events.EventKind.DATA_ERASED, files=len(attachments), documents=len(documents))
+    events.record_event(case, events.Actor.SYSTEM, events.EventKind.DATA_ERASED, files=len(attachments), documents=len(documents),
+                        derived=len(derived))
     log.info("case %s: personal data erased (%d file(s), %d document(s))", case.reference, len(attachments), len(documents))

@@ -66,6 +66,8 @@ class EventKind(StrEnum):
     ESCALATION_IMPOSSIBLE = "escalation_impossible"
     LINK_ROTATED = "link_rotated"
     LINKS_EMAILED = "links_emailed"
+    FILE_WITHHELD = "file_withheld"
+    ORIGINAL_DOWNLOADED = "original_downloaded"
 
 
 def record_event(case: Case, actor: str, kind: EventKind, **details: Any) -> CaseEvent:
@@ -127,6 +129,8 @@ _DESCRIPTIONS: dict[EventKind, str] = {
     EventKind.ESCALATION_IMPOSSIBLE: "{late_clinic_name} did not answer within {hours} h and no other clinic can take the case: {reason}",
     EventKind.LINK_ROTATED: "The patient replaced the status link; the new one was e-mailed as an opener",
     EventKind.LINKS_EMAILED: "A link to the status page was e-mailed to the patient (asked on /s/lost)",
+    EventKind.FILE_WITHHELD: "{file} is withheld from clinics: no de-identified copy could be made ({reason})",
+    EventKind.ORIGINAL_DOWNLOADED: "{clinic_name} downloaded the original of {file} (contact details released)",
 }
 
 

@@ -18,7 +18,7 @@ from typing import Final
 from flask import current_app
 from sqlalchemy import func, select
 
-from service.cases import events, staging
+from service.cases import derivatives, events, staging
 from service.cases.references import next_reference
 from service.cases.secrets_box import seal
 from service.cases.status import CaseStatus
@@ -118,6 +118,8 @@ def _store_files(case: Case, files: list[IncomingFile], storage: Storage) -> lis
         for incoming, result in zip(files, stored)
     ]
     case.attachments.extend(attachments)
+    db.session.flush()
+    derivatives.schedule(attachments)
     return attachments
 
 

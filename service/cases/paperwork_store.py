@@ -15,9 +15,9 @@ from typing import Final
 
 from sqlalchemy import select
 
-from service.cases import messages, patient_mail, quotes
+from service.cases import derivatives, messages, patient_mail, quotes
 from service.extensions import db
-from service.models import Attachment, Case, Document, Quote, Referral
+from service.models import Case, Document, Quote, Referral
 from service.models.document import BOOKING_SUMMARY, VISA_LETTER
 from service.paperwork import (
     RenderedPdf,
@@ -88,15 +88,19 @@ def store_dossier(
     referral: Referral, storage: Storage, *, base_url: str, link_ttl: int, reply_to: str
 ) -> Saved:
     """The clinic's dossier: the case without the patient's identity (until staff
-    release it to this clinic), its files' time-limited links, images as figures and
-    PDFs as exhibits."""
+    release it to this clinic), its files' de-identified copies as time-limited links,
+    previews as figures (a disc's one per series) and PDFs as exhibits."""
     case = referral.case
 
-    def link_for(attachment: Attachment) -> str:
+    def link_for(file: derivatives.ClinicFile) -> str:
+        """The clean copy's link, under a neutral name (a file's own name can name the
+        patient); none for a file withheld or not ready."""
+        if not file.storage_key:
+            return ""
         url = storage.url(
-            attachment.storage_key,
-            filename=attachment.filename,
-            content_type=attachment.content_type,
+            file.storage_key,
+            filename=derivatives.copy_filename(f"{case.reference}-file-{file.id}", file.content_type),
+            content_type=file.content_type,
             expires_in=link_ttl,
         )
         return base_url + url if url.startswith("/") else url
@@ -106,7 +110,7 @@ def store_dossier(
             return stream.read()
 
     content = dossier_content(
-        case, referral, messages.clinic_attachments(referral), link_for,
+        case, referral, derivatives.clinic_files(messages.clinic_attachments(referral)), link_for,
         reply_to=reply_to, released=referral.contact_released_at is not None,
     )
     pdf = build_dossier_pdf(content, attachment_bytes)

@@ -1,6 +1,7 @@
 """The data model. Import models from here."""
 from service.models.case import Attachment, Case, CaseEvent, ReferenceCounter
 from service.models.catalog import CatalogVersion, Clinic, ClinicTreatment, Treatment
+from service.models.derived import DerivedFile
 from service.models.document import Document
 from service.models.idempotency import IdempotencyKey
 from service.models.message import CaseMessage, ReplyTemplate
@@ -20,6 +21,7 @@ __all__ = [
     "CatalogVersion",
     "Clinic",
     "ClinicTreatment",
+    "DerivedFile",
     "Document",
     "IdempotencyKey",
     "Notification",

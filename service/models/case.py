@@ -26,6 +26,7 @@ from service.models.status import CaseStatus
 from service.models.types import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
+    from service.models.derived import DerivedFile
     from service.models.quotes import Quote
     from service.models.staff import User
 
@@ -119,6 +120,8 @@ class Attachment(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="attachments")
+    # Previews and clinic copies made by workers (service.cases.derivatives).
+    derived: Mapped[list[DerivedFile]] = relationship(back_populates="attachment", order_by="DerivedFile.id")
 
 
 class CaseEvent(db.Model):

@@ -30,7 +30,7 @@ NOT_PROVIDED: Final = "not provided"
 REDACTED: Final = "[redacted]"
 
 PDF_TYPES: Final = frozenset({"application/pdf"})
-# HEIC/HEIF and DICOM are listed without a preview.
+# Decoded for a figure when the file has no worker-made preview (`AttachmentEntry.preview_key`).
 IMAGE_TYPES: Final = PILLOW_TYPES
 
 
@@ -58,6 +58,12 @@ class AttachmentEntry:
     original_filename: str = ""
     # Scripts or launch actions in the PDF (``Attachment.active_content``): withheld from exhibits.
     active_content: bool = False
+    # What a clinic's dossier knows of the worker's derived files (`service.cases.derivatives.
+    # ClinicFile`): why the file is not there yet or at all, its preview, a disc's series.
+    withheld: str | None = None
+    preview_key: str = ""
+    preview_sha256: str = ""
+    studies: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = ()
 
     @property
     def type_label(self) -> str:
@@ -338,6 +344,10 @@ def _entries(
             id=getattr(a, "id", None),
             link=link_for(a) if link_for is not None else None,
             active_content=bool(getattr(a, "active_content", False)),
+            withheld=getattr(a, "withheld", None),
+            preview_key=getattr(a, "preview_key", ""),
+            preview_sha256=getattr(a, "preview_sha256", ""),
+            studies=getattr(a, "studies", ()),
         )
         for number, a in enumerate(attachments, start=1)
     )

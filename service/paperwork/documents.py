@@ -27,12 +27,13 @@ import io
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from pypdf import PdfWriter
 
-from service.paperwork import exhibits, figures, images, wording
+from service.files import images
+from service.paperwork import exhibits, figures, wording
 from service.paperwork.content import (
     NOT_PROVIDED,
     AttachmentEntry,
@@ -81,6 +82,7 @@ class IndexRow:
     entry: AttachmentEntry
     status: str                 # "exhibit", "figure", "listed" (no preview) or "failed"
     label: str | None = None    # "Exhibit 1" / "Figure 2"
+    caption: str | None = None  # a disc's series figure: "Series 2 · CT · 20 images"
     anchor: str | None = None
     pages: int | None = None    # PDFs: their page count, when readable
     note: str | None = None     # "preview not available" / why it could not be included
@@ -99,6 +101,7 @@ class _Outcome:
     image: images.PreparedImage | None = None
     exhibit: exhibits.PreparedExhibit | None = None
     future: Future | None = None  # the image job, until collected
+    in_index: bool = True         # False for a disc's series figures: the disc has one row
 
 
 @dataclass
@@ -111,7 +114,7 @@ class PreparedDossier:
 
     @property
     def rows(self) -> list[IndexRow]:
-        return [outcome.row for outcome in self.outcomes]
+        return [outcome.row for outcome in self.outcomes if outcome.in_index]
 
     @property
     def exhibits(self) -> list[exhibits.PreparedExhibit]:
@@ -155,14 +158,33 @@ def prepare_dossier(
     the HTML, which does not depend on the images' pixels."""
     outcomes: list[_Outcome] = []
     exhibit_pages = 0
+    def figure(entry: AttachmentEntry, source: AttachmentEntry, *, caption: str | None = None,
+               in_index: bool = True) -> None:
+        outcome = _Outcome(IndexRow(entry, "figure", caption=caption), in_index=in_index)
+        if pool is None:
+            _finish_image(outcome, _image_job(source, attachment_bytes))
+        else:
+            outcome.future = pool.submit(_image_job, source, attachment_bytes)
+        outcomes.append(outcome)
+
     for entry in content.attachments:
-        if entry.is_image:
-            outcome = _Outcome(IndexRow(entry, "figure"))
-            if pool is None:
-                _finish_image(outcome, _image_job(entry, attachment_bytes))
-            else:
-                outcome.future = pool.submit(_image_job, entry, attachment_bytes)
-            outcomes.append(outcome)
+        if entry.withheld:
+            outcomes.append(_Outcome(IndexRow(entry, "listed", note=entry.withheld)))
+        elif entry.studies:
+            # A disc: one row saying what it holds, then one figure per series.
+            labels = "; ".join(label for label, _series in entry.studies)
+            shown = sum(len(series) for _label, series in entry.studies)
+            outcomes.append(_Outcome(IndexRow(
+                entry, "listed", note=labels + (f"; {shown} series shown as figures" if shown else "")
+            )))
+            for _label, series in entry.studies:
+                for caption, key, digest in series:
+                    figure(entry, replace(entry, storage_key=key, sha256=digest), caption=caption, in_index=False)
+        elif entry.preview_key and not entry.is_pdf:
+            # The worker's preview (HEIC, DICOM, TIFF's first page, photos): never the original decoded here.
+            figure(entry, replace(entry, storage_key=entry.preview_key, sha256=entry.preview_sha256))
+        elif entry.is_image:
+            figure(entry, entry)
         elif entry.is_pdf and entry.active_content:
             # Its pages could be drawn without the scripts, but a clinic should see that
             # this file was not what it seems, and open the original knowingly.
@@ -288,10 +310,11 @@ def _render_html(content: DossierContent, outcomes: list[_Outcome]) -> PreparedD
         if row.status == "figure":
             figure_no += 1
             anchor = f"figure-{figure_no}"
-            outcome.row = row = IndexRow(row.entry, "figure", label=f"Figure {figure_no}", anchor=anchor)
+            outcome.row = row = IndexRow(row.entry, "figure", label=f"Figure {figure_no}", anchor=anchor,
+                                         caption=row.caption)
             figure_list.append((f"{anchor}-frame", outcome))
             figure_context.append({"anchor": anchor, "frame": f"{anchor}-frame", "label": row.label,
-                                   "entry": row.entry})
+                                   "entry": row.entry, "caption": row.caption})
         elif row.status == "exhibit" and outcome.exhibit is not None:
             exhibit_no += 1
             anchor = f"exhibit-{exhibit_no}"
@@ -306,7 +329,7 @@ def _render_html(content: DossierContent, outcomes: list[_Outcome]) -> PreparedD
     html = render_template(
         "paperwork/dossier.html",
         c=content,
-        rows=[o.row for o in outcomes],
+        rows=[o.row for o in outcomes if o.in_index],
         figures=figure_context,
         exhibit_pages=pages,
         prepared_on=wording.format_date(content.prepared_on, "en"),

@@ -25,6 +25,7 @@ from pypdf import PageObject, PdfReader, PdfWriter, Transformation
 from pypdf.errors import PyPdfError
 from pypdf.generic import FloatObject
 
+from service.files import pdf_repair
 from service.paperwork.figures import own_resources
 
 log = logging.getLogger(__name__)
@@ -142,8 +143,16 @@ def _upright(page: PageObject) -> tuple[Transformation, float, float]:
 
 
 def _open(data: bytes) -> PdfReader:
+    """pypdf's reader of the PDF, of qpdf's repaired copy when pypdf cannot read the
+    original whole (`pdf_repair`): a scanner app's PDF without a cross-reference table
+    is still an exhibit."""
     try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
+        stream = io.BytesIO(data)
+        form, repaired = pdf_repair.readable_form(stream)
+        if repaired:
+            with form:
+                stream = io.BytesIO(form.read())
+        reader = PdfReader(stream, strict=False)
         if reader.is_encrypted:
             try:
                 opened = reader.decrypt("")

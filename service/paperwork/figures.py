@@ -15,7 +15,7 @@ from typing import Final
 from pypdf import PdfWriter
 from pypdf.generic import ArrayObject, DictionaryObject, NameObject, NumberObject, StreamObject
 
-from service.paperwork.images import PreparedImage
+from service.files.images import PreparedImage
 
 # At most one image pixel per CSS pixel (96 dpi): a tiny scan is not blown up to fill the frame.
 MAX_POINTS_PER_PIXEL: Final = 0.75

@@ -50,6 +50,13 @@ FIGURES: dict[str, list[str]] = {
         rf"^nginx +form page latency  p50 {NUMBER} s",
         r"^PASS: behind nginx",
     ],
+    "previews.py": [
+        rf"^HEIC {NUMBER}×{NUMBER} \({NUMBER} MB\)$",
+        rf"^CT disc {NUMBER}×{NUMBER}×{NUMBER} \({NUMBER} MB\)$",
+        rf"^PDF scan, {NUMBER} pages of {NUMBER}×{NUMBER} \({NUMBER} MB\)$",
+        rf"^  time per preview  ours {NUMBER} s  library {NUMBER} s  ratio {NUMBER}×",
+        rf"^  peak RSS          ours {NUMBER} MiB  library {NUMBER} MiB  ratio {NUMBER}×",
+    ],
 }
 
 

@@ -316,7 +316,7 @@ def test_request_form_in_every_state_passes_axe_fits_and_stays_on_its_origin(
     # Files picked: one uploading (throttled), one uploaded, one the server refuses.
     head = files.pdf("Scan")
     picked = write_files(tmp_path, {
-        "lab-result.pdf": files.pdf(), "scan.pdf": files.zip_archive(),
+        "lab-result.pdf": files.pdf(), "scan.pdf": files.elf_executable(),
         "mri-knee.pdf": head + b"\0" * (2 * MIB - len(head)),
     })
     page.locator("#files").set_input_files(picked[:2])
@@ -482,7 +482,7 @@ def test_error_summary_links_move_focus_to_their_fields(page: Page, screenshot, 
 def test_file_picker_and_upload_buttons_work_from_the_keyboard(
     page: Page, tmp_path: Path, screenshot, browser_log
 ) -> None:
-    picked = write_files(tmp_path, {"lab-result.pdf": files.pdf(), "scan.pdf": files.zip_archive()})
+    picked = write_files(tmp_path, {"lab-result.pdf": files.pdf(), "scan.pdf": files.elf_executable()})
     open_form(page, "en")
     # Every file dialog that opens (kept listening, so none opens unseen, e.g. from the
     # Enter that removes the last file and moves focus to the picker).

@@ -15,7 +15,7 @@ from tests.fixtures.forms import valid_request
 
 REFERENCE = re.compile(r"MT-\d{4}-\d{6}")
 STATUS_PATH = re.compile(r"/s/[^/?#]+$")
-ACCEPTED_TYPES = "PDF, JPEG, PNG, HEIC, WebP, TIFF or DICOM"
+ACCEPTED_TYPES = "PDF, JPEG, PNG, HEIC, WebP, TIFF, DICOM or ZIP"
 
 # Form field name -> (visible label, how to set it).
 TEXT_FIELDS = {
@@ -229,7 +229,7 @@ def test_file_the_server_refuses_is_named_and_typed_values_are_kept(
     """The plain multipart form (JavaScript off). With JavaScript the file goes up as it is
     picked and the server's refusal shows on its row: tests/browser/test_uploads.py."""
     page = make_page(java_script_enabled=False)
-    disguised = write_files(tmp_path, {"scan.pdf": files.zip_archive()})
+    disguised = write_files(tmp_path, {"scan.pdf": files.elf_executable()})
     values = valid_request(language="en")
 
     page.goto("/requests/new")
@@ -305,7 +305,7 @@ def test_request_form_fits_a_360px_screen(make_page, screenshot, browser_log) ->
 @pytest.mark.browser
 def test_long_file_names_wrap_on_a_360px_screen(make_page, tmp_path: Path, screenshot) -> None:
     long_name = "MRT_knee_left_side_" + "x" * 60 + ".pdf"
-    (refused,) = write_files(tmp_path, {long_name: files.zip_archive()})
+    (refused,) = write_files(tmp_path, {long_name: files.elf_executable()})
     # With JavaScript: the file's row, refused by the server after its first bytes.
     page = make_page(viewport={"width": 360, "height": 740}, device_scale_factor=1)
     page.goto("/requests/new")

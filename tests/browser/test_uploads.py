@@ -292,7 +292,7 @@ def test_a_failed_file_blocks_sending_until_removed_and_the_form_fits_360px(
     make_page, tmp_path: Path, screenshot, browser_log
 ) -> None:
     long_name = "MRT_knee_left_side_" + "x" * 60 + ".pdf"
-    picked = write_files(tmp_path, {"scan.pdf": files.zip_archive(), long_name: files.pdf(), "photo.jpg": files.jpeg()})
+    picked = write_files(tmp_path, {"scan.pdf": files.elf_executable(), long_name: files.pdf(), "photo.jpg": files.jpeg()})
 
     desktop = make_page()
     desktop.goto("/requests/new")
@@ -302,7 +302,7 @@ def test_a_failed_file_blocks_sending_until_removed_and_the_form_fits_360px(
     # The browser cannot tell a disguised file; the server reads its bytes after the first chunk.
     expect(failed).to_have_attribute("data-state", "failed", timeout=UPLOAD_TIMEOUT_MS)
     expect(failed.locator(".upload-state")).to_have_text(
-        "Failed: this type is not accepted; use PDF, JPEG, PNG, HEIC, WebP, TIFF or DICOM."
+        "Failed: this type is not accepted; use PDF, JPEG, PNG, HEIC, WebP, TIFF, DICOM or ZIP."
     )
     expect(failed.get_by_role("button", name="Retry scan.pdf")).to_be_visible()
     expect_done(desktop, [long_name, "photo.jpg"])

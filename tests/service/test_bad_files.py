@@ -4,6 +4,7 @@ stored under a safe display name; a PDF with scripts is accepted but flagged, ne
 inline and withheld from the dossier."""
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import unicodedata
@@ -20,7 +21,7 @@ from service import i18n, limits, uploads
 from service.extensions import db
 from service.models import Attachment, Case, Document, Referral
 from service.paperwork.documents import WITHHELD_ACTIVE
-from tests.fixtures import files, hostile
+from tests.fixtures import broken_pdfs, files, hostile
 from tests.fixtures.forms import upload, valid_request
 from tests.fixtures.staff import sign_in
 from tests.service.paperwork.pdfs import flat, page_texts
@@ -63,7 +64,9 @@ REFUSED = {
     ),
     "executable-named-pdf": (lambda: [(files.windows_executable(), "report.pdf")],
                              ["report.pdf", "this type is not accepted", "PDF, JPEG"], 415),
-    "zip-named-pdf": (lambda: [(files.zip_archive(), "scan.pdf")], ["scan.pdf", "this type is not accepted"], 415),
+    "zip-named-pdf": (lambda: [(files.zip_archive(), "scan.pdf")],
+                      ["scan.pdf", "a ZIP is accepted only for the content of a CT or MRI disc"], 422),
+    "elf-named-pdf": (lambda: [(files.elf_executable(), "scan.pdf")], ["scan.pdf", "this type is not accepted"], 415),
     "decompression-bomb": (
         lambda: [(hostile.png_declaring(20_000, 20_000), "xray.png")],
         ["xray.png", "too many pixels", f"the limit is {Image.MAX_IMAGE_PIXELS:,} pixels"],
@@ -72,7 +75,7 @@ REFUSED = {
     "bomb-under-pillows-error-limit": (
         lambda: [(hostile.png_declaring(10_000, 10_000), "scan.png")], ["scan.png", "too many pixels"], 422,
     ),
-    "truncated-pdf": (lambda: [(hostile.truncated_pdf(), "lab.pdf")], ["lab.pdf", "cannot be read", "damaged"], 422),
+    "pdf-no-reader-opens": (lambda: [(broken_pdfs.garbage(), "lab.pdf")], ["lab.pdf", "cannot be read", "damaged"], 422),
     "password-pdf": (lambda: [(hostile.locked_pdf(), "locked.pdf")], ["locked.pdf", "locked with a password"], 422),
 }
 
@@ -122,6 +125,42 @@ def test_a_readable_pdf_and_an_ordinary_image_still_pass(client):
     response = _post(client, API, parts)
     assert response.status_code == 201, response.get_json()
     assert [a["filename"] for a in response.get_json()["attachments"]] == ["lab.pdf", "big.png", "no-printing.pdf"]
+
+
+# ---------------------------------------------------------------- broken PDFs viewers open
+
+# Every broken shape, and a download cut part way through its content (what survives is shown).
+BROKEN_PDFS = {**{f"{shape}.pdf": make for shape, make in broken_pdfs.SHAPES.items()},
+               "cut-part-way.pdf": hostile.truncated_pdf}
+
+
+@pytest.mark.parametrize("door", [FORM, API])
+def test_broken_pdfs_viewers_open_are_accepted_and_stored_byte_for_byte(client, storage, door):
+    """The checks read qpdf's repaired copy; what is stored is what the patient sent."""
+    payload = {name: make() for name, make in BROKEN_PDFS.items()}
+    response = _post(client, door, list((content, name) for name, content in payload.items()))
+    assert response.status_code == (303 if door == FORM else 201), response.text
+    stored = {a.filename: a for a in _latest_case().attachments}
+    assert set(stored) == set(payload)
+    for name, content in payload.items():
+        attachment = stored[name]
+        assert (attachment.content_type, attachment.size) == ("application/pdf", len(content))
+        assert attachment.sha256 == hashlib.sha256(content).hexdigest(), name
+        with storage.open(attachment.storage_key) as stream:
+            assert hashlib.sha256(stream.read()).hexdigest() == hashlib.sha256(content).hexdigest(), name
+
+
+def test_a_resumable_upload_of_a_broken_pdf_is_accepted_as_sent(client, storage):
+    content = broken_pdfs.no_xref()
+    location, sent = _tus_upload(client, content, "scan.pdf")
+    assert sent.status_code == 204
+    response = client.post("/requests/new", data=valid_request(upload_ids=[location.rsplit("/", 1)[1]]),
+                           content_type="multipart/form-data")
+    assert response.status_code == 303
+    [attachment] = _latest_case().attachments
+    assert attachment.sha256 == hashlib.sha256(content).hexdigest()
+    with storage.open(attachment.storage_key) as stream:
+        assert stream.read() == content
 
 
 # ---------------------------------------------------------------- filenames
@@ -309,6 +348,8 @@ def test_the_dossier_withholds_a_flagged_pdf_and_carries_no_script(app, client, 
     from workers import jobs
 
     with app.app_context():
+        for attachment in scripted_case.attachments:  # the worker's files queue comes first
+            jobs.derive_file(scripted_case.id, attachment.id)
         jobs.route_case(scripted_case.id)
         db.session.commit()
         referral = db.session.scalars(select(Referral).where(Referral.case_id == scripted_case.id)).first()
@@ -358,7 +399,7 @@ def _tus_upload(client, content: bytes, name: str):
     return location, sent
 
 
-@pytest.mark.parametrize("kind", ["decompression-bomb", "truncated-pdf"])
+@pytest.mark.parametrize("kind", ["decompression-bomb", "pdf-no-reader-opens"])
 def test_a_resumable_upload_gets_the_same_look_inside_once_complete(client, storage, kind):
     from service.models import StagedUpload
 

@@ -20,8 +20,9 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "service" / "templates"
 # Rendered to PDF by WeasyPrint (its own sandbox), never served to a browser.
 PAPERWORK = TEMPLATES / "paperwork"
 HTTPS = "https://medtour.test"
-# The one response that may be framed: a file's preview inside the staff case page
-# (same origin only, `default-src 'none'`; see service/blueprints/staff_case.py).
+# The one response that may be framed: a PDF inside the staff case page, by the browser's
+# own viewer (same origin only, and no other directive: `object-src` would block the
+# viewer; see service/blueprints/previews.py).
 FRAMED_PREVIEW = "/staff/cases/<reference>/attachments/<int:attachment_id>/preview"
 
 
@@ -33,7 +34,7 @@ def directives(policy: str) -> dict[str, list[str]]:
     return parsed
 
 
-def assert_secure_headers(response, *, https: bool = False, framed_by: str = "'none'") -> None:
+def assert_secure_headers(response, *, https: bool = False) -> None:
     """What every response must carry (the tests of other modules call this too)."""
     where = f"{response.request.method} {response.request.path} → {response.status_code}"
     policy = directives(response.headers.get("Content-Security-Policy", ""))
@@ -44,7 +45,7 @@ def assert_secure_headers(response, *, https: bool = False, framed_by: str = "'n
     script = effective("script-src")
     assert script, f"{where}: no script-src"
     assert "'unsafe-inline'" not in script and "'unsafe-eval'" not in script, where
-    assert policy.get("frame-ancestors") == [framed_by], where
+    assert policy.get("frame-ancestors") == ["'none'"], where
     assert effective("object-src") == ["'none'"], where
     assert response.headers.get("X-Content-Type-Options") == "nosniff", where
     hsts = response.headers.get("Strict-Transport-Security")
@@ -69,8 +70,14 @@ def test_every_route_of_the_table_answers_with_the_security_headers(app, client,
     options = {"base_url": HTTPS} if https else {}
     seen = 0
     for row, response in each_response(client, world, **options):
-        preview = row.rule == FRAMED_PREVIEW and response.status_code == 200
-        assert_secure_headers(response, https=https, framed_by="'self'" if preview else "'none'")
+        if row.rule == FRAMED_PREVIEW and response.status_code == 200:
+            assert response.mimetype == "application/pdf"
+            assert response.headers["Content-Security-Policy"] == "frame-ancestors 'self'"
+            assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
+            assert response.headers["X-Content-Type-Options"] == "nosniff"
+            assert ("Strict-Transport-Security" in response.headers) == https
+        else:
+            assert_secure_headers(response, https=https)
         seen += 1
     assert seen > 50
 

@@ -24,7 +24,7 @@ from service.uploads import (
     inspect,
     safe_filename,
 )
-from tests.fixtures import files, hostile, scans
+from tests.fixtures import broken_pdfs, files, hostile, scans
 
 
 @pytest.mark.parametrize("mime", list(files.ACCEPTED))
@@ -43,14 +43,14 @@ def test_avif_is_not_mistaken_for_heif():
 
 
 @pytest.mark.parametrize(
-    "make", [files.zip_archive, files.elf_executable, files.windows_executable, lambda: b"plain text notes"]
+    "make", [files.elf_executable, files.windows_executable, lambda: b"plain text notes"]
 )
 def test_other_types_are_refused_whatever_the_name(make):
     result = inspect("scan.pdf", io.BytesIO(make()), limits.MAX_FILE_BYTES)
     assert isinstance(result, FileProblem)
     assert result.problem is Problem.TYPE
     assert result.message == (
-        "scan.pdf: this type is not accepted; use PDF, JPEG, PNG, HEIC, WebP, TIFF or DICOM."
+        "scan.pdf: this type is not accepted; use PDF, JPEG, PNG, HEIC, WebP, TIFF, DICOM or ZIP."
     )
 
 
@@ -174,11 +174,90 @@ def test_the_pdf_reader_is_freed_as_soon_as_the_check_answers(monkeypatch, make)
     assert len(readers) == 1 and not alive
 
 
-def test_a_page_whose_content_object_is_missing_is_refused():
-    """The cheap stand-in for reading every page: its content objects must be on record."""
+def test_a_page_whose_content_object_is_missing_is_judged_on_the_repaired_copy(monkeypatch):
+    """The cheap stand-in for reading every page: a content object not on record sends the
+    file to qpdf, which reads the page as viewers show it (blank), so it is accepted."""
+    repairs = []
+    real = uploads.pdf_repair.repaired
+    monkeypatch.setattr(uploads.pdf_repair, "repaired", lambda stream: repairs.append(1) or real(stream))
     data = files.pdf().replace(b"/Contents 4 0 R", b"/Contents 9 0 R")
+    assert check_content("lab.pdf", io.BytesIO(data), "application/pdf") is False
+    assert repairs == [1]
+
+
+def test_a_page_tree_without_a_page_is_refused_even_after_repair():
+    data = files.pdf().replace(b"/Kids [3 0 R]", b"/Kids [9 0 R]")
     result = check_content("lab.pdf", io.BytesIO(data), "application/pdf")
     assert isinstance(result, FileProblem) and result.problem is Problem.UNREADABLE
+
+
+# ---------------------------------------------------------------- broken PDFs viewers open
+
+
+@pytest.mark.parametrize("shape", list(broken_pdfs.SHAPES))
+def test_a_broken_pdf_viewers_open_is_accepted_as_the_patient_sent_it(shape):
+    data = broken_pdfs.SHAPES[shape]()
+    stream = io.BytesIO(data)
+    result = inspect("scan.pdf", stream, limits.MAX_FILE_BYTES)
+    assert isinstance(result, IncomingFile), result
+    assert (result.content_type, result.size, result.active_content) == ("application/pdf", len(data), False)
+    assert result.stream is stream and stream.tell() == 0 and stream.read() == data  # the original bytes
+
+
+def test_a_pdf_no_reader_opens_is_refused_by_name():
+    result = inspect("МРТ колена.pdf", io.BytesIO(broken_pdfs.garbage()), limits.MAX_FILE_BYTES)
+    assert isinstance(result, FileProblem) and result.problem is Problem.UNREADABLE
+    assert result.message == ("МРТ колена.pdf: this PDF cannot be read (it is damaged or incomplete); "
+                              "save or export it again and send the new file.")
+
+
+@pytest.mark.parametrize("where", hostile.SCRIPT_PLACES)
+def test_the_active_content_check_runs_on_the_repaired_copy(where):
+    """pypdf cannot read the broken original at all: the script is found in qpdf's copy."""
+    data = broken_pdfs.without_xref(hostile.pdf_with_script(where))
+    with pytest.raises(Exception):
+        PdfReader(io.BytesIO(data)).pages[0]
+    result = inspect("scripted.pdf", io.BytesIO(data), limits.MAX_FILE_BYTES)
+    assert isinstance(result, IncomingFile) and result.active_content is True
+
+
+def test_a_broken_pdf_locked_with_a_password_is_still_refused():
+    data = broken_pdfs.without_xref(hostile.locked_pdf("secret"))
+    result = inspect("locked.pdf", io.BytesIO(data), limits.MAX_FILE_BYTES)
+    assert isinstance(result, FileProblem) and result.problem is Problem.UNREADABLE
+
+
+@pytest.fixture
+def broken_scan_file(tmp_path: Path) -> Iterator[BinaryIO]:
+    """A 10 MB scan without its cross-reference table, on disk as Werkzeug spools it."""
+    path = tmp_path / "scan.pdf"
+    path.write_bytes(broken_pdfs.broken_scan(limits.MAX_FILE_BYTES - 4096))
+    with path.open("rb") as stream:
+        yield stream
+
+
+REPAIR_PEAK_BYTES = 3 * 1024 * 1024
+"""The repair path's peak Python memory for a 10 MB broken scan (measured: 2.1 MB, the
+1 MiB copy buffer and the 1 MiB the repaired copy is spooled in before it goes to disk)."""
+
+
+def test_repairing_a_10_mb_scan_holds_it_in_memory_not_even_once(broken_scan_file):
+    """qpdf reads a copy on disk and writes the repaired one to a spooled file: the image,
+    nearly all of the 10 MB, is never in Python's memory, and nothing is kept."""
+    assert check_content("scan.pdf", broken_scan_file, "application/pdf") is False
+    gc.disable()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(3):
+            assert check_content("scan.pdf", broken_scan_file, "application/pdf") is False
+            assert broken_scan_file.tell() == 0
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        gc.enable()
+    assert peak - before < REPAIR_PEAK_BYTES, f"peak {peak - before:,} bytes"
+    assert current - before < 256 * 1024, f"kept {current - before:,} bytes"
 
 
 def test_a_scan_made_for_the_tests_is_a_valid_pdf_of_the_size_asked():

@@ -53,3 +53,30 @@ def test_worker_reports_unreachable_redis(app):
         app.config["REDIS_URL"] = previous
     assert result.exit_code != 0
     assert "cannot reach Redis" in result.output
+
+
+def test_derive_files_queues_the_files_stored_before_previews_existed(app, client, storage):
+    from sqlalchemy import delete, select
+
+    from service.extensions import db
+    from service.models import DerivedFile, OutboxMessage
+    from tests.fixtures import files
+    from tests.fixtures.cases import run_worker, submit
+    from tests.fixtures.forms import upload
+
+    done = submit(client, files=[upload(files.png(), "done.png")])
+    run_worker(app)
+    old = submit(client, files=[upload(files.png(), "old.png")], email="old@example.org")
+    # As a file stored before migration 0013: no derived rows, no job.
+    db.session.execute(delete(OutboxMessage).where(OutboxMessage.case_id == old.id))
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["jobs", "derive-files"])
+    assert result.exit_code == 0, result.output
+    assert "1 file(s) queued" in result.output
+    [queued] = db.session.scalars(select(OutboxMessage).where(OutboxMessage.job == "derive_file",
+                                                              OutboxMessage.case_id == old.id))
+    assert queued.payload == {"attachment_id": old.attachments[0].id}
+    assert not db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.job == "derive_file", OutboxMessage.case_id == done.id, OutboxMessage.status == "pending")).all()
+    run_worker(app)
+    assert db.session.scalars(select(DerivedFile).where(DerivedFile.attachment_id == old.attachments[0].id)).all()

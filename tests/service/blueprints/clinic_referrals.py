@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from service.accounts.roles import CLINIC
+from service.cases import derivatives
 from service.cases.paperwork_store import DOSSIER, document_key, dossier_slot
 from service.cases.status import CaseStatus
 from service.extensions import db
@@ -45,14 +46,9 @@ def referral_to(clinic: Clinic, *, age: timedelta = timedelta(hours=1), referral
 
 
 def store_files(referral: Referral, storage) -> tuple[Document, list[Attachment]]:
-    """The referral's dossier PDF and two attachments, stored for real."""
+    """The referral's dossier PDF and two attachments, stored for real, the attachments
+    with the previews and clinic copies the worker makes of them."""
     case = referral.case
-    slot = dossier_slot(referral.id)
-    key = document_key(case.id, slot)
-    stored = storage.put(key, io.BytesIO(files.pdf("Dossier")), content_type="application/pdf", filename="d.pdf")
-    dossier = Document(case_id=case.id, referral_id=referral.id, kind=DOSSIER, slot=slot, language="en",
-                       storage_key=key, size=stored.size, sha256=stored.sha256, pages=1)
-    db.session.add(dossier)
     attachments = []
     for name, content_type, data in (("knee.png", "image/png", files.png()),
                                      ("report.pdf", "application/pdf", files.pdf())):
@@ -62,6 +58,15 @@ def store_files(referral: Referral, storage) -> tuple[Document, list[Attachment]
                                 size=stored.size, sha256=stored.sha256)
         db.session.add(attachment)
         attachments.append(attachment)
+    db.session.flush()
+    for attachment in attachments:  # what the worker does for every stored file
+        derivatives.derive(attachment, storage, secret="test")
+    slot = dossier_slot(referral.id)
+    key = document_key(case.id, slot)
+    stored = storage.put(key, io.BytesIO(files.pdf("Dossier")), content_type="application/pdf", filename="d.pdf")
+    dossier = Document(case_id=case.id, referral_id=referral.id, kind=DOSSIER, slot=slot, language="en",
+                       storage_key=key, size=stored.size, sha256=stored.sha256, pages=1)
+    db.session.add(dossier)
     db.session.commit()
     return dossier, attachments
 

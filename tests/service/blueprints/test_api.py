@@ -84,7 +84,7 @@ def test_api_needs_no_csrf_token(app, db_session, spec):
         (lambda: {"files": [upload(files.png(), f"{i}.png") for i in range(11)]}, 422, "files",
          "You picked 11 files; at most 10 files can be attached."),
         (lambda: {"files": [upload(files.elf_executable(), "report.pdf")]}, 415, "files",
-         "report.pdf: this type is not accepted; use PDF, JPEG, PNG, HEIC, WebP, TIFF or DICOM."),
+         "report.pdf: this type is not accepted; use PDF, JPEG, PNG, HEIC, WebP, TIFF, DICOM or ZIP."),
         (lambda: {"files": [upload(files.pdf() + b"\0" * limits.MAX_FILE_BYTES, "big.pdf")]}, 413, "files",
          "big.pdf: the file is just over 10 MB"),
         # PostgreSQL refuses a NUL in a query parameter: a tampered select names nothing.

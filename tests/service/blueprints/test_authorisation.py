@@ -20,7 +20,7 @@ from flask import Flask
 
 from service.accounts.roles import ADMIN, COORDINATOR
 from service.blueprints.tus import TUS_VERSION
-from service.cases import messages, quotes, reply_templates
+from service.cases import derivatives, messages, quotes, reply_templates
 from service.cases.paperwork_store import CONFIRMATION, document_key
 from service.cases.tokens import new_token
 from service.extensions import db
@@ -53,6 +53,8 @@ class World:
     download: str
     foreign_upload: str
     message_id: int  # a message the patient wrote on the case
+    pdf_id: int      # the case's PDF (shown inline to staff)
+    preview_id: int  # the worker-made preview of the first file
 
     @property
     def ref(self) -> str:
@@ -159,6 +161,8 @@ TABLE: tuple[Row, ...] = (
     Row("GET", "/clinic/referrals/<int:referral_id>/dossier", lambda w: f"{w.portal}/dossier", portal(303)),
     Row("GET", "/clinic/referrals/<int:referral_id>/attachments/<int:attachment_id>",
         lambda w: f"{w.portal}/attachments/{w.attachment_id}", portal(303)),
+    Row("GET", "/clinic/referrals/<int:referral_id>/attachments/<int:attachment_id>/previews/<int:derived_id>",
+        lambda w: f"{w.portal}/attachments/{w.attachment_id}/previews/{w.preview_id}", portal(200)),
     Row("POST", "/clinic/referrals/<int:referral_id>/ask", lambda w: f"{w.portal}/ask", portal(303),
         lambda w: {"question": "Is there an MRI?"}),
     Row("POST", "/clinic/referrals/<int:referral_id>/revise", lambda w: f"{w.portal}/revise", portal(303),
@@ -177,7 +181,9 @@ TABLE: tuple[Row, ...] = (
     Row("GET", "/staff/cases/<reference>/attachments/<int:attachment_id>",
         lambda w: f"/staff/cases/{w.ref}/attachments/{w.attachment_id}", STAFF_REDIRECT),
     Row("GET", "/staff/cases/<reference>/attachments/<int:attachment_id>/preview",
-        lambda w: f"/staff/cases/{w.ref}/attachments/{w.attachment_id}/preview", STAFF_PAGE),
+        lambda w: f"/staff/cases/{w.ref}/attachments/{w.pdf_id}/preview", STAFF_PAGE),
+    Row("GET", "/staff/cases/<reference>/attachments/<int:attachment_id>/previews/<int:derived_id>",
+        lambda w: f"/staff/cases/{w.ref}/attachments/{w.attachment_id}/previews/{w.preview_id}", STAFF_PAGE),
     Row("GET", "/staff/cases/<reference>/documents/<int:document_id>",
         lambda w: f"/staff/cases/{w.ref}/documents/{w.document_id}", STAFF_REDIRECT),
     Row("POST", "/staff/cases/<reference>/actions/<action>",
@@ -293,6 +299,7 @@ def build_world(app: Flask, storage, principal: str) -> World:
         case=case, token=token if principal == "patient" else new_token()[0], referral=referral, quote=quote,
         attachment_id=attachments[0].id, document_id=confirmation.id, target=make_user(COORDINATOR),
         download=download, foreign_upload=_foreign_upload(app), message_id=message.id,
+        pdf_id=attachments[1].id, preview_id=derivatives.file_view(attachments[0]).preview.id,
     )
 
 

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from service.extensions import db
-from service.models import Attachment, CaseEvent, Document, Quote, Referral
+from service.models import Attachment, CaseEvent, DerivedFile, Document, Quote, Referral
+from service.models.derived import Purpose
 from tests.fixtures.staff import sign_in
 from tests.service.blueprints.clinic_referrals import (
     clinic_user,
@@ -36,6 +37,8 @@ def _urls(app, referral_id: int, attachment_ids: list[int]) -> list[tuple[str, s
     for rule in _portal_rules(app):
         methods = sorted(rule.methods - {"HEAD", "OPTIONS"})
         fills = [{"attachment_id": a} for a in attachment_ids] if "attachment_id" in rule.arguments else [{}]
+        if "derived_id" in rule.arguments:  # a file's real preview, through the wrong referral
+            fills = [{**fill, "derived_id": _preview_id(fill["attachment_id"])} for fill in fills]
         for fill in fills:
             with app.test_request_context():
                 from flask import url_for
@@ -43,6 +46,12 @@ def _urls(app, referral_id: int, attachment_ids: list[int]) -> list[tuple[str, s
                 path = url_for(rule.endpoint, referral_id=referral_id, **fill)
             urls.extend((method, path) for method in methods)
     return urls
+
+
+def _preview_id(attachment_id: int) -> int:
+    found = db.session.scalar(select(DerivedFile.id).where(
+        DerivedFile.attachment_id == attachment_id, DerivedFile.purpose == Purpose.PREVIEW))
+    return found or 10_000_000
 
 
 def _body(path: str) -> dict:

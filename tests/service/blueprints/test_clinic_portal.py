@@ -4,6 +4,7 @@ and their refusals, the audit trail and the short-lived file links."""
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from datetime import date, timedelta, timezone
 from decimal import Decimal
@@ -468,3 +469,79 @@ def test_csrf_is_required(app, portal, referral):
         app.config["WTF_CSRF_ENABLED"] = False
     assert response.status_code in (400, 422)
     assert events_of(referral.case, "clinic_question") == []
+
+
+# ---------------------------------------------------------------- de-identified copies
+
+
+def attach(referral, storage, name: str, content_type: str, data: bytes, *, derive: bool = True):
+    """One file of the referral's case, stored, and (as the worker would) derived."""
+    import uuid
+
+    from service.cases import derivatives
+    from service.models import Attachment
+
+    key = f"cases/{referral.case_id}/attachments/{uuid.uuid4()}"
+    stored = storage.put(key, io.BytesIO(data), content_type=content_type, filename=name)
+    attachment = Attachment(case=referral.case, filename=name, storage_key=key, content_type=content_type,
+                            size=stored.size, sha256=stored.sha256)
+    db.session.add(attachment)
+    db.session.flush()
+    if derive:
+        derivatives.derive(attachment, storage, secret="test")
+    db.session.commit()
+    return attachment
+
+
+def test_before_release_a_clinic_gets_the_clean_copy_and_never_the_original(portal, clinics, storage):
+    from PIL import Image
+
+    from tests.fixtures import photos
+
+    referral = referral_to(clinics[0])
+    photo = attach(referral, storage, "home.jpg", "image/jpeg", photos.gps_jpeg())
+    page = portal.get(f"/clinic/referrals/{referral.id}").text
+    assert "de-identified copy" in page and "original=1" not in page
+    response = portal.get(f"/clinic/referrals/{referral.id}/attachments/{photo.id}")
+    assert response.status_code == 303
+    got = portal.get(response.location).data
+    assert hashlib.sha256(got).hexdigest() != photo.sha256
+    assert not Image.open(io.BytesIO(got)).getexif().get_ifd(0x8825)
+    refused = portal.get(f"/clinic/referrals/{referral.id}/attachments/{photo.id}?original=1")
+    assert refused.status_code == 409 and "releases the patient" in refused.text
+    assert not events_of(referral.case, "original_downloaded")
+
+
+def test_after_release_the_original_is_offered_and_each_download_is_on_the_timeline(portal, clinics, storage, user):
+    from tests.fixtures import photos
+
+    referral = referral_to(clinics[0])
+    photo = attach(referral, storage, "home.jpg", "image/jpeg", photos.gps_jpeg())
+    referral.contact_released_at = now()
+    db.session.commit()
+    page = portal.get(f"/clinic/referrals/{referral.id}").text
+    assert f'/clinic/referrals/{referral.id}/attachments/{photo.id}?original=1' in page
+    for _ in range(2):
+        response = portal.get(f"/clinic/referrals/{referral.id}/attachments/{photo.id}?original=1")
+        assert response.status_code == 303
+        assert hashlib.sha256(portal.get(response.location).data).hexdigest() == photo.sha256
+    downloads = events_of(referral.case, "original_downloaded")
+    assert len(downloads) == 2
+    assert downloads[0].actor == f"clinic:{user.email}"
+    assert downloads[0].details["clinic_name"] == clinics[0].name
+
+
+def test_a_file_without_a_clean_copy_is_withheld_from_the_clinic(portal, clinics, storage, tmp_path):
+    from tests.fixtures import dicom_files
+
+    referral = referral_to(clinics[0])
+    index = dicom_files.dicomdir(tmp_path / "d", {"S1/I001": dicom_files.ct_series(1)[0]})
+    withheld = attach(referral, storage, "DICOMDIR", "application/dicom", index.read_bytes())
+    pending = attach(referral, storage, "later.png", "image/png", files.png(), derive=False)
+    page = portal.get(f"/clinic/referrals/{referral.id}").text
+    assert "no de-identified copy could be made" in page and "being prepared" in page
+    assert f'/attachments/{withheld.id}"' not in page and f'/attachments/{pending.id}"' not in page
+    for attachment in (withheld, pending):
+        response = portal.get(f"/clinic/referrals/{referral.id}/attachments/{attachment.id}")
+        assert response.status_code == 409
+    assert not events_of(referral.case, "file_opened")

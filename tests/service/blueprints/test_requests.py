@@ -181,8 +181,10 @@ def test_none_known_is_distinct_from_blank(client):
     [
         ([(b"", "blank.pdf")], "blank.pdf: the file is empty (0 bytes)."),
         ([(files.zip_archive(), "scan.zip")],
-         "scan.zip: this type is not accepted; use PDF, JPEG, PNG, HEIC, WebP, TIFF or DICOM."),
-        ([(files.zip_archive(), "renamed.pdf")], "renamed.pdf: this type is not accepted"),
+         "scan.zip: a ZIP is accepted only for the content of a CT or MRI disc (DICOM files); this one holds none."),
+        ([(files.elf_executable(), "setup.zip")],
+         "setup.zip: this type is not accepted; use PDF, JPEG, PNG, HEIC, WebP, TIFF, DICOM or ZIP."),
+        ([(files.zip_archive(), "renamed.pdf")], "renamed.pdf: a ZIP is accepted only for the content of a CT"),
         ([(files.pdf() + b"\0" * limits.MAX_FILE_BYTES, "huge.pdf")],
          "huge.pdf: the file is just over 10 MB"),
         ([(files.png(), f"p{i}.png") for i in range(11)],
@@ -204,9 +206,11 @@ def test_file_refusals_name_the_file_and_rule_and_store_nothing(client, storage,
 def test_every_bad_file_is_reported_at_once(client):
     page = _post(client, valid_request(language="en", files=[
         upload(b"", "empty.pdf"), upload(files.zip_archive(), "a.zip"), upload(files.png(), "ok.png"),
+        upload(files.elf_executable(), "b.pdf"),
     ]))
     assert "empty.pdf: the file is empty" in page.text
-    assert "a.zip: this type is not accepted" in page.text
+    assert "a.zip: a ZIP is accepted only for the content of a CT or MRI disc" in page.text
+    assert "b.pdf: this type is not accepted" in page.text
 
 
 def test_valid_files_must_be_picked_again_after_a_text_error_and_the_page_says_so(client):

@@ -190,10 +190,10 @@ def test_russian_file_messages(client):
     from tests.fixtures import files
     from tests.fixtures.forms import upload
 
-    page = _post(client, valid_request(language="ru", files=[upload(b"", "пусто.pdf"), upload(files.zip_archive(), "a.zip")]))
+    page = _post(client, valid_request(language="ru", files=[upload(b"", "пусто.pdf"), upload(files.elf_executable(), "a.exe")]))
     text = _text(page)
     assert "пусто.pdf: файл пустой (0 байт)." in text
-    assert "a.zip:" in text and "PDF, JPEG, PNG, HEIC, WebP, TIFF или DICOM" in text
+    assert "a.exe:" in text and "PDF, JPEG, PNG, HEIC, WebP, TIFF, DICOM или ZIP" in text
 
 
 def test_the_api_stays_english_whatever_the_browser_says(client):

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import re
 from urllib.parse import urlsplit
 
 import pytest
 from markupsafe import escape
+from PIL import Image
 from sqlalchemy import func, select, text
 
 from service.accounts.roles import COORDINATOR
-from service.cases import events, workflow
+from service.cases import derivatives, events, workflow
 from service.cases.status import CaseStatus, ReferralStatus
 from service.extensions import db
 from service.models import (
@@ -81,7 +83,15 @@ def case(staff_client) -> Case:
                                        upload(files.dicom(), "ct.dcm")])
 
 
-def test_the_case_file_shows_every_section(staff_client, case, coordinator):
+def derive_all(case, storage) -> None:
+    """What the worker's `derive_file` jobs do, without the routing the worker would also run."""
+    for attachment in case.attachments:
+        derivatives.derive(attachment, storage, secret="test")
+    db.session.commit()
+
+
+def test_the_case_file_shows_every_section(staff_client, case, coordinator, app, storage):
+    derive_all(case, storage)
     accepted = refer(case, offering(case)[-1])
     db.session.add(Document(case_id=case.id, referral_id=accepted.id, kind="dossier", slot=f"dossier:{accepted.id}",
                             language="en", storage_key=f"cases/{case.id}/documents/x.pdf", size=1234,
@@ -97,14 +107,15 @@ def test_the_case_file_shows_every_section(staff_client, case, coordinator):
         case.reference, "Amina Petrova", "amina@example.org", case.phone, "1979-04-02",
         "Kazakhstan (KZ)", "Russian (ru)", case.treatment.name, "the socket prosthesis causes sores",
         "none known", "Not answered", "Type 2 diabetes, controlled", "Spring 2027", "30,000.00 EUR",
-        "knee.png", "mri report.pdf", "ct.dcm", "No preview for this type",
+        "knee.png", "mri report.pdf", "ct.dcm", "No preview: ", "Clinics get a de-identified copy",
         "Routing suggestions", "Speaks Russian", accepted.clinic.name, "Accepted",
         "ab" * 32, "Dossier for", "Prefers a clinic in Germany.", "Which knee hurts, left or right?",
         "Waiting on the patient", "Clocks paused", "Timeline", "Request received", "Case file viewed",
     ):
         assert expected in body, expected
     knee, report, _ = case.attachments
-    assert f'<img class="preview-image" src="/staff/cases/{case.reference}/attachments/{knee.id}/preview"' in body
+    knee_preview = derivatives.file_view(knee).preview
+    assert f'<img class="preview-image" src="/staff/cases/{case.reference}/attachments/{knee.id}/previews/{knee_preview.id}"' in body
     assert f'<iframe src="/staff/cases/{case.reference}/attachments/{report.id}/preview"' in body
     assert f'href="/staff/cases/{case.reference}/attachments/{knee.id}"' in body
     # Only the actions the status allows have a form, each with the version it saw.
@@ -298,7 +309,6 @@ def test_downloads_are_recorded_and_go_through_a_short_lived_link(staff_client, 
 
 
 def test_documents_download_through_a_short_lived_link(staff_client, case, storage):
-    import io
     key = f"cases/{case.id}/documents/confirmation.pdf"
     stored = storage.put(key, io.BytesIO(files.pdf()), content_type="application/pdf", filename="c.pdf")
     doc = Document(case_id=case.id, kind="confirmation", slot="confirmation", language="ru", storage_key=key,
@@ -310,19 +320,29 @@ def test_documents_download_through_a_short_lived_link(staff_client, case, stora
     assert staff_client.get(response.location).data == files.pdf()
 
 
-def test_previews_are_inline_for_images_and_pdfs_only(staff_client, case):
+def test_previews_are_worker_made_images_and_pdfs_inline(staff_client, case, storage):
+    derive_all(case, storage)
     knee, report, ct = case.attachments
     before = event_count(case)
-    image = staff_client.get(f"/staff/cases/{case.reference}/attachments/{knee.id}/preview")
-    assert image.status_code == 200 and image.mimetype == "image/png"
-    assert image.data == files.png()
+    knee_preview = derivatives.file_view(knee).preview
+    image = staff_client.get(f"/staff/cases/{case.reference}/attachments/{knee.id}/previews/{knee_preview.id}")
+    assert image.status_code == 200 and image.mimetype == "image/jpeg"
+    assert Image.open(io.BytesIO(image.data)).format == "JPEG"
     assert image.headers["Content-Disposition"].startswith("inline")
     assert image.headers["Cache-Control"] == "private, no-store"
+    assert image.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
     pdf = staff_client.get(f"/staff/cases/{case.reference}/attachments/{report.id}/preview")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert pdf.data == files.pdf()
     assert pdf.headers["X-Frame-Options"] == "SAMEORIGIN"
     assert pdf.headers["Content-Security-Policy"] == "frame-ancestors 'self'"
+    # Nothing is decoded on a web request: the original image is not served inline.
+    assert staff_client.get(f"/staff/cases/{case.reference}/attachments/{knee.id}/preview").status_code == 404
     assert staff_client.get(f"/staff/cases/{case.reference}/attachments/{ct.id}/preview").status_code == 404
+    # A preview id of another file is not this file's.
+    report_preview = derivatives.file_view(report).preview
+    assert staff_client.get(
+        f"/staff/cases/{case.reference}/attachments/{knee.id}/previews/{report_preview.id}").status_code == 404
     assert event_count(case) == before  # part of the case view already recorded
 
 

@@ -66,7 +66,7 @@ def test_patient_adds_files_later_within_the_same_limit(client):
 
 def test_adding_files_refuses_bad_ones_by_name(client):
     token = _submit(client)
-    refused = _add(client, token, [(files.zip_archive(), "notes.pdf")])
+    refused = _add(client, token, [(files.elf_executable(), "notes.pdf")])
     assert refused.status_code == 422
     assert "notes.pdf: this type is not accepted" in refused.text
     assert _add(client, token, []).status_code == 422

@@ -52,7 +52,7 @@ def test_a_russian_request_gets_its_status_page_in_russian(client):
     assert "Удалить мои данные" in page and "Отменить удаление будет невозможно." in page
     assert "Отозвать заявку" in page and "История заявки" in page
     assert "Осталось файлов: 8 из 10" in page
-    assert "До 10 файлов, не больше 10 МБ каждый: PDF, JPEG, PNG, HEIC, WebP, TIFF или DICOM." in page
+    assert "До 10 файлов, не больше 10 МБ каждый: PDF, JPEG, PNG, HEIC, WebP, TIFF, DICOM или ZIP." in page
     assert "Заявка получена" in page  # the timeline
     assert "Перейти к содержимому" in page and "клинику выбираете вы" in page  # the layout
     # files.js gets its words in Russian too.
@@ -113,12 +113,12 @@ def test_a_question_and_the_answer_on_a_russian_page(client, coordinator):
 
 def test_refusals_on_a_russian_page_are_in_russian(client):
     case, path = post_request(client, files=[upload(files.png(), f"p{i}.png") for i in range(8)])
-    bad_type = client.post(f"{path}/files", data={"files": [upload(files.zip_archive(), "notes.pdf")]},
+    bad_type = client.post(f"{path}/files", data={"files": [upload(files.elf_executable(), "notes.pdf")]},
                            content_type="multipart/form-data")
     assert bad_type.status_code == 422
     page = text_of(bad_type.text)
     assert "Есть ошибки" in page
-    assert "notes.pdf: файлы этого типа не принимаются; подойдут PDF, JPEG, PNG, HEIC, WebP, TIFF или DICOM." in page
+    assert "notes.pdf: файлы этого типа не принимаются; подойдут PDF, JPEG, PNG, HEIC, WebP, TIFF, DICOM или ZIP." in page
     too_many = client.post(f"{path}/files", data={"files": [upload(files.png(), f"x{i}.png") for i in range(5)]},
                            content_type="multipart/form-data")
     assert too_many.status_code == 422

@@ -8,7 +8,7 @@ import pytest
 
 from service.paperwork import build_dossier_pdf, dossier_content
 from service.paperwork.documents import MAX_EXHIBIT_PAGES
-from service.paperwork.images import MAX_SIDE
+from service.files.images import MAX_SIDE
 
 PHOTO = (MAX_SIDE, MAX_SIDE * 1500 // 2000)
 from tests.fixtures import files

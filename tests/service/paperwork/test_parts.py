@@ -9,7 +9,8 @@ from PIL import Image
 from pypdf import PdfReader, PdfWriter
 from pypdf.annotations import Link
 
-from service.paperwork import content, exhibits, images
+from service.files import images
+from service.paperwork import content, exhibits
 from tests.fixtures import files
 from tests.service.paperwork import fakes
 
