@@ -175,6 +175,17 @@ def load(instance_path: str) -> dict[str, Any]:
         # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0: none,
         # the client's address and scheme are the connection's).
         "PROXY_HOPS": _int("PROXY_HOPS", 0),
+        # The trip (issue 18): companions a patient may bring (India's medical-attendant
+        # visa allows two), and the agency as its letters and invoices name it.
+        "MAX_COMPANIONS": _int("MAX_COMPANIONS", 2),
+        "AGENCY_NAME": env.get("AGENCY_NAME", "Medtour Patient Services GmbH (demo)"),
+        "AGENCY_ADDRESS": env.get("AGENCY_ADDRESS", "Friedrichstraße 100, 10117 Berlin, Germany"),
+        "AGENCY_REGISTRATION": env.get("AGENCY_REGISTRATION", "Amtsgericht Charlottenburg HRB 000000 (demo)"),
+        "AGENCY_PHONE": env.get("AGENCY_PHONE", "+49 30 000000"),
+        # Where deposits are paid (a bank transfer; no card is processed).
+        "AGENCY_BANK_NAME": env.get("AGENCY_BANK_NAME", "Demo Bank"),
+        "AGENCY_IBAN": env.get("AGENCY_IBAN", "DE89370400440532013000"),
+        "AGENCY_BIC": env.get("AGENCY_BIC", "COBADEFFXXX"),
     }
 
 

@@ -31,6 +31,8 @@ class Clinic(db.Model):
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     city: Mapped[str] = mapped_column(String(120))
+    # The street address a visa letter names (the catalogue's `address`).
+    address: Mapped[str | None] = mapped_column(String(300))
     country: Mapped[str] = mapped_column(String(2), index=True)
     languages: Mapped[list[str]] = mapped_column(JSON, default=list)
     accreditations: Mapped[list[str]] = mapped_column(JSON, default=list)
