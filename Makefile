@@ -46,6 +46,7 @@ migrate: install
 
 catalog: migrate
 	$(FLASK) catalog load data/catalog.json
+	$(FLASK) fx load data/exchange_rates.json
 
 ## Web on http://127.0.0.1:8000 plus a worker (and an embedded Redis unless REDIS_URL is set).
 run: catalog translations poppler

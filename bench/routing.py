@@ -34,6 +34,7 @@ import argparse
 import contextlib
 import hashlib
 import io
+import json
 import logging
 import random
 import shutil
@@ -57,7 +58,8 @@ from service.cases.status import ReferralStatus  # noqa: E402
 from service.extensions import db  # noqa: E402
 from service.models import Case, Clinic, ClinicTreatment, Referral, Treatment  # noqa: E402
 from service.routing import CaseFacts, ClinicFacts, clinic_facts, rank_clinics, top  # noqa: E402
-from service.routing.fx import RATES_TO_EUR  # noqa: E402
+from service.catalog.rates import parse_rates  # noqa: E402
+from service.routing import fx  # noqa: E402
 from wsgi import create_app  # noqa: E402
 
 GOAL_MS = 10.0
@@ -68,7 +70,9 @@ TREATMENTS = 20
 UNIVERSAL = "universal-treatment"  # offered by every clinic: the worst case
 LANGUAGES = ("en", "ru", "de", "ar", "tr", "fr", "es", "he", "ko", "zh", "th", "hi", "uk", "kk", "pl", "cs")
 ACCREDITATIONS = ("JCI", "DNV", "ISO 9001", "NABH", "TEMOS", "ACHSI", "Regional Board")
-CURRENCIES = (*RATES_TO_EUR, "XOF")  # XOF has no indicative rate: budget comparison skipped
+_SOURCE, _AS_OF, _TABLE = parse_rates(json.loads((REPO / "data" / "exchange_rates.json").read_text(encoding="utf-8")))
+RATES = fx.Rates({code: fx.Rate(rate, _AS_OF) for code, rate in _TABLE.items()}, _SOURCE)
+CURRENCIES = (*RATES.table, "XOF")  # XOF has no indicative rate: budget comparison skipped
 COUNTRIES = ("TR", "DE", "IL", "KR", "TH", "IN", "CZ", "ES", "LT", "PL", "AE", "MX")
 
 
@@ -175,6 +179,7 @@ def make_cases(n: int, catalogue: Catalogue, rng: random.Random, *, treatment: s
             budget=Decimal(rng.randint(2000, 50000)) if with_budget else None,
             budget_currency=rng.choice(("EUR", "USD", "GBP", "RUB", "KZT", "XOF")) if with_budget else None,
             preferred_clinic_slug=rng.choice(catalogue.clinic_slugs) if rng.random() < 0.1 else None,
+            rates=RATES,
         ))
     return cases
 

@@ -7,7 +7,7 @@ from wtforms.validators import Email, InputRequired, Length, NumberRange, Regexp
 
 from service.accounts.passwords import MIN_LENGTH
 from service.accounts.roles import ROLES
-from service.accounts.users import all_clinics, default_capacity
+from service.accounts.users import FULL_NAME_MAX, all_clinics, default_capacity
 from service.limits import MAX_COORDINATOR_CAPACITY
 
 
@@ -64,6 +64,8 @@ class CreateUserForm(FlaskForm):
         validators=[InputRequired("Enter the email address."), Email("Enter a valid email address."),
                     Length(max=254)],
     )
+    full_name = StringField("Full name", filters=[_strip], validators=[
+        Length(max=FULL_NAME_MAX, message=f"A name has at most {FULL_NAME_MAX} characters.")])
     role = SelectField("Role", choices=[SelectChoice(role, role.capitalize()) for role in ROLES])
     # Required for the clinic role, refused for the others (`users.check_clinic`).
     clinic = SelectField("Clinic", default="")
@@ -84,4 +86,11 @@ class CreateUserForm(FlaskForm):
 
 class CapacityForm(FlaskForm):
     capacity = _capacity_field()
+
+
+class FullNameForm(FlaskForm):
+    """A staff member's name, as the visa letters they sign as coordinator name them."""
+
+    full_name = StringField("Full name", filters=[_strip], validators=[
+        Length(max=FULL_NAME_MAX, message=f"A name has at most {FULL_NAME_MAX} characters.")])
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, SelectField, SelectMultipleField, TextAreaField
+from wtforms import BooleanField, HiddenField, IntegerField, SelectField, SelectMultipleField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
@@ -108,6 +108,18 @@ class ReferralForm(ActionForm):
         return {"referral_id": self.referral_id.data}
 
 
+class ReleaseContactForm(ReferralForm):
+    """Release the patient's contact details to one clinic: to a clinic the patient did
+    not choose only with the override ticked and a reason (the workflow checks both)."""
+
+    override = BooleanField("Release anyway: the patient did not choose this clinic")
+    reason = TextAreaField("Reason for releasing to this clinic", filters=[_strip])
+
+    def params(self) -> dict[str, Any]:
+        return {"referral_id": self.referral_id.data, "override": bool(self.override.data),
+                "reason": self.reason.data or ""}
+
+
 class CloseForm(ActionForm):
     # No reason preselected: closing "booked" by accident would skew the figures.
     reason = SelectField(
@@ -133,9 +145,12 @@ FORMS: dict[str, type[ActionForm]] = {
     "request_info": QuestionForm,
     "route": RouteForm,
     "regenerate_paperwork": NoParamsForm,
-    "release_contact": ReferralForm,
+    "release_contact": ReleaseContactForm,
     "record_choice": ReferralForm,
     "close": CloseForm,
     "reopen": NoParamsForm,
     "add_note": NoteForm,
+    "book_travel": NoParamsForm,
+    "start_treatment": NoParamsForm,
+    "mark_returned": NoParamsForm,
 }

@@ -35,10 +35,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
 
     from service.blueprints import api, downloads, public, requests, status, status_access, status_messages, tus
+    from service.blueprints import status_calendar
 
     # tus stays under CSRFProtect: its POST/PATCH/DELETE carry the page's token in X-CSRFToken.
     for module in (public, requests, status, status_messages, status_access, downloads, tus):
         app.register_blueprint(module.bp)
+    app.register_blueprint(status_calendar.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)
 
@@ -69,12 +71,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for module in (staff_queue, staff_case, staff_messages, staff_templates, staff_dashboard, staff_catalog,
                    clinic_portal):
         app.register_blueprint(module.bp)
+    from service.blueprints import staff_deposit, status_deposit  # the deposit: staff forms, the patient's section
+
+    for module in (staff_deposit, status_deposit):
+        app.register_blueprint(module.bp)
+    from service.blueprints import staff_trip  # the trip page and the case file's Trip section
+
+    app.register_blueprint(staff_trip.bp)
 
     from service.accounts.cli import users_cli
-    from service.catalog.cli import catalog_cli
+    from service.catalog.cli import catalog_cli, fx_cli
     from service.demo.cli import demo_cli
 
     app.cli.add_command(catalog_cli)
+    app.cli.add_command(fx_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(users_cli)
 

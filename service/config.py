@@ -186,6 +186,8 @@ def load(instance_path: str) -> dict[str, Any]:
         "AGENCY_BANK_NAME": env.get("AGENCY_BANK_NAME", "Demo Bank"),
         "AGENCY_IBAN": env.get("AGENCY_IBAN", "DE89370400440532013000"),
         "AGENCY_BIC": env.get("AGENCY_BIC", "COBADEFFXXX"),
+        # Who signs a visa letter when the case has no coordinator with a name.
+        "AGENCY_COORDINATOR": env.get("AGENCY_COORDINATOR", "Elena Hoffmann"),
     }
 
 

@@ -115,3 +115,16 @@ DISC_MAX_UNCOMPRESSED_BYTES: Final = 512 * MIB
 # bombs run; 200:1 past 1 MiB refuses them after 1 MiB of output, whatever they declare.
 DISC_MAX_RATIO: Final = 200
 DISC_RATIO_FROM_BYTES: Final = 1 * MIB
+
+# The trip (service.cases.trip): a traveller's passport must stay valid this many months
+# after the return flight leaves (most consulates' and airlines' rule); the patient is
+# reminded of the outbound flight this many days before it leaves, once per step.
+PASSPORT_VALID_MONTHS_AFTER_RETURN: Final = 6
+TRIP_REMINDER_DAYS: Final = (7, 1)
+TRAVELLER_NAME_MAX_CHARS: Final = 100
+TRIP_TEXT_MAX_CHARS: Final = 300
+
+# Releasing the patient's contact details to a clinic the patient did not choose needs a
+# reason on the record (service.cases.workflow `release_contact` with override).
+RELEASE_OVERRIDE_REASON_MIN_CHARS: Final = 10
+RELEASE_OVERRIDE_REASON_MAX_CHARS: Final = 500

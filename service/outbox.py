@@ -63,6 +63,8 @@ class Job(StrEnum):
     REMIND_CLINIC = "remind_clinic"
     SEND_LOST_LINKS = "send_lost_links"
     DERIVE_FILE = "derive_file"
+    RENDER_INVOICE = "render_invoice"
+    RENDER_ITINERARY = "render_itinerary"
 
 
 def record(job: Job, *, case_id: int | None, **payload: Any) -> OutboxMessage:

@@ -25,7 +25,8 @@ from service.cases.secrets_box import open_secret
 from service.cases.status import CaseStatus
 from service.extensions import db
 from service.links import external_url
-from service.models import Attachment, Case, Referral
+from service.models import Attachment, Case, Invoice, Referral
+from service.paperwork.invoice import Agency
 from service.notifications import CLINIC_REFERRAL, PATIENT_CONFIRMATION, STAFF_CHOICE, emails, notify_once, reply_address
 from service.outbox import Job, record
 from service.store import get_storage
@@ -120,9 +121,23 @@ def render_booking_summary(case_id: int) -> None:
 
 
 def render_visa_letter(case_id: int) -> None:
+    """A visa-support letter per traveller; nothing while the letters cannot be made
+    (no clinic chosen, no passport entered: `paperwork_store.visa_letter_blocker`, shown to staff)."""
+    case = _case(case_id)
+    if case is None or paperwork_store.visa_letter_blocker(case) is not None:
+        return
+    config = current_app.config
+    paperwork_store.store_visa_letters(case, get_storage(), agency=Agency.from_config(config),
+                                       default_coordinator=config["AGENCY_COORDINATOR"])
+
+
+def render_itinerary(case_id: int) -> None:
+    """The patient's itinerary, after any change to the trip."""
     case = _case(case_id)
     if case is not None and case.chosen_quote is not None:
-        paperwork_store.store_visa_letter(case, get_storage(), contact_email=current_app.config["CONTACT_EMAIL"])
+        config = current_app.config
+        paperwork_store.store_itinerary(case, get_storage(), agency=Agency.from_config(config),
+                                        default_coordinator=config["AGENCY_COORDINATOR"])
 
 
 def notify_staff_choice(case_id: int) -> None:
@@ -214,6 +229,14 @@ def derive_file(case_id: int, attachment_id: int) -> None:
         derivatives.derive(attachment, get_storage(), secret=current_app.config["SECRET_KEY"])
 
 
+def render_invoice(case_id: int, invoice_id: int) -> None:
+    """The deposit invoice's PDF (and, once stored, the patient's e-mail about it)."""
+    case = _case(case_id)
+    invoice = db.session.get(Invoice, invoice_id)
+    if case is not None and invoice is not None and invoice.case_id == case_id:
+        paperwork_store.store_invoice(invoice, get_storage(), agency=Agency.from_config(current_app.config))
+
+
 @dataclass(frozen=True)
 class JobSpec:
     func: Callable[..., None]
@@ -240,4 +263,6 @@ JOBS: dict[Job, JobSpec] = {
     Job.NOTIFY_PATIENT_EVENT: JobSpec(notify_patient_event, queues.NOTIFICATIONS),
     Job.SEND_LOST_LINKS: JobSpec(send_lost_links, queues.NOTIFICATIONS),
     Job.DERIVE_FILE: JobSpec(derive_file, queues.FILES),
+    Job.RENDER_INVOICE: JobSpec(render_invoice, queues.PAPERWORK),
+    Job.RENDER_ITINERARY: JobSpec(render_itinerary, queues.PAPERWORK),
 }

@@ -27,7 +27,7 @@ class Periodic:
 
 # Relay what Redis missed and repair lost jobs; expired staged uploads; closed cases
 # past RETENTION_DAYS; the clinics' answer clocks (reminders, overdue, escalation); the
-# patient's reminders of unanswered questions.
+# patient's reminders of unanswered questions and of the outbound flight (7 and 1 days before).
 # Only the sweep needs Redis: the others run while it is down.
 PERIODIC: Final[tuple[Periodic, ...]] = (
     Periodic("outbox sweep", 15, outbox.sweep),
@@ -35,6 +35,7 @@ PERIODIC: Final[tuple[Periodic, ...]] = (
     Periodic("retention", 3600, retention.apply),
     Periodic("clinic answer clock", 300, referral_clock.run),
     Periodic("question reminders", 3600, patient_mail.remind_questions),
+    Periodic("trip reminders", 3600, patient_mail.remind_departures),
 )
 # How often the worker's loop looks at the table: the shortest interval in it.
 TICK_SECONDS: Final = min(entry.every_seconds for entry in PERIODIC)

@@ -45,12 +45,16 @@ _password_stdin = click.option(
               help="Open cases auto-assignment may give this coordinator.")
 @click.option("--clinic", "clinic_slug", metavar="SLUG", default=None,
               help="The clinic a clinic account belongs to (its slug in the catalogue); clinic role only.")
-def create_command(email: str, role: str, password_stdin: bool, capacity: int | None, clinic_slug: str | None) -> None:
+@click.option("--name", "full_name", metavar="NAME", default=None,
+              help="The person's full name, as the visa letters they sign name them.")
+def create_command(email: str, role: str, password_stdin: bool, capacity: int | None, clinic_slug: str | None,
+                   full_name: str | None) -> None:
     """Create a staff account, or a clinic account (--role clinic --clinic SLUG)."""
     try:
         accounts.check_clinic(role, clinic_slug)
         password = _read_password(password_stdin)
-        user = accounts.create_user(email, role, password, capacity=capacity, clinic_slug=clinic_slug, actor=ACTOR)
+        user = accounts.create_user(email, role, password, capacity=capacity, clinic_slug=clinic_slug, actor=ACTOR,
+                                    full_name=full_name)
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     db.session.commit()

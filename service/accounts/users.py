@@ -91,9 +91,11 @@ def check_clinic(role: str, clinic_slug: str | None) -> Clinic | None:
 
 
 def create_user(
-    email: str, role: str, password: str, *, capacity: int | None = None, clinic_slug: str | None = None, actor: str
+    email: str, role: str, password: str, *, capacity: int | None = None, clinic_slug: str | None = None, actor: str,
+    full_name: str | None = None,
 ) -> User:
     address = normalize_email(email)
+    name = check_full_name(full_name)
     if role not in ROLES:
         raise AccountError(f"Role must be one of: {', '.join(ROLES)}.", "role")
     clinic = check_clinic(role, clinic_slug)
@@ -103,7 +105,7 @@ def create_user(
     if find_by_email(address) is not None:
         raise AccountError(f"There is already a staff account for {address}.")
     user = User(email=address, role=role, password_hash=hash_password(password), capacity=capacity, active=True,
-                clinic=clinic)
+                clinic=clinic, full_name=name)
     db.session.add(user)
     db.session.flush()
     log.info("staff user %s created with role %s%s by %s", address, role,
@@ -144,6 +146,24 @@ def set_password(user: User, password: str, *, actor: str) -> None:
     db.session.flush()
     log.info("staff user %s password set by %s", user.email, actor)
     sessions.revoke_all(user, sessions.PASSWORD_SET, actor=actor)
+
+
+FULL_NAME_MAX = 120
+
+
+def check_full_name(full_name: str | None) -> str | None:
+    """The person's name as letters they sign are signed (a visa letter names its
+    coordinator); blank is no name."""
+    name = " ".join((full_name or "").split())
+    if len(name) > FULL_NAME_MAX:
+        raise AccountError(f"A name has at most {FULL_NAME_MAX} characters.", "full_name")
+    return name or None
+
+
+def set_full_name(user: User, full_name: str | None, *, actor: str) -> None:
+    user.full_name = check_full_name(full_name)
+    db.session.flush()
+    log.info("staff user %s name set by %s", user.email, actor)
 
 
 def set_capacity(user: User, capacity: int, *, actor: str) -> None:

@@ -16,20 +16,22 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Final
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from forms.clinic import AskForm, DeclineForm, QuoteForm
+from forms.trip import ClinicDatesForm
 from service import outbox
 from service.accounts.guard import clinic_required, current_staff
 from service.blueprints import previews, private
-from service.cases import derivatives, events, messages, quotes, sla
+from service.cases import derivatives, events, messages, quotes, sla, trip
 from service.cases.paperwork_store import dossier_slot
 from service.cases.status import CaseStatus, ReferralState, ReferralStatus
 from service.extensions import db
 from service.models import Attachment, Case, Document, Quote, Referral, User
+from service.models.trip import LegKind
 from service.paperwork.content import age_years, country_label, dossier_content
 from service.store import get_storage
 from service.sqlite_locks import writes_on_read
@@ -384,3 +386,65 @@ def ask(referral_id: int) -> Response | tuple[str, int]:
         referral_id, ASK, form, lambda r, user: quotes.ask_agency(r, form.question.data or "", user),
         "Your question was sent to the agency.",
     )
+
+
+# ---------------------------------------------------------------- the trip's dates
+# The chosen clinic sees the patient's arrival (flight and local time) and its admission
+# date, and enters its own dates (`service.cases.trip.set_clinic_dates`); the travellers'
+# names appear once the contact details are released. The section is
+# `clinic/portal/_trip.html`, drawn from the template global `clinic_trip`.
+
+_TRIP_FAILED: Final = "clinic_trip_failed"
+
+
+@dataclass(frozen=True)
+class ClinicTrip:
+    view: trip.TripView | None
+    can_edit: bool
+    form: ClinicDatesForm
+
+
+def _trip_editable(referral: Referral) -> bool:
+    case = referral.case
+    return (referral.state == ReferralState.CHOSEN and case.status in trip.TRIP_STATUSES
+            and case.erased_at is None)
+
+
+@bp.app_template_global()
+def clinic_trip(referral: Referral) -> ClinicTrip:
+    """What the referral page shows of the trip: only for the clinic the patient chose."""
+    if referral.state != ReferralState.CHOSEN:
+        return ClinicTrip(None, False, ClinicDatesForm(formdata=None))
+    failed = g.get(_TRIP_FAILED)
+    if failed is not None:
+        form = failed
+    else:
+        found = {kind: trip.active_leg(referral.case, kind) for kind in trip.CLINIC_DAYS}
+        form = ClinicDatesForm(formdata=None, **{kind.value: leg.on_date for kind, leg in found.items() if leg})
+    return ClinicTrip(trip.trip_view(referral.case, trip.Audience.CLINIC), _trip_editable(referral), form)
+
+
+@bp.post("/referrals/<int:referral_id>/trip-dates")
+@clinic_required
+def trip_dates(referral_id: int) -> Response | tuple[str, int]:
+    referral = _own_referral(referral_id)
+    form = ClinicDatesForm()
+    if not form.validate_on_submit():
+        g.setdefault(_TRIP_FAILED, form)
+        return _render(referral, 422)
+    if not _trip_editable(referral):
+        return _render(referral, 422, error="Only the clinic the patient chose enters the trip's dates, "
+                                            "while the trip is being planned.")
+    try:
+        trip.set_clinic_dates(referral.case, {
+            LegKind.ADMISSION: form.admission.data, LegKind.PROCEDURE: form.procedure.data,
+            LegKind.DISCHARGE: form.discharge.data,
+        }, events.Actor.user(current_staff()))
+    except trip.TripRefused as exc:
+        db.session.rollback()
+        _show_errors(form, exc.errors)
+        g.setdefault(_TRIP_FAILED, form)
+        return _render(referral, 422, error=None if exc.errors else str(exc))
+    outbox.commit()
+    flash("The dates were saved; the agency and the patient see them now.", "success")
+    return redirect(url_for("clinic_portal.referral", referral_id=referral.id, _anchor="trip"), code=303)

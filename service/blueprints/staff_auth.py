@@ -10,7 +10,7 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from forms.accounts import CapacityForm, CodeForm, CreateUserForm, LoginForm
+from forms.accounts import CapacityForm, CodeForm, CreateUserForm, FullNameForm, LoginForm
 from service import limits, throttling
 from service.accounts import sessions, signin, signin_throttle
 from service.accounts import users as accounts
@@ -164,6 +164,7 @@ def create_user() -> Response | tuple[str, int]:
         user = accounts.create_user(
             form.email.data, form.role.data, form.password.data,
             capacity=form.capacity.data, clinic_slug=form.clinic.data or None, actor=current_staff().email,
+            full_name=form.full_name.data,
         )
     except accounts.AccountError as exc:
         field = form[exc.field or "email"]
@@ -225,6 +226,21 @@ def set_capacity(user_id: int) -> Response:
     accounts.set_capacity(user, form.capacity.data, actor=current_staff().email)
     db.session.commit()
     flash(f"{user.email} can now hold {user.capacity} open cases.", "success")
+    return _back_to_users()
+
+
+@bp.post("/users/<int:user_id>/name")
+@staff_required(ADMIN)
+def set_full_name(user_id: int) -> Response:
+    user = _user_or_404(user_id)
+    form = FullNameForm()
+    if not form.validate_on_submit():
+        flash(f"{user.email}: {' '.join(form.full_name.errors)}", "error")
+        return _back_to_users()
+    accounts.set_full_name(user, form.full_name.data, actor=current_staff().email)
+    db.session.commit()
+    flash(f"{user.email} is now named {user.full_name}." if user.full_name else f"{user.email} has no name now.",
+          "success")
     return _back_to_users()
 
 

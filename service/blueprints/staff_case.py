@@ -18,7 +18,16 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from forms.staff_case import FORMS, MANUAL, SUGGESTIONS, ActionForm, AssignForm, RouteForm, TreatmentForm
+from forms.staff_case import (
+    FORMS,
+    MANUAL,
+    SUGGESTIONS,
+    ActionForm,
+    AssignForm,
+    ReleaseContactForm,
+    RouteForm,
+    TreatmentForm,
+)
 from service import limits, outbox
 from service.accounts.guard import current_staff, staff_required
 from service.accounts.roles import ADMIN, COORDINATOR, GRANTS
@@ -32,6 +41,7 @@ from service.models import (
     Case,
     CaseEvent,
     Document,
+    Referral,
     Treatment,
     User,
 )
@@ -203,6 +213,65 @@ def act(reference: str, action: str) -> Response | tuple[str, int]:
         return _render(case, 409, error=workflow.CHANGED_MESSAGE, failed=action, failed_form=form)
     flash(f"{message}.", "success")
     return redirect(url_for("staff_case.show", reference=case.reference), code=303)
+
+
+# ---------------------------------------------------------------- releasing contact details
+
+
+def _release_referral(case: Case, referral_id: int) -> Referral:
+    referral = db.session.get(Referral, referral_id)
+    if referral is None or referral.case_id != case.id:
+        abort(404)
+    return referral
+
+
+def _render_release(
+    case: Case, referral: Referral, form: ReleaseContactForm | None = None, status: int = 200,
+    *, error: str | None = None,
+) -> tuple[str, int]:
+    """The confirmation page: which clinic gets what; the override for a clinic the
+    patient did not choose."""
+    if form is None:
+        form = ReleaseContactForm(formdata=None, version=case.version, referral_id=referral.id)
+    return render_template(
+        "staff/case/release.html", case=case, referral=referral, form=form, error=error,
+        chosen=workflow.is_chosen_clinic(case, referral),
+        allowed="release_contact" in {a.name for a in workflow.allowed_actions(case)},
+        reason_min=limits.RELEASE_OVERRIDE_REASON_MIN_CHARS, reason_max=limits.RELEASE_OVERRIDE_REASON_MAX_CHARS,
+    ), status
+
+
+@bp.get("/<reference>/referrals/<int:referral_id>/release")
+@staff_required()
+def confirm_release(reference: str, referral_id: int) -> tuple[str, int]:
+    case = _case_or_404(reference)
+    return _render_release(case, _release_referral(case, referral_id))
+
+
+@bp.post("/<reference>/referrals/<int:referral_id>/release")
+@staff_required()
+def release(reference: str, referral_id: int) -> Response | tuple[str, int]:
+    case = _case_or_404(reference)
+    referral = _release_referral(case, referral_id)
+    form = ReleaseContactForm()
+    form.referral_id.data = referral.id
+    if not form.validate_on_submit():
+        return _render_release(case, referral, form, 422, error=_form_problem(form))
+    try:
+        workflow.perform(case, "release_contact", current_staff(), expected_version=form.version.data, **form.params())
+        outbox.commit()
+    except workflow.ActionRefused as exc:
+        db.session.rollback()
+        for name, message in exc.errors.items():
+            getattr(form, name).errors = [*getattr(form, name).errors, message]
+        form.version.data = case.version
+        return _render_release(case, referral, form, 422, error=str(exc))
+    except (workflow.CaseChanged, StaleDataError):
+        db.session.rollback()
+        form.version.data = case.version
+        return _render_release(case, referral, form, 409, error=workflow.CHANGED_MESSAGE)
+    flash(f"Patient's contact details released to {referral.clinic.name}.", "success")
+    return redirect(url_for("staff_case.show", reference=case.reference, _anchor="referrals"), code=303)
 
 
 # ---------------------------------------------------------------- files

@@ -26,7 +26,8 @@ from service.cases.lookup import case_for_token
 from service.cases.status import CaseStatus
 from service.extensions import db
 from service.i18n import N_, gettext, ngettext
-from service.models import Case, Document, PatientQuestion, Quote, Referral
+from service.cases.trip import passport_of, trip_view
+from service.models import Case, Document, PatientQuestion, Quote, Referral, Traveller
 from service.store import get_storage
 
 bp = Blueprint("status", __name__)
@@ -37,9 +38,12 @@ DOWNLOADS: Final[dict[str, str]] = {
     paperwork_store.CONFIRMATION: N_("Confirmation of your request"),
     "quote_comparison": N_("The quotes side by side"),
     "booking_summary": N_("Booking summary"),
+    "itinerary": N_("Your itinerary"),
     "visa_letter": N_("Visa support letter"),
 }
-AFTER_CHOICE: Final = frozenset({"booking_summary", "visa_letter"})
+AFTER_CHOICE: Final = frozenset({"booking_summary", "itinerary", "visa_letter"})
+# Kinds stored once per something ("visa_letter:<traveller id>"): every slot of the kind is listed.
+PER_SLOT: Final = frozenset({"visa_letter"})
 
 
 @bp.after_request
@@ -81,6 +85,9 @@ class QuoteCard:
     chosen: bool
     revision: Quote | None
     changes: list[quotes.Change]
+    # The price in the patient's currency with the rate's date, or that the rate is missing.
+    converted_text: str = ""
+    rate_missing: bool = False
 
 
 def _today() -> date:
@@ -90,7 +97,9 @@ def _today() -> date:
 def _quote_cards(case: Case) -> list[QuoteCard]:
     today = _today()
     cards = []
-    for referral, quote in quotes.comparison(case, today):
+    compared = quotes.compared(case, today)
+    for row in compared.rows:
+        referral, quote = row.referral, row.quote
         revision = quotes.pending_revision(referral)
         expired = quote.valid_until < today
         cards.append(QuoteCard(
@@ -101,17 +110,38 @@ def _quote_cards(case: Case) -> list[QuoteCard]:
             chosen=case.chosen_quote_id == quote.id,
             revision=revision,
             changes=quotes.changes(quote, revision) if revision is not None else [],
+            converted_text=quotes.converted_text(row, compared.currency),
+            rate_missing=row.converted is None,
         ))
     return cards
 
 
 def _documents(case: Case) -> dict[str, Document]:
-    """The case's downloadable paperwork by slot, in the order of DOWNLOADS."""
-    slots = [s for s in DOWNLOADS if s not in AFTER_CHOICE or case.chosen_quote_id is not None]
-    rows = {d.slot: d for d in db.session.scalars(
-        select(Document).where(Document.case_id == case.id, Document.slot.in_(slots))
-    )}
-    return {slot: rows[slot] for slot in slots if slot in rows}
+    """The case's downloadable paperwork by slot, in the order of DOWNLOADS (a kind
+    stored per traveller lists each of its slots)."""
+    kinds = [s for s in DOWNLOADS if s not in AFTER_CHOICE or case.chosen_quote_id is not None]
+    rows = list(db.session.scalars(
+        select(Document).where(Document.case_id == case.id).order_by(Document.slot)
+    ))
+    found: dict[str, Document] = {}
+    for kind in kinds:
+        for row in rows:
+            if row.slot == kind or (kind in PER_SLOT and row.slot.startswith(f"{kind}:")):
+                found[row.slot] = row
+    return found
+
+
+def _paperwork(case: Case) -> dict[str, dict]:
+    """The documents list's rows and their labels; a visa letter names its traveller."""
+    documents = _documents(case)
+    names = {f"{paperwork_store.VISA_LETTER}:{row.id}": passport_of(row).full_name
+             for row in db.session.scalars(select(Traveller).where(Traveller.case_id == case.id))}
+    labels = {}
+    for slot in documents:
+        kind = slot.split(":", 1)[0]
+        labels[slot] = (gettext("Visa support letter — %(name)s", name=names[slot]) if slot in names
+                        else gettext(DOWNLOADS[kind]))
+    return {"documents": documents, "downloads": labels}
 
 
 def _render(
@@ -131,9 +161,10 @@ def _render(
         files_left=files_left, timeline=patient_timeline(case), journey=journey.journey(case),
         question=question, answer_form=answer_form,
         answered=[q for q in questions if q.answered_at is not None],
-        cards=_quote_cards(case), includes=quotes.include_labels(),
-        downloads={slot: gettext(label) for slot, label in DOWNLOADS.items()}, documents=_documents(case),
+        cards=_quote_cards(case), includes=quotes.include_labels(), quote_currency=quotes.comparison_currency(case),
+        **_paperwork(case),
         can_withdraw=case.status != CaseStatus.CLOSED,
+        trip=trip_view(case, "patient") if case.chosen_quote_id is not None else None,
         erase_form=erase_form or EraseForm(formdata=None, expected=case.reference), error=error,
     ), status
 
@@ -336,7 +367,7 @@ def document(token: str, slot: str) -> Response:
         abort(404, gettext("This document is not available for your request."))
     url = get_storage().url(
         found.storage_key,
-        filename=f"{case.reference}-{slot.replace('_', '-')}.pdf",
+        filename=f"{case.reference}-{slot.replace('_', '-').replace(':', '-')}.pdf",
         content_type=paperwork_store.PDF,
         expires_in=current_app.config["DOWNLOAD_URL_TTL"],
     )

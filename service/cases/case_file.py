@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from service.cases import derivatives, messages, referrals, reply_templates, sla, workflow
 from service.cases.events import EventKind
+from service.cases.quote_panel import QuotePanel, quote_panel
 from service.cases.sla import CaseSla
 from service.cases.status import CaseStatus, ReferralStatus
 from service.choices import countries, languages
@@ -63,6 +64,8 @@ class CaseFile:
     referral_names: dict[int, str]
     # Each file's previews, clinic copy and (a disc's) series, by attachment id.
     files: dict[int, derivatives.FileView]
+    # Every version of every clinic's quote, in the patient's currency, and the choice.
+    quote_panel: QuotePanel
 
     def template_context(self) -> dict[str, object]:
         """The fields as template variables (shallow: the rows stay the session's)."""
@@ -141,4 +144,5 @@ def case_file(session: Session, case: Case, viewer: User, *, page: int = 1) -> C
         forward_targets=[r for r in case_referrals if r.status in ReferralStatus.open()],
         referral_names={r.id: r.clinic.name for r in case_referrals},
         files=derivatives.file_views(case.attachments),
+        quote_panel=quote_panel(session, case),
     )

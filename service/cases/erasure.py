@@ -11,6 +11,8 @@ from typing import Final
 from sqlalchemy import delete, func, select, update
 
 from service.cases import events
+from service.cases import deposit
+from service.cases import trip
 from service.cases.status import CaseStatus
 from service.cases.tokens import new_token
 from service.extensions import db
@@ -45,6 +47,15 @@ FREE_TEXT: Final[dict[str, frozenset[str]]] = {
     "file_opened": frozenset({"file"}),
     "file_withheld": frozenset({"file"}),
     "original_downloaded": frozenset({"file"}),
+    # The trip: travellers' names, and what each leg said (hotel, pick-up place, flight).
+    "traveller_added": frozenset({"traveller"}),
+    "traveller_changed": frozenset({"traveller"}),
+    "traveller_removed": frozenset({"traveller"}),
+    "leg_added": frozenset({"summary"}),
+    "leg_changed": frozenset({"summary"}),
+    "leg_cancelled": frozenset({"summary"}),
+    # Why contact details went to a clinic the patient did not choose (staff's words).
+    "contact_released": frozenset({"reason"}),
 }
 
 
@@ -134,6 +145,7 @@ def erase(case: Case, storage: Storage) -> None:
     for question in db.session.scalars(select(PatientQuestion).where(PatientQuestion.case_id == case.id)):
         question.question = ERASED
         question.answer = ERASED if question.answer is not None else None
+    deposit.forget_notes(case)  # the sums and dates stay for the books, not what staff noted
     erased_email = f"erased-{case.id}@erased.invalid"
     # A stored API response (sealed, but it names the patient's files) goes with the data.
     db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.case_id == case.id))
@@ -143,6 +155,8 @@ def erase(case: Case, storage: Storage) -> None:
         .where(Notification.case_id == case.id, Notification.recipient == case.email)
         .values(recipient=erased_email)
     )
+    # The travellers (their sealed passports) and every leg of the trip go.
+    travellers, legs = trip.erase_trip(case)
     case.full_name = ERASED
     case.email = erased_email
     case.phone = case.date_of_birth = None
@@ -160,5 +174,5 @@ def erase(case: Case, storage: Storage) -> None:
             kept = {k: v for k, v in details.items() if k not in FREE_TEXT[kind]}
             db.session.execute(update(CaseEvent).where(CaseEvent.id == event_id).values(details=kept))
     events.record_event(case, events.Actor.SYSTEM, events.EventKind.DATA_ERASED, files=len(attachments), documents=len(documents),
-                        derived=len(derived))
+                        derived=len(derived), travellers=travellers, trip_legs=legs)
     log.info("case %s: personal data erased (%d file(s), %d document(s))", case.reference, len(attachments), len(documents))

@@ -68,6 +68,16 @@ class EventKind(StrEnum):
     LINKS_EMAILED = "links_emailed"
     FILE_WITHHELD = "file_withheld"
     ORIGINAL_DOWNLOADED = "original_downloaded"
+    INVOICE_ISSUED = "invoice_issued"
+    PAYMENT_RECORDED = "payment_recorded"
+    REFUND_RECORDED = "refund_recorded"
+    INVOICE_CANCELLED = "invoice_cancelled"
+    TRAVELLER_ADDED = "traveller_added"
+    TRAVELLER_CHANGED = "traveller_changed"
+    TRAVELLER_REMOVED = "traveller_removed"
+    LEG_ADDED = "leg_added"
+    LEG_CHANGED = "leg_changed"
+    LEG_CANCELLED = "leg_cancelled"
 
 
 def record_event(case: Case, actor: str, kind: EventKind, **details: Any) -> CaseEvent:
@@ -131,6 +141,16 @@ _DESCRIPTIONS: dict[EventKind, str] = {
     EventKind.LINKS_EMAILED: "A link to the status page was e-mailed to the patient (asked on /s/lost)",
     EventKind.FILE_WITHHELD: "{file} is withheld from clinics: no de-identified copy could be made ({reason})",
     EventKind.ORIGINAL_DOWNLOADED: "{clinic_name} downloaded the original of {file} (contact details released)",
+    EventKind.INVOICE_ISSUED: "Deposit invoice {number} issued: {amount} {currency} due by {due_on}",
+    EventKind.PAYMENT_RECORDED: "Payment of {amount} {currency} recorded on {number} (received {received_on})",
+    EventKind.REFUND_RECORDED: "Refund of {amount} {currency} recorded on {number} (paid back {received_on})",
+    EventKind.INVOICE_CANCELLED: "Deposit invoice {number} cancelled",
+    EventKind.TRAVELLER_ADDED: "Traveller added ({role}): {traveller}",
+    EventKind.TRAVELLER_CHANGED: "Traveller's passport details changed ({role}): {traveller}",
+    EventKind.TRAVELLER_REMOVED: "Traveller removed ({role}): {traveller}",
+    EventKind.LEG_ADDED: "Trip: {leg_label} added: {summary}",
+    EventKind.LEG_CHANGED: "Trip: {leg_label} changed (update {sequence}): {summary}",
+    EventKind.LEG_CANCELLED: "Trip: {leg_label} removed: {summary}",
 }
 
 

@@ -128,7 +128,9 @@ def _referred(case: Case) -> bool:
 
 def _position(case: Case, status: CaseStatus, choosable: list[Quote]) -> Step:
     """The step the case is at (for a closed case: the one it had reached)."""
-    if status == CaseStatus.CHOSEN or case.chosen_quote_id is not None:
+    if status in (CaseStatus.IN_TREATMENT, CaseStatus.RETURNED):
+        return Step.TREATMENT
+    if status in (CaseStatus.CHOSEN, CaseStatus.TRAVEL_BOOKED) or case.chosen_quote_id is not None:
         return Step.TRIP
     if choosable:
         return Step.CHOOSE
@@ -178,9 +180,14 @@ _HEADLINE_STATUS: dict[Step, CaseStatus] = {
 }
 
 
+# Statuses whose own label and next step head the page.
+_OWN_HEADLINE: Final = frozenset({CaseStatus.CLOSED, CaseStatus.TRAVEL_BOOKED, CaseStatus.IN_TREATMENT,
+                                  CaseStatus.RETURNED})
+
+
 def _headline(case: Case, current: Step, action: NextAction | None) -> tuple[str, str]:
-    if case.status == CaseStatus.CLOSED:
-        status = CaseStatus.CLOSED
+    if case.status in _OWN_HEADLINE:
+        status = case.status_enum
     elif action is not None and action.code == ActionCode.ANSWER_QUESTION:
         status = CaseStatus.AWAITING_PATIENT
     elif current == Step.CHOOSE:
@@ -200,7 +207,8 @@ def journey(case: Case, today: date | None = None) -> Journey:
     current = _position(case, _working_status(case), choosable)
     action = None if closed else _next_action(case, choosable, today)
     headline, summary = _headline(case, current, action)
-    completed = closed and case.closed_reason == COMPLETED_REASON
+    # Home again, or closed as booked: every step is done.
+    completed = case.status == CaseStatus.RETURNED or (closed and case.closed_reason == COMPLETED_REASON)
     return Journey(
         headline=headline, summary=summary,
         steps=_steps(current, closed=closed, completed=completed),

@@ -2,7 +2,8 @@
 them in object storage and record them as `Document` rows.
 
 Each document has a fixed slot ("confirmation", "dossier:<referral id>",
-"quote_comparison", "booking_summary", "visa_letter") and a key derived from it, so
+"quote_comparison", "booking_summary", "itinerary", "visa_letter:<traveller id>", "invoice:<id>")
+and a key derived from it, so
 regenerating overwrites the same object and updates the same row: running a job twice
 never leaves two documents."""
 from __future__ import annotations
@@ -16,9 +17,12 @@ from typing import Final
 from sqlalchemy import select
 
 from service.cases import derivatives, messages, patient_mail, quotes
+from service.cases import trip as trip_domain  # a module: trip records trip_changed from here
 from service.extensions import db
-from service.models import Case, Document, Quote, Referral
+from service.models import Case, Document, Invoice, Quote, Referral
 from service.models.document import BOOKING_SUMMARY, VISA_LETTER
+from service.models.trip import Traveller, TripLeg
+from service.outbox import Job, record
 from service.paperwork import (
     RenderedPdf,
     booking_summary_content,
@@ -28,7 +32,14 @@ from service.paperwork import (
     confirmation_content,
     dossier_content,
     quote_comparison_content,
-    visa_letter_content,
+)
+from service.paperwork.invoice import Agency, build_invoice_pdf, invoice_content
+from service.paperwork.trip import (
+    build_itinerary_pdf,
+    build_visa_letter_pdf,
+    coordinator_name,
+    itinerary_content,
+    visa_letter_contents,
 )
 from storage import Storage
 
@@ -37,6 +48,7 @@ log = logging.getLogger(__name__)
 DOSSIER: Final = "dossier"
 CONFIRMATION: Final = "confirmation"
 QUOTE_COMPARISON: Final = "quote_comparison"
+ITINERARY: Final = "itinerary"
 PDF: Final = "application/pdf"
 
 
@@ -126,7 +138,11 @@ def store_quote_comparison(case: Case, storage: Storage, *, today: date | None =
     With no quote (none yet, or every clinic's offer withdrawn since) it is still
     stored, saying that none were received: the slot always reflects the current
     quotes, so a comparison never outlives an offer that is no longer open."""
-    content = quote_comparison_content(case, quotes.comparison(case, today), today=today)
+    compared = quotes.compared(case, today)
+    content = quote_comparison_content(
+        case, [(row.referral, row.quote, row.converted) for row in compared.rows],
+        today=today, currency=compared.currency,
+    )
     pdf = build_patient_pdf(content)
     return _save(
         case, QUOTE_COMPARISON, QUOTE_COMPARISON, content.language, pdf,
@@ -154,13 +170,102 @@ def store_booking_summary(case: Case, storage: Storage, *, contact_email: str) -
     return saved
 
 
-def store_visa_letter(case: Case, storage: Storage, *, contact_email: str) -> Saved:
-    """The letter supporting the patient's medical visa application, for the chosen quote."""
-    content = visa_letter_content(case, _chosen(case), contact_email)
-    pdf = build_patient_pdf(content)
-    saved = _save(
-        case, VISA_LETTER, VISA_LETTER, content.language, pdf,
-        f"{case.reference}-visa-letter.pdf", storage,
+def visa_letter_slot(traveller_id: int) -> str:
+    return f"{VISA_LETTER}:{traveller_id}"
+
+
+def trip_changed(case: Case) -> None:
+    """A traveller or a leg changed: the itinerary and the visa letters are rendered
+    again (in the caller's transaction; the outbox relays them once it commits)."""
+    record(Job.RENDER_ITINERARY, case_id=case.id)
+    record(Job.RENDER_VISA_LETTER, case_id=case.id)
+
+
+def _travellers(case: Case) -> list[tuple[Traveller, str, object]]:
+    """The case's travellers (the patient first) with their opened passports."""
+    rows = db.session.scalars(
+        select(Traveller).where(Traveller.case_id == case.id).order_by(Traveller.position, Traveller.id)
     )
-    patient_mail.booking_document_stored(case)
+    return [(row, row.role, trip_domain.passport_of(row)) for row in rows]
+
+
+def _legs(case: Case) -> list[TripLeg]:
+    return list(db.session.scalars(select(TripLeg).where(TripLeg.case_id == case.id).order_by(TripLeg.id)))
+
+
+def _clinic_address(clinic) -> str:
+    return clinic.address or ", ".join(part for part in (clinic.city, clinic.country) if part)
+
+
+def visa_letter_blocker(case: Case) -> str | None:
+    """Why the visa letters cannot be made now (staff see it on the case), or None."""
+    if case.chosen_quote is None:
+        return "No visa letter yet: the patient has not chosen a clinic."
+    if db.session.scalar(select(Traveller.id).where(Traveller.case_id == case.id).limit(1)) is None:
+        return ("No visa letter yet: enter the travellers' passport details (the patient first); "
+                "one letter is made per traveller.")
+    return None
+
+
+def store_itinerary(case: Case, storage: Storage, *, agency: Agency, default_coordinator: str) -> Saved:
+    """The patient's itinerary, in their language, from the legs as they stand now."""
+    clinic = _chosen(case).referral.clinic
+    content = itinerary_content(
+        reference=case.reference, language=case.language, legs=_legs(case),
+        travellers=[(role, passport) for _row, role, passport in _travellers(case)],
+        clinic_name=clinic.name, clinic_address=_clinic_address(clinic), agency=agency,
+        coordinator=coordinator_name(case, default_coordinator),
+    )
+    pdf = build_itinerary_pdf(content)
+    return _save(case, ITINERARY, ITINERARY, content.language, pdf, f"{case.reference}-itinerary.pdf", storage)
+
+
+def store_visa_letters(case: Case, storage: Storage, *, agency: Agency, default_coordinator: str) -> list[Saved]:
+    """One visa-support letter per traveller (slot "visa_letter:<traveller id>"), in
+    English with the patient's language below; the letters of travellers no longer on
+    the trip are deleted. Raises `NoTravellers` when nobody's passport is entered yet
+    (`visa_letter_blocker` tells staff)."""
+    quote = _chosen(case)
+    clinic = quote.referral.clinic
+    travellers = _travellers(case)
+    contents = visa_letter_contents(
+        reference=case.reference, language=case.language, legs=_legs(case),
+        travellers=[(role, passport) for _row, role, passport in travellers],
+        treatment=case.treatment.name, clinic_name=clinic.name, clinic_address=_clinic_address(clinic),
+        clinic_country=clinic.country, earliest_date=quote.earliest_date, stay_days=quote.stay_days,
+        agency=agency, coordinator=coordinator_name(case, default_coordinator),
+    )
+    saved = []
+    for (row, _role, passport), content in zip(travellers, contents, strict=True):
+        saved.append(_save(
+            case, visa_letter_slot(row.id), VISA_LETTER, "en", build_visa_letter_pdf(content),
+            f"{case.reference}-visa-letter-{passport.surname.lower()}.pdf", storage,
+        ))
+    keep = {visa_letter_slot(row.id) for row, _role, _passport in travellers}
+    for stale in db.session.scalars(select(Document).where(
+        Document.case_id == case.id, Document.slot.like(f"{VISA_LETTER}:%"), Document.slot.not_in(keep),
+    )).all():
+        storage.delete(stale.storage_key)
+        db.session.delete(stale)
+    db.session.flush()
+    return saved
+
+
+INVOICE: Final = "invoice"
+
+
+def invoice_slot(invoice_id: int) -> str:
+    return f"{INVOICE}:{invoice_id}"
+
+
+def store_invoice(invoice: Invoice, storage: Storage, *, agency: Agency) -> Saved:
+    """The deposit's pro-forma invoice (`service.paperwork.invoice`), in the patient's
+    language, under "invoice:<id>"; the patient is e-mailed once it is stored (once per
+    invoice: the ledger), unless it was cancelled meanwhile."""
+    case = db.session.get(Case, invoice.case_id)
+    content = invoice_content(case, invoice, agency)
+    saved = _save(case, invoice_slot(invoice.id), INVOICE, content.language, build_invoice_pdf(content),
+                  f"{invoice.number}.pdf", storage)
+    if invoice.cancelled_at is None:
+        patient_mail.announce(case, patient_mail.PatientEvent.DEPOSIT_INVOICE, ref=invoice.id)
     return saved

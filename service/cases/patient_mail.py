@@ -17,16 +17,20 @@ from enum import StrEnum
 from typing import Final
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import String, cast, exists, literal, select
+from sqlalchemy import case as sql_case
 
 from service import limits
-from service.cases import case_mail, openers
+from service.cases import case_mail, openers, trip, trip_calendar
 from service.cases.status import CaseStatus, ReferralStatus
 from service.extensions import db
-from service.models import Case, Document, Notification, PatientQuestion, Referral
+from service.links import external_url
+from service.models import Case, Document, Invoice, Notification, PatientQuestion, Referral
 from service.models.document import BOOKING_SLOTS
+from service.models.trip import LegKind, TripLeg
 from service.notifications import lifecycle, reply_address
 from service.outbox import Job, commit, record
+from service.paperwork import wording
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,9 @@ class PatientEvent(StrEnum):
     CASE_CLOSED = "case_closed"
     CASE_WITHDRAWN = "case_withdrawn"
     NEW_LINK = "new_link"
+    DEPOSIT_INVOICE = "deposit_invoice"
+    TRAVEL_BOOKED = "travel_booked"
+    TRIP_REMINDER = "trip_reminder"
 
 
 def ledger_kind(event: PatientEvent, ref: int | None = None, step: int | None = None) -> str:
@@ -69,7 +76,7 @@ def send(case: Case, event: PatientEvent, ref: int | None = None, step: int | No
     stored yet). Commits (`notify_once`): the job's last step."""
     if case.erasure_requested_at is not None or case.erased_at is not None or not case.email:
         return False
-    if not _still_so(case, event, ref):
+    if not _still_so(case, event, ref, step):
         return False
     config = current_app.config
 
@@ -83,18 +90,37 @@ def send(case: Case, event: PatientEvent, ref: int | None = None, step: int | No
             mail_from=config["MAIL_FROM"],
             to=case.email,
             headers=reply_address.headers_for(case.id),
+            details={**_details(case, event, ref), **_trip_details(case, event, ref, step)},
+            calendar_url=calendar_url(case) if event == PatientEvent.TRAVEL_BOOKED else None,
         )
 
     return case_mail.to_patient(case, ledger_kind(event, ref, step), build)
 
 
-def _still_so(case: Case, event: PatientEvent, ref: int | None) -> bool:
+def _still_so(case: Case, event: PatientEvent, ref: int | None, step: int | None = None) -> bool:
     if event in (PatientEvent.QUESTION, PatientEvent.QUESTION_REMINDER):
         question = db.session.get(PatientQuestion, ref) if ref is not None else None
         return question is not None and question.case_id == case.id and question.answered_at is None
     if event == PatientEvent.BOOKING_DOCUMENTS:
         return _booking_documents_stored(case)
+    if event == PatientEvent.TRIP_REMINDER:
+        return trip.reminder_values(case, ref, step) is not None
+    if event == PatientEvent.DEPOSIT_INVOICE:
+        invoice = db.session.get(Invoice, ref) if ref is not None else None
+        return invoice is not None and invoice.case_id == case.id and invoice.cancelled_at is None
     return True
+
+
+def _details(case: Case, event: PatientEvent, ref: int | None) -> dict[str, str]:
+    """What an e-mail's sentence names beyond the reference, formatted in the patient's
+    language: for the deposit invoice its number, amount and due date (money, no health data)."""
+    if event == PatientEvent.DEPOSIT_INVOICE and ref is not None:
+        invoice = db.session.get(Invoice, ref)
+        if invoice is not None:
+            return {"number": invoice.number,
+                    "amount": wording.format_money(invoice.amount, invoice.currency, case.language),
+                    "due": wording.format_date(invoice.due_on, case.language)}
+    return {}
 
 
 # ---------------------------------------------------------------- quotes
@@ -202,3 +228,59 @@ def remind_questions(now: datetime | None = None) -> int:
     if announced:
         log.info("announced %d question reminder(s)", announced)
     return announced
+
+
+# ---------------------------------------------------------------- the trip
+
+
+def calendar_url(case: Case) -> str | None:
+    """The trip's calendar link in the "travel booked" e-mail: a signed key of its own
+    (`trip_calendar.feed_key`), since the case keeps only its status link's hash."""
+    return external_url("status_calendar.feed", key=trip_calendar.feed_key(case))
+
+
+def _trip_details(case: Case, event: PatientEvent, ref: int | None, step: int | None) -> dict[str, str]:
+    """The reminder's flight: number, city, local time and zone, days to go (no health data)."""
+    if event != PatientEvent.TRIP_REMINDER:
+        return {}
+    return trip.reminder_values(case, ref, step) or {}
+
+
+def remind_departures(now: datetime | None = None) -> int:
+    """The periodic chore: for each outbound flight that reached a reminder step
+    (`limits.TRIP_REMINDER_DAYS`: 7 days, then 1 day before it leaves), record the
+    patient's e-mail about it, once per (flight, step). One query finds the flights
+    leaving within the first step on open trips; the ledger (kind
+    "patient_trip_reminder:<leg>:<days>") makes a second run, or a second worker, send
+    nothing more. A worker down over the 7-day step sends the 1-day one only. Commits
+    through the commit point; how many were recorded."""
+    now = now or datetime.now(timezone.utc)
+    steps = sorted(limits.TRIP_REMINDER_DAYS)
+    # The step each flight is at, and its ledger kind, computed in the query itself.
+    step = sql_case(*((TripLeg.starts_at <= now + timedelta(days=days), days) for days in steps[:-1]),
+                else_=steps[-1])
+    kind = (literal(f"{ledger_kind(PatientEvent.TRIP_REMINDER)}:") + cast(TripLeg.id, String) + literal(":")
+            + cast(step, String))
+    due = db.session.execute(
+        select(TripLeg.id, Case.id, step)
+        .join(Case, Case.id == TripLeg.case_id)
+        .where(
+            TripLeg.kind == LegKind.OUTBOUND_FLIGHT.value,
+            TripLeg.cancelled_at.is_(None),
+            TripLeg.starts_at > now,
+            TripLeg.starts_at <= now + timedelta(days=steps[-1]),
+            Case.status.in_([s.value for s in trip.TRIP_STATUSES]),
+            Case.erasure_requested_at.is_(None),
+            Case.erased_at.is_(None),
+            ~exists().where(Notification.case_id == Case.id, Notification.kind == kind),
+        )
+        .order_by(TripLeg.id)
+    ).all()
+    for leg_id, case_id, days in due:
+        record(Job.NOTIFY_PATIENT_EVENT, case_id=case_id, event=PatientEvent.TRIP_REMINDER.value, ref=leg_id,
+               step=int(days))
+    recorded = len(due)
+    commit()
+    if recorded:
+        log.info("recorded %d trip reminder(s)", recorded)
+    return recorded

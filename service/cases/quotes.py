@@ -19,11 +19,13 @@ from service.cases import clinic_outcome, events, patient_mail
 from service.cases.status import CaseStatus, ReferralState, ReferralStatus
 from service.choices import codes, currencies
 from service.extensions import db
-from service.i18n import format_amount, format_day, gettext
+from service.i18n import current_language, format_amount, format_day, gettext
 from service.models import Case, OutboxMessage, Quote, Referral, User
 from service.limits import MAX_PRICE, MAX_STAY_DAYS, NOTES_MAX_CHARS, QUESTION_MAX_CHARS, REASON_MAX_CHARS
 from service.models.quotes import FIELDS, INCLUDES
 from service.outbox import Job, record
+from service.paperwork import wording
+from service.routing import exchange_rates, fx
 
 # Case statuses in which the patient can still choose among the quotes.
 CHOOSABLE: Final = frozenset({CaseStatus.ROUTED, CaseStatus.NEEDS_ATTENTION, CaseStatus.AWAITING_PATIENT})
@@ -314,13 +316,72 @@ def withdraw(case: Case) -> None:
     patient_mail.announce(case, patient_mail.PatientEvent.CASE_WITHDRAWN, ref=case.version)
 
 
-def comparison(case: Case, today: date | None = None) -> list[tuple[Referral, Quote]]:
-    """The counting quotes of a case, side by side: cheapest first within a currency,
-    expired ones last."""
+@dataclass(frozen=True)
+class Compared:
+    """One counting quote with its price in the comparison's currency (None: no rate)."""
+
+    referral: Referral
+    quote: Quote
+    converted: fx.Converted | None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The quotes of a case side by side in one currency, at one reading of the rates."""
+
+    currency: str
+    rates: fx.Rates
+    rows: list[Compared]
+
+    def pairs(self) -> list[tuple[Referral, Quote]]:
+        return [(row.referral, row.quote) for row in self.rows]
+
+    def of(self, quote: Quote) -> Compared | None:
+        return next((row for row in self.rows if row.quote.id == quote.id), None)
+
+
+def comparison_currency(case: Case) -> str:
+    """The currency the patient compares in: their budget's, else EUR."""
+    return (case.budget_currency or fx.DEFAULT_CURRENCY).strip().upper()
+
+
+def converted(quote: Quote, currency: str, rates: fx.Rates) -> fx.Converted | None:
+    return fx.convert(quote.price, quote.currency, currency, rates)
+
+
+def compared(case: Case, today: date | None = None, rates: fx.Rates | None = None) -> Comparison:
+    """The counting quotes of a case, cheapest first by their price converted into the
+    patient's currency; a quote whose currency has no rate after those that convert;
+    expired ones last. Reads the rate table once unless `rates` is given."""
     today = today or _today()
+    rates = rates if rates is not None else exchange_rates(db.session)
+    currency = comparison_currency(case)
     rows = []
     for referral in db.session.scalars(select(Referral).where(Referral.case_id == case.id).order_by(Referral.id)):
         quote = current(referral) if referral.status == ReferralStatus.ACCEPTED else None
         if quote is not None:
-            rows.append((referral, quote))
-    return sorted(rows, key=lambda r: (r[1].valid_until < today, r[1].currency, r[1].price, r[0].id))
+            rows.append(Compared(referral, quote, converted(quote, currency, rates)))
+    rows.sort(key=lambda r: (
+        r.quote.valid_until < today, r.converted is None,
+        r.converted.amount if r.converted is not None else Decimal(0),
+        r.quote.currency, r.quote.price, r.referral.id,
+    ))
+    return Comparison(currency, rates, rows)
+
+
+def comparison(case: Case, today: date | None = None, rates: fx.Rates | None = None) -> list[tuple[Referral, Quote]]:
+    """The (referral, quote) pairs in the order of `compared`."""
+    return compared(case, today, rates).pairs()
+
+
+def converted_text(row: Compared, currency: str) -> str:
+    """The converted price in words, in the page's language: "≈ 10,212 USD at the rate
+    of 2026-11-30"; that the rate is missing; "" when the quote is in `currency`."""
+    if row.converted is None:
+        return gettext("No exchange rate for %(currency)s: this quote cannot be converted to %(target)s "
+                       "and is listed last.", currency=row.quote.currency, target=currency)
+    if row.converted.rate_date is None:
+        return ""
+    return gettext("≈ %(amount)s at the rate of %(date)s",
+                   amount=wording.format_whole_money(row.converted.amount, currency, current_language()),
+                   date=format_day(row.converted.rate_date))

@@ -12,15 +12,16 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Final
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from service import limits
-from service.cases import assignment, events, intake, messages, patient_mail, quotes, referrals
+from service.cases import assignment, events, intake, messages, patient_mail, quotes, referrals, trip
 from service.cases.status import CaseStatus, ReferralStatus
 from service.extensions import db
 from service.i18n import format_integer, gettext
-from service.models import Case, Clinic, ClinicTreatment, PatientQuestion, Referral, Treatment, User
+from service.models import Case, Clinic, ClinicTreatment, PatientQuestion, Quote, Referral, Treatment, User
 from service.models.roles import COORDINATOR, GRANTS
 from service.routing import case_facts, clinic_facts, referred_clinic_slugs, unqualified_reason
 
@@ -47,7 +48,12 @@ FREES_CAPACITY: Final = frozenset({"close", "assign"})
 
 
 class ActionRefused(ValueError):
-    """The action is not allowed now; the message says why, for the coordinator."""
+    """The action is not allowed now; the message says why, for the coordinator.
+    `errors` maps a form field to its message when the refusal is about one field."""
+
+    def __init__(self, message: str, errors: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or {}
 
 
 class CaseChanged(RuntimeError):
@@ -158,15 +164,43 @@ def _referral(case: Case, referral_id: int) -> Referral:
     return referral
 
 
-def _release_contact(case: Case, user: User, *, referral_id: int) -> None:
+def is_chosen_clinic(case: Case, referral: Referral) -> bool:
+    """Whether `referral` is the one whose quote the patient chose. Reads the quote's
+    referral by id: loading `case.chosen_quote` (a post-update relationship) mid-action
+    would make a second UPDATE of the case, and a second version step."""
+    if case.chosen_quote_id is None:
+        return False
+    return db.session.scalar(select(Quote.referral_id).where(Quote.id == case.chosen_quote_id)) == referral.id
+
+
+def _release_contact(
+    case: Case, user: User, *, referral_id: int, override: bool = False, reason: str = "",
+) -> None:
+    """The patient's contact details go to the clinic they chose; to any other clinic
+    only with an explicit override and its reason on the record."""
     referral = _referral(case, referral_id)
     if referral.status != ReferralStatus.ACCEPTED:
         raise ActionRefused(f"{referral.clinic.name} has not accepted the case; contact details stay hidden.")
     if referral.contact_released_at is not None:
         raise ActionRefused(f"Contact details were already released to {referral.clinic.name}.")
+    details: dict[str, Any] = {}
+    if not is_chosen_clinic(case, referral):
+        if not override:
+            raise ActionRefused(
+                f"{referral.clinic.name} is not the clinic the patient chose; to release the contact details "
+                "anyway, tick the override and give the reason.",
+                {"override": "Tick this to release to a clinic the patient did not choose."},
+            )
+        reason = (reason or "").strip()
+        low, high = limits.RELEASE_OVERRIDE_REASON_MIN_CHARS, limits.RELEASE_OVERRIDE_REASON_MAX_CHARS
+        if not low <= len(reason) <= high:
+            message = f"Give the reason for the override in {low} to {high} characters (this one has {len(reason)})."
+            raise ActionRefused(message, {"reason": message})
+        details = {"override": True, "reason": reason}
     referral.contact_released_at = _now()
     events.record_event(
-        case, events.Actor.user(user), events.EventKind.CONTACT_RELEASED, clinic=referral.clinic.slug, clinic_name=referral.clinic.name
+        case, events.Actor.user(user), events.EventKind.CONTACT_RELEASED, clinic=referral.clinic.slug,
+        clinic_name=referral.clinic.name, **details,
     )
 
 
@@ -190,6 +224,25 @@ def _close(case: Case, user: User, *, reason: str) -> None:
     if reason not in UNANNOUNCED_CLOSE_REASONS:
         # The version names this closing: a case reopened and closed again is told again.
         patient_mail.announce(case, patient_mail.PatientEvent.CASE_CLOSED, ref=case.version)
+
+
+def _book_travel(case: Case, user: User) -> None:
+    """Chosen → travel booked: only with the outbound flight entered and the trip's
+    checks passing (`trip.booking_problems`); the patient is e-mailed."""
+    problems = trip.booking_problems(case, current_app.config["MAX_COMPANIONS"])
+    if problems:
+        raise ActionRefused("The travel cannot be marked booked yet: " + " ".join(problems))
+    outbound = trip.active_leg(case, trip.LegKind.OUTBOUND_FLIGHT)
+    events.change_status(case, S.TRAVEL_BOOKED, events.Actor.user(user), uid=outbound.uid)
+    patient_mail.announce(case, patient_mail.PatientEvent.TRAVEL_BOOKED, ref=outbound.id)
+
+
+def _start_treatment(case: Case, user: User) -> None:
+    events.change_status(case, S.IN_TREATMENT, events.Actor.user(user))
+
+
+def _mark_returned(case: Case, user: User) -> None:
+    events.change_status(case, S.RETURNED, events.Actor.user(user))
 
 
 def _reopen(case: Case, user: User) -> None:
@@ -223,6 +276,9 @@ ACTIONS: Final[dict[str, Action]] = {
         Action("regenerate_paperwork", "Regenerate paperwork", OPEN_STATUSES, _regenerate_paperwork),
         Action("release_contact", "Release contact details", frozenset({S.ROUTED, S.CHOSEN}), _release_contact),
         Action("record_choice", "Record the patient's choice", frozenset({S.ROUTED}), _record_choice),
+        Action("book_travel", "Mark the travel booked", frozenset({S.CHOSEN}), _book_travel),
+        Action("start_treatment", "Mark the patient in treatment", frozenset({S.TRAVEL_BOOKED}), _start_treatment),
+        Action("mark_returned", "Mark the patient returned home", frozenset({S.IN_TREATMENT}), _mark_returned),
         Action("close", "Close", OPEN_STATUSES, _close),
         Action("reopen", "Reopen", frozenset({S.CLOSED}), _reopen),
         Action("add_note", "Add an internal note", frozenset(S), _add_note),

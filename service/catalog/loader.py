@@ -91,6 +91,8 @@ def _clinic_values(entry: dict[str, Any], where: str) -> dict[str, Any]:
     return {
         "name": _require(entry, "name", where),
         "city": _require(entry, "city", where),
+        # The street address a visa letter names (optional: the city stands in without it).
+        "address": (entry.get("address") or None),
         "country": country,
         "languages": list(languages),
         "accreditations": list(entry.get("accreditations", [])),

@@ -57,6 +57,7 @@ class ClinicEntry:
     accreditations: tuple[str, ...]
     accepting: bool
     offers: tuple[OfferEntry, ...]
+    address: str = ""            # the street address (visa letters, itinerary)
 
     def offers_treatment(self, treatment_id: int) -> bool:
         return any(offer.treatment_id == treatment_id for offer in self.offers)
@@ -124,10 +125,10 @@ def _read(token: str) -> Catalog:
         ClinicEntry(
             id=row.id, slug=row.slug, name=row.name, city=row.city, country=row.country,
             languages=tuple(row.languages or ()), accreditations=tuple(row.accreditations or ()),
-            accepting=bool(row.accepting), offers=tuple(offers.get(row.id, ())),
+            accepting=bool(row.accepting), offers=tuple(offers.get(row.id, ())), address=row.address or "",
         )
         for row in db.session.execute(
-            select(c.id, c.slug, c.name, c.city, c.country, c.languages, c.accreditations, c.accepting)
+            select(c.id, c.slug, c.name, c.city, c.country, c.languages, c.accreditations, c.accepting, c.address)
             .order_by(c.name)
         )
     )

@@ -24,6 +24,9 @@ from service.dashboard.period import Period
 from service.models import Case, Clinic, Referral, Treatment
 
 BOOKED: Final = "booked"  # a key of CLOSE_REASONS
+# A clinic was chosen, and the trip may have moved on since.
+_PAST_CHOICE: Final = frozenset({CaseStatus.CHOSEN, CaseStatus.TRAVEL_BOOKED, CaseStatus.IN_TREATMENT,
+                                 CaseStatus.RETURNED})
 
 # Time to first response, in hours: (upper bound, exclusive; label). The last is open.
 RESPONSE_BUCKETS: Final[tuple[tuple[float, str], ...]] = (
@@ -218,7 +221,7 @@ def funnel(session: Session, period: Period) -> list[FunnelStage]:
     for status, closed_reason, was_referred in rows:
         requests += 1
         is_booked = status == CaseStatus.CLOSED and closed_reason == BOOKED
-        is_chosen = is_booked or status == CaseStatus.CHOSEN
+        is_chosen = is_booked or status in _PAST_CHOICE
         booked += is_booked
         chosen += is_chosen
         routed += is_chosen or bool(was_referred)

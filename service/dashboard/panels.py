@@ -22,6 +22,9 @@ STATUS_COLOURS: Final[dict[CaseStatus, str]] = {
     CaseStatus.NEEDS_ATTENTION: "#c0392b",
     CaseStatus.AWAITING_PATIENT: "#b26b00",
     CaseStatus.CHOSEN: "#1e7f4f",
+    CaseStatus.TRAVEL_BOOKED: "#5b3e96",
+    CaseStatus.IN_TREATMENT: "#8a3b78",
+    CaseStatus.RETURNED: "#3d6b2f",
     CaseStatus.CLOSED: "#6b7785",
 }
 

@@ -117,12 +117,14 @@ def demo_case_count(session: Session) -> int:
 
 
 def _ensure_user(session: Session, email: str, role: str, password: str, report: SeedReport,
-                 clinic: Clinic | None = None) -> User:
+                 clinic: Clinic | None = None, full_name: str | None = None) -> User:
     user = session.scalar(select(User).where(User.email == email))
     if user is not None:
         report.existing_users.append(email)
+        user.full_name = user.full_name or full_name
         return user
-    user = User(email=email, password_hash=hash_password(password), role=role, active=True, clinic=clinic)
+    user = User(email=email, password_hash=hash_password(password), role=role, active=True, clinic=clinic,
+                full_name=full_name)
     session.add(user)
     report.created_users.append(email)
     return user
@@ -573,8 +575,8 @@ def seed(session: Session, *, password: str, now: datetime, top_n: int = 3, rng:
         raise DemoError("The catalogue is empty: load it first with `flask --app wsgi catalog load data/catalog.json`.")
     rng = rng or random.Random(4)
     report = SeedReport()
-    coordinator = _ensure_user(session, COORDINATOR_EMAIL, COORDINATOR, password, report)
-    admin = _ensure_user(session, ADMIN_EMAIL, ADMIN, password, report)
+    coordinator = _ensure_user(session, COORDINATOR_EMAIL, COORDINATOR, password, report, full_name="Elena Hoffmann")
+    admin = _ensure_user(session, ADMIN_EMAIL, ADMIN, password, report, full_name="Jonas Weber")
     report.existing_cases = demo_case_count(session)
     if not report.existing_cases:
         seeder = _Seeder(session, rng, now, top_n, coordinator, admin)
@@ -592,7 +594,8 @@ def seed(session: Session, *, password: str, now: datetime, top_n: int = 3, rng:
     if clinic_user is not None:
         report.existing_users.append(CLINIC_EMAIL)
     elif (clinic := busiest_clinic(session)) is not None:
-        clinic_user = _ensure_user(session, CLINIC_EMAIL, CLINIC, password, report, clinic=clinic)
+        clinic_user = _ensure_user(session, CLINIC_EMAIL, CLINIC, password, report, clinic=clinic,
+                                   full_name="Ayşe Demir")
     report.clinic_user = clinic_user if clinic_user is not None and clinic_user.role == CLINIC else None
     if report.created_users:
         report.password = password

@@ -13,10 +13,12 @@ from service.models.referral import Referral
 from service.models.types import UTCDateTime, utcnow
 
 # The booking paperwork's slots: rendered once the patient chose (service.cases.
-# paperwork_store), announced to the patient once both are stored (patient_mail).
+# paperwork_store), announced to the patient once stored (patient_mail). The visa
+# letters ("visa_letter:<traveller id>") wait for the travellers' passports, so they
+# are not part of that announcement.
 BOOKING_SUMMARY: Final = "booking_summary"
 VISA_LETTER: Final = "visa_letter"
-BOOKING_SLOTS: Final = (BOOKING_SUMMARY, VISA_LETTER)
+BOOKING_SLOTS: Final = (BOOKING_SUMMARY,)
 
 
 class Document(db.Model):

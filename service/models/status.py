@@ -17,6 +17,10 @@ class CaseStatus(StrEnum):
     NEEDS_ATTENTION = "needs_attention"
     AWAITING_PATIENT = "awaiting_patient"
     CHOSEN = "chosen"
+    # The trip (service.cases.trip): flights booked, the patient at the clinic, home again.
+    TRAVEL_BOOKED = "travel_booked"
+    IN_TREATMENT = "in_treatment"
+    RETURNED = "returned"
     CLOSED = "closed"
 
     @property
@@ -54,6 +58,18 @@ _LABELS: dict[CaseStatus, tuple[str, str]] = {
         N_("Clinic chosen"),
         N_("Your coordinator is arranging treatment, travel and paperwork with the clinic you chose."),
     ),
+    CaseStatus.TRAVEL_BOOKED: (
+        N_("Travel booked"),
+        N_("Your flights and stay are booked: see your trip below, day by day. We will remind you before you fly."),
+    ),
+    CaseStatus.IN_TREATMENT: (
+        N_("In treatment"),
+        N_("You are with the clinic. Your coordinator stays in touch; write to them here if you need anything."),
+    ),
+    CaseStatus.RETURNED: (
+        N_("Back home"),
+        N_("Welcome home. Your coordinator will check in with you about your recovery and any follow-up."),
+    ),
     CaseStatus.CLOSED: (
         N_("Closed"),
         N_("This request is closed. If you need anything, reply to our last email or send a new request."),
@@ -64,6 +80,9 @@ _STAFF_LABELS: dict[CaseStatus, str] = {
     CaseStatus.SUBMITTED: "New",
     CaseStatus.NEEDS_ATTENTION: "Needs attention",
     CaseStatus.AWAITING_PATIENT: "Waiting on the patient",
+    CaseStatus.TRAVEL_BOOKED: "Travel booked",
+    CaseStatus.IN_TREATMENT: "In treatment",
+    CaseStatus.RETURNED: "Returned home",
 }
 
 

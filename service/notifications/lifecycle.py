@@ -8,6 +8,8 @@ carried in the clear). The words are in the catalogue, in the case's language.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+import textwrap
 from email.message import EmailMessage
 from typing import Final
 
@@ -30,6 +32,9 @@ SUBJECTS: Final[dict[str, str]] = {
     "case_closed": N_("Medtour: your request is closed (%(reference)s)"),
     "case_withdrawn": N_("Medtour: your request is withdrawn (%(reference)s)"),
     "new_link": N_("Medtour: a new link to your request (%(reference)s)"),
+    "deposit_invoice": N_("Medtour: your deposit invoice %(number)s (%(reference)s)"),
+    "travel_booked": N_("Medtour: your travel is booked (%(reference)s)"),
+    "trip_reminder": N_("Medtour: your trip is coming up (%(reference)s)"),
 }
 
 # What happened, one paragraph (lines of at most 78 characters).
@@ -54,7 +59,18 @@ SENTENCES: Final[dict[str, str]] = {
                          "clinics will not work on it any more."),
     "new_link": N_("Here is a new link to your request %(reference)s; the previous link no\n"
                    "longer works."),
+    "deposit_invoice": N_("Your deposit invoice %(number)s: %(amount)s\n"
+                          "due by %(due)s. Pay by bank transfer (no card payments); the invoice\n"
+                          "with our bank details is on your status page."),
+    "travel_booked": N_("Your travel for your request %(reference)s is booked. Your flights,\n"
+                        "stay and transfers are on your status page, day by day."),
+    "trip_reminder": N_("Your trip for your request %(reference)s is coming up. Every time and\n"
+                        "place is on your status page, day by day."),
 }
+
+# The trip's calendar (`calendar_url`), in the "travel booked" e-mail.
+_CALENDAR: Final = N_("Add the trip to your calendar:\n"
+                      "%(url)s")
 
 _OPEN: Final = N_("Open your status page:\n"
                   "%(url)s")
@@ -84,15 +100,27 @@ def patient_event(
     mail_from: str,
     to: str,
     headers: dict[str, str],
+    details: Mapping[str, str] | None = None,
+    calendar_url: str | None = None,
 ) -> EmailMessage:
     """The e-mail about `event`, in the patient's language; `headers` (the case's
-    Reply-To and Message-ID, `reply_address.headers_for`) replace the defaults."""
+    Reply-To and Message-ID, `reply_address.headers_for`) replace the defaults; `details`
+    fill the event's other placeholders (a deposit invoice's number, amount, due date)."""
     lang = i18n.resolve(language)
+    values = {**(details or {}), "reference": reference}
     with force_locale(lang):
-        subject = gettext(SUBJECTS[event], reference=reference)
-        paragraphs = [
-            gettext(GREETING),
-            gettext(SENTENCES[event], reference=reference),
+        subject = gettext(SUBJECTS[event], **values)
+        paragraphs = [gettext(GREETING)]
+        if event == "trip_reminder" and details:
+            # The flight and when it leaves, in the local time of its airport.
+            leaves = ngettext("Your flight %(flight)s leaves %(city)s at %(time)s (%(zone)s) in %(num)d day.",
+                              "Your flight %(flight)s leaves %(city)s at %(time)s (%(zone)s) in %(num)d days.",
+                              int(details.get("days") or 0), flight=details.get("flight", ""),
+                              city=details.get("city", ""), time=details.get("time", ""), zone=details.get("zone", ""))
+            paragraphs.append(textwrap.fill(leaves, 78))
+        paragraphs += [
+            gettext(SENTENCES[event], **values),
+            *([gettext(_CALENDAR, url=calendar_url)] if calendar_url else []),
             gettext(_OPEN, url=opener_url),
             _opener_note(opener_days),
             gettext(_REPLY),

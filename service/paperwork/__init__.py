@@ -1,5 +1,5 @@
 """PDF paperwork: the referral dossier a clinic quotes from, and the patient's
-confirmation, quote comparison, booking summary and visa support letter. Pure
+confirmation, quote comparison, booking summary; the trip's itinerary and visa-support letters are in ``trip``. Pure
 functions from data to PDF bytes; see ``documents`` for the contract with the caller
 (a background job) and ``render`` for the sandbox."""
 from service.paperwork.content import (
@@ -9,12 +9,10 @@ from service.paperwork.content import (
     DossierContent,
     QuoteComparisonContent,
     QuoteEntry,
-    VisaLetterContent,
     booking_summary_content,
     confirmation_content,
     dossier_content,
     quote_comparison_content,
-    visa_letter_content,
 )
 from service.paperwork.documents import (
     RenderedPdf,
@@ -35,7 +33,6 @@ __all__ = [
     "QuoteEntry",
     "RenderedPdf",
     "SandboxedFetcher",
-    "VisaLetterContent",
     "booking_summary_content",
     "build_confirmation_pdf",
     "build_dossier_pdf",
@@ -45,5 +42,4 @@ __all__ = [
     "prepare_dossier",
     "quote_comparison_content",
     "render_pdf",
-    "visa_letter_content",
 ]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Final
@@ -141,6 +141,10 @@ class QuoteEntry:
     expired: bool
     notes: str
     clinic_email: str = ""
+    # The price converted into the comparison's currency, in words ("≈ 10,212 USD at the
+    # rate of 30 November 2026"); "" when the quote is already in it.
+    converted: str = ""
+    rate_missing: bool = False
 
     @property
     def location(self) -> str:
@@ -164,6 +168,7 @@ class _PatientDocument:
 @dataclass(frozen=True)
 class QuoteComparisonContent(_PatientDocument):
     quotes: tuple[QuoteEntry, ...] = ()
+    currency: str = ""            # the currency the quotes are compared in ("" : as quoted)
 
 
 @dataclass(frozen=True)
@@ -173,14 +178,6 @@ class BookingSummaryContent(_PatientDocument):
     files: tuple[str, ...] = ()          # the names of the files the patient sent
     medications: str | None = None       # as typed, when the patient answered
     allergies: str | None = None
-    contact_email: str = ""
-
-
-@dataclass(frozen=True)
-class VisaLetterContent(_PatientDocument):
-    patient_name: str = ""
-    date_of_birth: date | None = None
-    quote: QuoteEntry | None = None
     contact_email: str = ""
 
 
@@ -267,19 +264,42 @@ def quote_entry(referral: Any, quote: Any, language: str, today: date) -> QuoteE
     )
 
 
+def converted_words(converted: Any, quote_currency: str, currency: str, language: str) -> str:
+    """A quote's price in ``currency`` in the document's words: ``converted`` is shaped
+    like `service.routing.fx.Converted` (amount, rate_date), None when no rate exists."""
+    said = wording.words(language)
+    if converted is None:
+        return said("No exchange rate for %(currency)s: this quote cannot be converted to %(target)s "
+                    "and is listed last.", currency=quote_currency, target=currency)
+    if converted.rate_date is None:
+        return ""
+    return said("≈ %(amount)s at the rate of %(date)s",
+                amount=wording.format_whole_money(converted.amount, currency, language),
+                date=wording.format_date(converted.rate_date, language))
+
+
 def quote_comparison_content(
-    case: Any, rows: Iterable[tuple[Any, Any]], *, today: date | None = None
+    case: Any, rows: Iterable[tuple[Any, ...]], *, today: date | None = None, currency: str = ""
 ) -> QuoteComparisonContent:
-    """The patient's comparison of ``rows`` ((referral, quote) pairs, in the order
-    `service.cases.quotes.comparison` gives them)."""
+    """The patient's comparison of ``rows`` in the order `service.cases.quotes.compared`
+    gives them: (referral, quote) pairs, or (referral, quote, converted) with the price
+    converted into ``currency`` (None when its rate is missing)."""
     today = today or datetime.now(timezone.utc).date()
     language = wording.resolve(case.language)
+    entries = []
+    for referral, quote, *rest in rows:
+        entry = quote_entry(referral, quote, language, today)
+        if rest and currency:
+            entry = replace(entry, converted=converted_words(rest[0], quote.currency, currency, language),
+                            rate_missing=rest[0] is None)
+        entries.append(entry)
     return QuoteComparisonContent(
         reference=case.reference,
         language=language,
         prepared_on=today,
         treatment=case.treatment.name,
-        quotes=tuple(quote_entry(referral, quote, language, today) for referral, quote in rows),
+        quotes=tuple(entries),
+        currency=currency,
     )
 
 
@@ -299,24 +319,6 @@ def booking_summary_content(
         files=tuple(a.filename for a in attachments),
         medications=_answered(case.medications),
         allergies=_answered(case.allergies),
-        contact_email=contact_email,
-    )
-
-
-def visa_letter_content(
-    case: Any, quote: Any, contact_email: str, *, today: date | None = None
-) -> VisaLetterContent:
-    """The visa support letter for the chosen ``quote``: who travels, where, when."""
-    today = today or datetime.now(timezone.utc).date()
-    language = wording.resolve(case.language)
-    return VisaLetterContent(
-        reference=case.reference,
-        language=language,
-        prepared_on=today,
-        treatment=case.treatment.name,
-        patient_name=case.full_name,
-        date_of_birth=case.date_of_birth,
-        quote=quote_entry(quote.referral, quote, language, today),
         contact_email=contact_email,
     )
 

@@ -41,7 +41,6 @@ from service.paperwork.content import (
     ConfirmationContent,
     DossierContent,
     QuoteComparisonContent,
-    VisaLetterContent,
 )
 from service.paperwork.render import SandboxedFetcher, render_document, render_template
 
@@ -218,17 +217,16 @@ def confirmation_html(content: ConfirmationContent) -> str:
     )
 
 
-PatientContent = QuoteComparisonContent | BookingSummaryContent | VisaLetterContent
+PatientContent = QuoteComparisonContent | BookingSummaryContent
 
 _PATIENT_TEMPLATES: Final[dict[type, str]] = {
     QuoteComparisonContent: "paperwork/quote_comparison.html",
     BookingSummaryContent: "paperwork/booking_summary.html",
-    VisaLetterContent: "paperwork/visa_letter.html",
 }
 
 
 def build_patient_pdf(content: PatientContent, *, fetcher: SandboxedFetcher | None = None) -> RenderedPdf:
-    """The quote comparison, booking summary or visa letter, in ``content.language``."""
+    """The quote comparison or booking summary, in ``content.language``."""
     output = render_document(patient_html(content), fetcher)
     return RenderedPdf.of(output.data, output.pages)
 

@@ -156,3 +156,13 @@ def country_name(code: str | None, language: str | None = DEFAULT) -> str:
             return code.upper()
         return getattr(country, "common_name", None) or country.name
     return _web.country_name(code, language)
+
+
+def format_whole_money(amount: Decimal, currency: str, language: str | None = DEFAULT) -> str:
+    """A converted, indicative amount in whole units, half up: "10,212 USD" / "10 212 USD"
+    (a rate's cents would claim a precision it does not have)."""
+    whole = amount.quantize(Decimal("1"), rounding="ROUND_HALF_UP")
+    language = resolve(language)
+    if language == DEFAULT:
+        return f"{whole:,} {currency}"
+    return f"{_babel_decimal(whole, '#,##0', locale=language)}\u00a0{currency}"

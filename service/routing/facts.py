@@ -1,6 +1,9 @@
 """Reading the facts routing needs from the database: the only module of
 `service.routing` that touches it. Everything else works on the frozen dataclasses.
 
+`exchange_rates` reads the whole rate table in one query (a few dozen rows): once per
+routing call (in `case_facts`) or once per page, never once per clinic.
+
 `clinic_facts` costs one query whatever the size of the catalogue: the clinics
 offering the treatment, their offer, and their open-referral count (open referrals
 LEFT JOINed and counted with a GROUP BY per clinic), selecting only the columns
@@ -9,18 +12,35 @@ routing reads.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from functools import lru_cache
 
 from sqlalchemy import Float, Text, and_, bindparam, cast, func, select, type_coerce
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
-from service.models import Case, Clinic, ClinicTreatment, Referral, Treatment
+from service.extensions import db
+from service.models import Case, Clinic, ClinicTreatment, ExchangeRate, Referral, Treatment
 from service.models.status import ReferralStatus
+from service.routing import fx
 from service.routing.ranking import CaseFacts, ClinicFacts, Offer
 
 
-def case_facts(case: Case) -> CaseFacts:
-    """What routing needs to know about a case (loads its treatment and chosen clinic)."""
+def exchange_rates(session: Session) -> fx.Rates:
+    """The exchange-rate table as plain data, one query; `source` is the newest row's."""
+    table: dict[str, fx.Rate] = {}
+    source, newest = "", None
+    for currency, eur_per_unit, as_of, row_source in session.execute(
+        select(ExchangeRate.currency, ExchangeRate.eur_per_unit, ExchangeRate.as_of, ExchangeRate.source)
+    ):
+        table[currency] = fx.Rate(Decimal(eur_per_unit), as_of)
+        if newest is None or as_of > newest:
+            source, newest = row_source, as_of
+    return fx.Rates(table, source)
+
+
+def case_facts(case: Case, rates: fx.Rates | None = None) -> CaseFacts:
+    """What routing needs to know about a case (loads its treatment and chosen clinic,
+    and the exchange-rate table unless `rates` is given)."""
     preferred = case.preferred_clinic
     return CaseFacts(
         treatment_slug=case.treatment.slug,
@@ -30,7 +50,13 @@ def case_facts(case: Case) -> CaseFacts:
         budget=case.budget,
         budget_currency=case.budget_currency,
         preferred_clinic_slug=preferred.slug if preferred is not None else None,
+        rates=rates if rates is not None else exchange_rates(db_session(case)),
     )
+
+
+def db_session(case: Case) -> Session:
+    """The session `case` belongs to (the one routing reads with), else the app's."""
+    return object_session(case) or db.session
 
 
 # The clinics offering one treatment, each with its offer and its count of open

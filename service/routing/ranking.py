@@ -37,6 +37,8 @@ class CaseFacts:
     budget: Decimal | None
     budget_currency: str | None
     preferred_clinic_slug: str | None
+    # The exchange-rate table at the time of the call (budget and prices in different currencies).
+    rates: fx.Rates
 
 
 @dataclass(frozen=True)
@@ -169,13 +171,14 @@ class _Budget:
     amount: Decimal
     currency: str  # upper case, may have no indicative rate
     eur: Decimal | None  # None when the currency has no indicative rate
+    rates: fx.Rates
 
     @classmethod
     def of(cls, case: CaseFacts) -> _Budget | None:
         if case.budget is None or case.budget <= 0 or not case.budget_currency:
             return None
         currency = case.budget_currency.strip().upper()
-        return cls(case.budget, currency, fx.to_eur(case.budget, currency))
+        return cls(case.budget, currency, fx.to_eur(case.budget, currency, case.rates), case.rates)
 
     def compare(self, offer: Offer) -> Component | None:
         """Indicative price against the budget; None when there is nothing to compare.
@@ -184,7 +187,7 @@ class _Budget:
         if currency == self.currency:
             price, budget = offer.price_from, self.amount
         else:
-            price = fx.to_eur(offer.price_from, currency)
+            price = fx.to_eur(offer.price_from, currency, self.rates)
             budget = self.eur
             if price is None or budget is None:
                 return None

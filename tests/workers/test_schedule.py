@@ -15,6 +15,7 @@ from workers.schedule import Periodic, Schedule
 def test_the_table_holds_the_sweep_and_the_chores():
     assert [entry.run for entry in schedule.PERIODIC] == [
         outbox.sweep, uploads.cleanup, retention.apply, referral_clock.run, patient_mail.remind_questions,
+        patient_mail.remind_departures,
     ]
     assert schedule.TICK_SECONDS == min(entry.every_seconds for entry in schedule.PERIODIC)
 

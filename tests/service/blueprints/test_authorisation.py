@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator
+from datetime import date
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from service.accounts.roles import ADMIN, COORDINATOR
 from service.blueprints.tus import TUS_VERSION
@@ -97,6 +99,15 @@ def portal(own: Answer, other: Answer = 404) -> dict[str, Answer]:
             "coordinator": 403, "admin": 403, "disabled": LOGIN}
 
 
+def calendar_feed(w: World) -> str:
+    """The patient holds the e-mailed calendar key; everybody else one signed for nothing."""
+    from service.cases.tokens import hash_token
+    from service.cases.trip_calendar import feed_key
+
+    key = feed_key(w.case) if hash_token(w.token) == w.case.token_hash else "WzEsIngiXQ.forged"
+    return f"/s/calendar/{key}/trip.ics"
+
+
 def patient_link(answer: Answer) -> dict[str, Answer]:
     """A status route: it opens for the link's holder only; without it, 404."""
     return {**everyone(404), "patient": answer}
@@ -134,6 +145,11 @@ TABLE: tuple[Row, ...] = (
     Row("GET", "/s/<token>/files/<int:attachment_id>", lambda w: f"{w.status}/files/{w.attachment_id}",
         patient_link(303)),
     Row("GET", "/s/<token>/documents/<slot>", lambda w: f"{w.status}/documents/{CONFIRMATION}", patient_link(303)),
+    Row("GET", "/s/<token>/invoices/<int:invoice_id>", lambda w: f"{w.status}/invoices/{_invoice_id(w)}",
+        patient_link(303)),
+    Row("GET", "/s/<token>/trip.ics", lambda w: f"{w.status}/trip.ics", patient_link(200)),
+    # The calendar link of the "travel booked" e-mail: only the case's own signed key opens it.
+    Row("GET", "/s/calendar/<key>/trip.ics", lambda w: calendar_feed(w), patient_link(200)),
     Row("POST", "/s/<token>/files", lambda w: f"{w.status}/files", patient_link(303),
         lambda w: {"files": [upload(files.png(), "more.png")]}),
     # Not waiting on the patient: the answer is turned away to the page, nothing recorded.
@@ -172,6 +188,9 @@ TABLE: tuple[Row, ...] = (
         lambda w: quote_form()),
     Row("POST", "/clinic/referrals/<int:referral_id>/decline", lambda w: f"{w.portal}/decline", portal(422),
         lambda w: {"reason": "No surgeon available."}),
+    # Clinic A's referral is not chosen: entering the trip's dates is refused (422).
+    Row("POST", "/clinic/referrals/<int:referral_id>/trip-dates", lambda w: f"{w.portal}/trip-dates", portal(422),
+        lambda w: {"admission": "2099-01-10"}),
     # --- the staff console ----------------------------------------------------------------
     Row("GET", "/staff/", lambda w: "/staff/", staff(LOGIN, 302, 302, LOGIN)),
     Row("GET", "/staff/cases", lambda w: "/staff/cases", STAFF_PAGE),
@@ -189,11 +208,42 @@ TABLE: tuple[Row, ...] = (
     Row("POST", "/staff/cases/<reference>/actions/<action>",
         lambda w: f"/staff/cases/{w.ref}/actions/add_note", STAFF_REDIRECT,
         lambda w: {"version": _version(w.case), "body": "Called the patient back."}),
+    Row("GET", "/staff/cases/<reference>/referrals/<int:referral_id>/release",
+        lambda w: f"/staff/cases/{w.ref}/referrals/{w.referral.id}/release", STAFF_PAGE),
+    Row("POST", "/staff/cases/<reference>/referrals/<int:referral_id>/release",
+        lambda w: f"/staff/cases/{w.ref}/referrals/{w.referral.id}/release", STAFF_REDIRECT,
+        lambda w: {"version": _version(w.case), "referral_id": str(w.referral.id), "override": "y",
+                   "reason": "The patient asked us to, by phone."}),
     Row("POST", "/staff/cases/<reference>/messages", lambda w: f"/staff/cases/{w.ref}/messages", STAFF_REDIRECT,
         lambda w: {"body": "We received your files.", "intent": "send"}),
     Row("POST", "/staff/cases/<reference>/messages/<int:message_id>/forward",
         lambda w: f"/staff/cases/{w.ref}/messages/{w.message_id}/forward", STAFF_REDIRECT,
         lambda w: {"referral_id": str(w.referral.id)}),
+    # The world's case is not chosen for staff (only the patient chooses): issuing is refused by the rules.
+    Row("POST", "/staff/cases/<reference>/invoices", lambda w: f"/staff/cases/{w.ref}/invoices",
+        staff(LOGIN, 422, 422, LOGIN), lambda w: {"amount": "1500", "currency": "EUR", "due_on": "2099-01-01"}),
+    Row("POST", "/staff/cases/<reference>/invoices/<int:invoice_id>/payments",
+        lambda w: f"/staff/cases/{w.ref}/invoices/{_invoice_id(w)}/payments", STAFF_REDIRECT,
+        lambda w: {"kind": "payment", "amount": "10", "received_on": "2000-01-01"}),
+    # Paid on by the row above, the invoice can no longer be cancelled: refused by the rules.
+    Row("POST", "/staff/cases/<reference>/invoices/<int:invoice_id>/cancel",
+        lambda w: f"/staff/cases/{w.ref}/invoices/{_invoice_id(w)}/cancel", staff(LOGIN, 422, 422, LOGIN)),
+    # The trip: the world's case is not chosen, so every change is refused by the rules (422).
+    Row("GET", "/staff/cases/<reference>/trip", lambda w: f"/staff/cases/{w.ref}/trip", STAFF_PAGE),
+    Row("POST", "/staff/cases/<reference>/trip/travellers", lambda w: f"/staff/cases/{w.ref}/trip/travellers",
+        staff(LOGIN, 422, 422, LOGIN), lambda w: _traveller_form("new-traveller")),
+    Row("POST", "/staff/cases/<reference>/trip/travellers/<int:traveller_id>",
+        lambda w: f"/staff/cases/{w.ref}/trip/travellers/{_traveller_id(w)}", staff(LOGIN, 422, 422, LOGIN),
+        lambda w: _traveller_form(f"traveller-{_traveller_id(w)}", given_names="Aigerim Nurlanqyzy")),
+    Row("POST", "/staff/cases/<reference>/trip/travellers/<int:traveller_id>/remove",
+        lambda w: f"/staff/cases/{w.ref}/trip/travellers/{_traveller_id(w)}/remove", staff(LOGIN, 422, 422, LOGIN)),
+    Row("POST", "/staff/cases/<reference>/trip/legs/<kind>", lambda w: f"/staff/cases/{w.ref}/trip/legs/admission",
+        staff(LOGIN, 422, 422, LOGIN), lambda w: {"new-admission-on_date": "2099-01-10"}),
+    Row("POST", "/staff/cases/<reference>/trip/legs/<int:leg_id>",
+        lambda w: f"/staff/cases/{w.ref}/trip/legs/{_leg_id(w)}", staff(LOGIN, 422, 422, LOGIN),
+        lambda w: {f"leg-{_leg_id(w)}-on_date": "2099-01-11"}),
+    Row("POST", "/staff/cases/<reference>/trip/legs/<int:leg_id>/remove",
+        lambda w: f"/staff/cases/{w.ref}/trip/legs/{_leg_id(w)}/remove", staff(LOGIN, 422, 422, LOGIN)),
     Row("GET", "/staff/dashboard", lambda w: "/staff/dashboard", STAFF_PAGE),
     Row("GET", "/staff/catalogue", lambda w: "/staff/catalogue", ADMIN_PAGE),
     Row("POST", "/staff/catalogue/<slug>", lambda w: f"/staff/catalogue/{w.referral.clinic.slug}", ADMIN_ONLY,
@@ -216,6 +266,8 @@ TABLE: tuple[Row, ...] = (
                    "password": "a long enough password", "capacity": "12"}),
     Row("POST", "/staff/users/<int:user_id>/capacity", lambda w: f"/staff/users/{w.target.id}/capacity",
         ADMIN_ONLY, lambda w: {"capacity": "7"}),
+    Row("POST", "/staff/users/<int:user_id>/name", lambda w: f"/staff/users/{w.target.id}/name",
+        ADMIN_ONLY, lambda w: {"full_name": "Marta Kowalska"}),
     Row("POST", "/staff/users/<int:user_id>/disable", lambda w: f"/staff/users/{w.target.id}/disable", ADMIN_ONLY),
     Row("POST", "/staff/users/<int:user_id>/enable", lambda w: f"/staff/users/{w.target.id}/enable", ADMIN_ONLY),
     Row("POST", "/staff/users/<int:user_id>/sessions/revoke", lambda w: f"/staff/users/{w.target.id}/sessions/revoke",
@@ -258,6 +310,55 @@ def served_routes(app: Flask) -> set[tuple[str, str]]:
 def _version(case: Case) -> int:
     db.session.refresh(case)
     return case.version
+
+
+def _traveller_form(prefix: str, **changes: str) -> dict[str, str]:
+    values = {"role": "patient", "given_names": "Aigerim", "surname": "Nurlanova", "nationality": "KZ",
+              "passport_number": "N12345678", "passport_expiry": "2099-01-01", "date_of_birth": "1984-05-17"}
+    values.update(changes)
+    return {f"{prefix}-{key}": value for key, value in values.items()}
+
+
+def _traveller_id(w: World) -> int:
+    """The world's traveller (its patient), made on first use."""
+    from service.models import Traveller
+    from tests.fixtures.trips import add_passport
+
+    found = db.session.scalar(select(Traveller.id).where(Traveller.case_id == w.case.id))
+    if found is None:
+        found = add_passport(w.case).id
+        db.session.commit()
+    return found
+
+
+def _leg_id(w: World) -> int:
+    """The world's admission date, made on first use."""
+    from service.models import TripLeg
+    from tests.fixtures.trips import make_leg
+
+    found = db.session.scalar(select(TripLeg.id).where(TripLeg.case_id == w.case.id))
+    if found is None:
+        found = make_leg(w.case, "admission", on_date=date(2099, 1, 9)).id
+        db.session.commit()
+    return found
+
+
+def _invoice_id(w: World) -> int:
+    """The world's deposit invoice (100 EUR) with its stored PDF's row, made on first use."""
+    from service.cases.paperwork_store import invoice_slot
+    from service.models import Invoice
+
+    found = db.session.scalar(select(Invoice).where(Invoice.case_id == w.case.id))
+    if found is None:
+        found = Invoice(case_id=w.case.id, number=f"{w.ref}-D1", amount=100, currency="EUR",
+                        due_on=date(2099, 1, 1), payment_reference=f"{w.ref}-D1")
+        db.session.add(found)
+        db.session.flush()
+        slot = invoice_slot(found.id)
+        db.session.add(Document(case_id=w.case.id, kind="invoice", slot=slot, language="en",
+                                storage_key=document_key(w.case.id, slot), size=1, sha256="0" * 64, pages=1))
+        db.session.commit()
+    return found.id
 
 
 def _template_id(key: str) -> int:

@@ -6,6 +6,8 @@ import dataclasses
 import hashlib
 import io
 import re
+from decimal import Decimal
+from html import unescape
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,6 +19,7 @@ from service.accounts.roles import COORDINATOR
 from service.cases import derivatives, events, workflow
 from service.cases.status import CaseStatus, ReferralStatus
 from service.extensions import db
+from service.routing import fx
 from service.models import (
     Case,
     CaseEvent,
@@ -29,8 +32,16 @@ from service.models import (
 )
 from tests.fixtures import files
 from tests.fixtures.cases import post_request, submit
+from tests.fixtures.exchange_rates import in_currency, load_exchange_rates
 from tests.fixtures.forms import upload
 from tests.fixtures.staff import make_user, sign_in
+from tests.fixtures.trips import add_passport, standard_trip
+
+
+@pytest.fixture
+def exchange_rates(app_ctx) -> fx.Rates:
+    """The data file's rates, loaded into the test database."""
+    return load_exchange_rates()
 
 S = CaseStatus
 
@@ -169,9 +180,19 @@ def _setup(action: str, case: Case, coordinator) -> dict:
         referral = refer(case, clinics[0])
         case.status = S.ROUTED
         db.session.commit()
+        if action == "release_contact":  # not the patient's choice: the override and its reason
+            return {"referral_id": referral.id, "override": "y", "reason": "The patient asked us to, by phone."}
         return {"referral_id": referral.id}
     if action == "reopen":
         case.status, case.closed_reason = S.CLOSED, "spam"
+        db.session.commit()
+        return {}
+    trip_steps = {"book_travel": S.CHOSEN, "start_treatment": S.TRAVEL_BOOKED, "mark_returned": S.IN_TREATMENT}
+    if action in trip_steps:
+        case.status = trip_steps[action]
+        if action == "book_travel":  # the patient's passport and the outbound flight are in
+            add_passport(case)
+            standard_trip(case)
         db.session.commit()
         return {}
     other = db.session.scalar(select(Treatment.slug).where(Treatment.id != case.treatment_id).order_by(Treatment.slug))
@@ -377,3 +398,121 @@ def test_the_patient_never_sees_notes_or_staff_emails(staff_client, coordinator)
         assert "Internal remark" not in response.text
         assert coordinator.email not in response.text
         assert "staff:" not in response.text
+
+
+# ---------------------------------------------------------------- quotes and releasing contact details
+
+
+def _quoted(staff_client, **case_values):
+    from tests.fixtures.quoting import QuotedInCurrencies
+
+    return QuotedInCurrencies(budget=Decimal("9000"), budget_currency="USD", **case_values)
+
+
+def _choose(quoted, referral_index: int = 0):
+    from service.cases import quotes
+
+    quote = quoted.quotes[referral_index]
+    quotes.choose(quoted.case, quote.id)
+    db.session.commit()
+    return quote
+
+
+def test_the_quotes_panel_shows_every_version_converted_and_the_patients_choice(staff_client, exchange_rates):
+    from service.cases import quotes
+    from tests.fixtures.quoting import HIDDEN_CASE, terms as fresh_terms
+
+    quoted = _quoted(staff_client)
+    eur = next(q for q in quoted.quotes if q.currency == "EUR")
+    revised = quotes.revise(eur.referral, dataclasses.replace(fresh_terms("9200"), currency="EUR"), eur.created_by)
+    quotes.accept_revision(quoted.case, revised.id)
+    db.session.commit()
+    chosen = _choose(quoted, quoted.quotes.index(next(q for q in quoted.quotes if q.currency == "INR")))
+    text = staff_client.get(f"/staff/cases/{quoted.case.reference}").text
+    panel = text[text.index('id="quotes"'):text.index('id="referrals"')]
+    for amount, currency in HIDDEN_CASE:
+        assert f"{Decimal(amount):,.2f} {currency}" in panel
+    assert "9,200.00 EUR" in panel and ">v1" in panel and ">v2" in panel and "superseded" in panel
+    usd = in_currency("9200", "EUR", "USD").quantize(Decimal("1"))
+    assert f"≈ {usd:,} USD at the rate of {exchange_rates.get('EUR').as_of.isoformat()}" in panel
+    assert f'id="quote-version-{chosen.id}" class="is-chosen"' in panel
+    assert escape(f"{chosen.referral.clinic.name}, version 1: chosen by the patient") in panel
+    assert eur.created_by.email in panel
+    # Cheapest converted first: INR, then USD, then the EUR clinic.
+    order = [panel.index(f'id="quotes-{q.referral.id}-title"') for q in sorted(
+        quoted.quotes, key=lambda q: in_currency(q.price, q.currency, "USD"))]
+    assert order == sorted(order)
+
+
+def test_a_choice_recorded_by_staff_says_who(staff_client, coordinator, exchange_rates):
+    quoted = _quoted(staff_client)
+    referral = quoted.referrals[1]
+    response = act(staff_client, quoted.case, "record_choice", referral_id=referral.id)
+    assert response.status_code == 303
+    text = staff_client.get(f"/staff/cases/{quoted.case.reference}").text
+    assert escape(f"{referral.clinic.name}, version 1: chosen by staff ({coordinator.email})") in text
+
+
+def test_release_is_a_button_for_the_chosen_clinic_and_a_quiet_link_for_the_others(staff_client, exchange_rates):
+    quoted = _quoted(staff_client)
+    chosen = _choose(quoted).referral
+    text = staff_client.get(f"/staff/cases/{quoted.case.reference}").text
+    table = text[text.index('id="referrals"'):]
+    base = f"/staff/cases/{quoted.case.reference}/referrals"
+    assert f'<a class="button small" href="{base}/{chosen.id}/release">Release contact details…</a>' in table
+    for other in quoted.referrals[1:]:
+        assert f'<a class="release-anyway hint" href="{base}/{other.id}/release">Release anyway…</a>' in table
+    assert "Release contact details</button>" not in table  # no one-click release from the table
+
+
+def test_the_confirmation_page_names_the_clinic_and_releases_to_the_chosen_one(staff_client, exchange_rates):
+    quoted = _quoted(staff_client, full_name="Anna Petrova")
+    chosen = _choose(quoted).referral
+    page = staff_client.get(f"/staff/cases/{quoted.case.reference}/referrals/{chosen.id}/release")
+    assert page.status_code == 200
+    assert f"Release Anna Petrova's contact details to {chosen.clinic.name}?" in unescape(page.text)
+    assert quoted.case.email in page.text and 'name="override"' not in page.text
+    before = event_count(quoted.case)
+    response = staff_client.post(f"/staff/cases/{quoted.case.reference}/referrals/{chosen.id}/release",
+                                 data={"version": reload(quoted.case).version, "referral_id": chosen.id})
+    assert response.status_code == 303
+    [done] = events_since(quoted.case, before)
+    assert done.kind == "contact_released" and "override" not in done.details
+    assert db.session.get(Referral, chosen.id).contact_released_at is not None
+
+
+def test_releasing_to_another_clinic_needs_the_override_and_a_reason_at_the_field(staff_client, exchange_rates):
+    quoted = _quoted(staff_client, full_name="Anna Petrova")
+    chosen = _choose(quoted).referral
+    other = quoted.referrals[1]
+    url = f"/staff/cases/{quoted.case.reference}/referrals/{other.id}/release"
+    page = staff_client.get(url)
+    shown = unescape(page.text)
+    assert f"Release Anna Petrova's contact details to {other.clinic.name}?" in shown
+    assert f"{other.clinic.name} is not the clinic the patient chose" in shown
+    assert f"the patient chose {chosen.clinic.name}" in shown
+    assert 'name="override"' in page.text and 'name="reason"' in page.text
+    before = event_count(quoted.case)
+
+    refused = staff_client.post(url, data={"version": reload(quoted.case).version, "referral_id": other.id})
+    assert refused.status_code == 422
+    assert 'id="override-error"' in refused.text and "Tick this to release" in refused.text
+
+    refused = staff_client.post(url, data={"version": reload(quoted.case).version, "referral_id": other.id,
+                                           "override": "y", "reason": "short"})
+    assert refused.status_code == 422
+    assert 'id="reason-error"' in refused.text and "10 to 500 characters (this one has 5)" in refused.text
+    assert event_count(quoted.case) == before and db.session.get(Referral, other.id).contact_released_at is None
+
+    reason = "The patient asked by phone for this clinic's second opinion."
+    done = staff_client.post(url, data={"version": reload(quoted.case).version, "referral_id": other.id,
+                                        "override": "y", "reason": reason})
+    assert done.status_code == 303
+    [event] = events_since(quoted.case, before)
+    assert event.kind == "contact_released" and event.details["override"] is True and event.details["reason"] == reason
+
+
+def test_the_release_page_of_another_cases_referral_is_404(staff_client, exchange_rates):
+    quoted, stranger = _quoted(staff_client), _quoted(staff_client)
+    assert staff_client.get(
+        f"/staff/cases/{quoted.case.reference}/referrals/{stranger.referrals[0].id}/release").status_code == 404

@@ -98,7 +98,8 @@ def test_an_expired_quote_is_marked_in_the_comparison(quoted, storage):
     assert shown.index(second.clinic.name) < shown.index(first.clinic.name) < shown.index("Истекло")
 
 
-def test_booking_summary_and_visa_letter_follow_the_choice(quoted, storage):
+def test_the_booking_summary_follows_the_choice(quoted, storage):
+    """(The visa letters wait for the travellers' passports: tests/service/cases/test_trip_documents.py.)"""
     case, (first, second), (user1, user2) = quoted
     quotes.accept(first, terms(price="12500"), user1)
     chosen = quotes.accept(second, terms(price="14200.50", stay_days=10), user2)
@@ -107,10 +108,8 @@ def test_booking_summary_and_visa_letter_follow_the_choice(quoted, storage):
     quotes.choose(case, chosen.id)
 
     booking = paperwork_store.store_booking_summary(case, storage, contact_email=CONTACT).document
-    letter = paperwork_store.store_visa_letter(case, storage, contact_email=CONTACT).document
     assert (booking.slot, booking.kind, booking.language) == ("booking_summary", "booking_summary", "ru")
-    assert (letter.slot, letter.kind, letter.language) == ("visa_letter", "visa_letter", "ru")
-    assert booking.referral_id is None and letter.referral_id is None
+    assert booking.referral_id is None
 
     summary = text(storage, booking)
     assert "Сводка бронирования" in summary and "Амина Петрова" in summary
@@ -120,13 +119,8 @@ def test_booking_summary_and_visa_letter_follow_the_choice(quoted, storage):
     assert "МРТ колена.pdf" in summary and "метформин 500 мг" in summary
     assert CONTACT in summary
 
-    visa = text(storage, letter)
-    assert "Фамилия и имя Амина Петрова" in visa and "Дата рождения 2 апреля 1979" in visa
-    assert "Паспорт № ____" in visa and second.clinic.name in visa and CONTACT in visa
-
-    assert set(documents_of(case)) == {"booking_summary", "visa_letter"}
+    assert set(documents_of(case)) == {"booking_summary"}
     paperwork_store.store_booking_summary(case, storage, contact_email=CONTACT)
-    paperwork_store.store_visa_letter(case, storage, contact_email=CONTACT)
-    assert {slot: d.id for slot, d in documents_of(case).items()} == {
-        "booking_summary": booking.id, "visa_letter": letter.id,
-    }
+    assert {slot: d.id for slot, d in documents_of(case).items()} == {"booking_summary": booking.id}
+
+

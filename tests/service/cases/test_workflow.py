@@ -4,7 +4,8 @@ nothing."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select, text
@@ -14,9 +15,10 @@ from service.accounts.roles import COORDINATOR
 from service.cases import events, referrals, workflow
 from service.cases.status import CaseStatus, ReferralStatus
 from service.extensions import db
-from service.models import Case, CaseEvent, Clinic, ClinicTreatment, OutboxMessage, PatientQuestion, Referral, Treatment, User
+from service.models import Case, CaseEvent, Clinic, ClinicTreatment, OutboxMessage, PatientQuestion, Quote, Referral, Treatment, User
 from tests.fixtures.cases import make_case, submit
 from tests.fixtures.staff import make_user
+from tests.fixtures.trips import add_passport, standard_trip
 
 S = CaseStatus
 
@@ -59,6 +61,9 @@ def world(client, coordinator) -> World:
     return World(case, coordinator, make_user(COORDINATOR), accepted, other_treatment)
 
 
+OVERRIDE_REASON = "The patient asked by phone to be put in touch with this clinic too."
+
+
 def valid_params(action: str, w: World) -> dict:
     return {
         "assign": {"assignee": w.other},
@@ -67,11 +72,15 @@ def valid_params(action: str, w: World) -> dict:
         "request_info": {"question": "Could you send your latest X-ray, please?"},
         "route": {"top_n": 1},
         "regenerate_paperwork": {},
-        "release_contact": {"referral_id": w.accepted.id},
+        # `w.accepted` is not the patient's choice: only with the override and its reason.
+        "release_contact": {"referral_id": w.accepted.id, "override": True, "reason": OVERRIDE_REASON},
         "record_choice": {"referral_id": w.accepted.id},
         "close": {"reason": "duplicate"},
         "reopen": {},
         "add_note": {"body": "Called the patient; she prefers May."},
+        "book_travel": {},
+        "start_treatment": {},
+        "mark_returned": {},
     }[action]
 
 
@@ -83,20 +92,24 @@ def in_status(case: Case, status: CaseStatus) -> Case:
 
 # The policy, written out here independently of `workflow.ACTIONS`: a change to what the
 # state machine allows has to be made in both places. Columns: submitted, routed,
-# needs attention, awaiting patient, chosen, closed.
-_COLUMNS = (S.SUBMITTED, S.ROUTED, S.NEEDS_ATTENTION, S.AWAITING_PATIENT, S.CHOSEN, S.CLOSED)
+# needs attention, awaiting patient, chosen, travel booked, in treatment, returned, closed.
+_COLUMNS = (S.SUBMITTED, S.ROUTED, S.NEEDS_ATTENTION, S.AWAITING_PATIENT, S.CHOSEN, S.TRAVEL_BOOKED,
+            S.IN_TREATMENT, S.RETURNED, S.CLOSED)
 POLICY: dict[str, str] = {
-    "assign":               "yyyyy.",
-    "set_priority":         "yyyyy.",
-    "correct_treatment":    "yyyy..",
-    "request_info":         "yyy...",
-    "route":                "yyy...",
-    "regenerate_paperwork": "yyyyy.",
-    "release_contact":      ".y..y.",
-    "record_choice":        ".y....",
-    "close":                "yyyyy.",
-    "reopen":               ".....y",
-    "add_note":             "yyyyyy",
+    "assign":               "yyyyyyyy.",
+    "set_priority":         "yyyyyyyy.",
+    "correct_treatment":    "yyyy.....",
+    "request_info":         "yyy......",
+    "route":                "yyy......",
+    "regenerate_paperwork": "yyyyyyyy.",
+    "release_contact":      ".y..y....",
+    "record_choice":        ".y.......",
+    "close":                "yyyyyyyy.",
+    "reopen":               "........y",
+    "add_note":             "yyyyyyyyy",
+    "book_travel":          "....y....",
+    "start_treatment":      ".....y...",
+    "mark_returned":        "......y..",
 }
 
 
@@ -117,6 +130,11 @@ def test_every_action_has_a_form_and_a_label():
 @pytest.mark.parametrize("action", list(workflow.ACTIONS))
 def test_every_action_in_every_status(world, action, status):
     case = in_status(world.case, status)
+    if action == "book_travel":
+        # Marking the travel booked needs the patient's passport and the outbound flight.
+        add_passport(case)
+        standard_trip(case)
+        db.session.commit()
     spec = workflow.ACTIONS[action]
     before = (case.status, case.version, event_count(case))
     allowed = allowed_by_policy(action, status)
@@ -259,6 +277,7 @@ def test_release_contact_needs_an_accepted_referral_and_happens_once(world):
     with pytest.raises(workflow.ActionRefused, match="does not belong"):
         workflow.perform(case, "release_contact", world.user, referral_id=stranger.id)
 
+    choose(case, world.accepted)
     workflow.perform(case, "release_contact", world.user, referral_id=world.accepted.id)
     assert world.accepted.contact_released_at is not None
     clinic = world.accepted.clinic
@@ -266,6 +285,42 @@ def test_release_contact_needs_an_accepted_referral_and_happens_once(world):
     assert events.describe(last_event(case)) == f"Patient's contact details released to {clinic.name}"
     with pytest.raises(workflow.ActionRefused, match="already released"):
         workflow.perform(case, "release_contact", world.user, referral_id=world.accepted.id)
+
+
+def choose(case: Case, referral: Referral) -> Quote:
+    """The patient's choice of `referral`'s quote, made directly (the case stays in its status)."""
+    quote = Quote(referral=referral, version=1, price=Decimal("9000"), currency="EUR", includes=["treatment"],
+                  earliest_date=date.today(), stay_days=5, valid_until=date.today() + timedelta(days=30))
+    db.session.add(quote)
+    case.chosen_quote = quote
+    db.session.commit()
+    return quote
+
+
+def test_releasing_to_a_clinic_the_patient_did_not_choose_needs_the_override_and_a_reason(world):
+    case = in_status(world.case, S.CHOSEN)
+    chosen = accept(case, offering(case)[0])
+    choose(case, chosen)
+    other = world.accepted
+    before = event_count(case)
+    with pytest.raises(workflow.ActionRefused, match="not the clinic the patient chose") as refused:
+        workflow.perform(case, "release_contact", world.user, referral_id=other.id)
+    assert set(refused.value.errors) == {"override"}
+    for reason in ("", "   too short  ", "x" * 501):
+        with pytest.raises(workflow.ActionRefused, match="10 to 500 characters") as refused:
+            workflow.perform(case, "release_contact", world.user, referral_id=other.id, override=True, reason=reason)
+        assert set(refused.value.errors) == {"reason"}
+    db.session.rollback()
+    assert other.contact_released_at is None and event_count(case) == before
+
+    workflow.perform(case, "release_contact", world.user, referral_id=other.id, override=True,
+                     reason=f"  {OVERRIDE_REASON} ")
+    assert other.contact_released_at is not None
+    assert last_event(case).details == {"clinic": other.clinic.slug, "clinic_name": other.clinic.name,
+                                        "override": True, "reason": OVERRIDE_REASON}
+    # The chosen clinic needs no override; an override ticked for it records none.
+    workflow.perform(case, "release_contact", world.user, referral_id=chosen.id, override=True, reason="")
+    assert last_event(case).details == {"clinic": chosen.clinic.slug, "clinic_name": chosen.clinic.name}
 
 
 def submit_other(case: Case) -> Case:
@@ -409,3 +464,20 @@ def test_reassigning_frees_the_previous_coordinator_for_a_queued_case(world, cli
     workflow.perform(world.case, "assign", world.user, assignee=world.other)
     db.session.commit()
     assert waiting.assignee == world.user
+
+
+def test_erasure_removes_the_override_reason_and_keeps_the_fact(world, storage):
+    from service.cases import erasure
+
+    case = in_status(world.case, S.ROUTED)
+    workflow.perform(case, "release_contact", world.user, referral_id=world.accepted.id, override=True,
+                     reason=OVERRIDE_REASON)
+    db.session.commit()
+    event = last_event(case)
+    case.status = S.CLOSED
+    db.session.commit()
+    erasure.erase(case, storage)
+    db.session.commit()
+    db.session.expire_all()
+    kept = db.session.get(CaseEvent, event.id).details
+    assert "reason" not in kept and kept["override"] is True and kept["clinic"] == world.accepted.clinic.slug

@@ -13,12 +13,15 @@ from service.notifications import lifecycle
 REFERENCE = "MT-2026-000123"
 OPENER = "https://medtour.example/s/open/" + "x" * 43
 HEADERS = {"Reply-To": "reply+7-abcdefghijklmnop@medtour.example", "Message-ID": "<case.7.abc.def@medtour.example>"}
+# What events beyond the reference name (the deposit invoice's number, amount, due date), at their longest.
+DETAILS = {"number": "MT-2026-000123-D12", "amount": "9,999,999,999.99 EUR", "due": "20 September 2026"}
 
 
 def build(event: str, language: str | None = "en"):
     return lifecycle.patient_event(
         event=event, reference=REFERENCE, opener_url=OPENER, opener_days=7, language=language,
         mail_from="Medtour <no-reply@medtour.example>", to="amina@example.org", headers=HEADERS,
+        details=DETAILS,
     )
 
 
@@ -32,7 +35,7 @@ def test_every_event_has_a_subject_and_a_sentence():
 def test_every_event_reads_in_russian(app_ctx, event):
     with force_locale("ru"):
         for msgid in (lifecycle.SUBJECTS[event], lifecycle.SENTENCES[event]):
-            assert gettext(msgid, reference=REFERENCE) != msgid % {"reference": REFERENCE}
+            assert gettext(msgid, reference=REFERENCE, **DETAILS) != msgid % {"reference": REFERENCE, **DETAILS}
     message = build(event, "ru")
     assert message["Content-Language"] == "ru"
     text = message.get_content()

@@ -1,5 +1,5 @@
 """The patient's documents after the clinics answer: the quote comparison, the booking
-summary and the visa support letter, in English and in Russian, read back with pypdf."""
+summary, in English and in Russian, read back with pypdf (the visa letters: test_trip_documents)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -13,7 +13,6 @@ from service.paperwork import (
     booking_summary_content,
     build_patient_pdf,
     quote_comparison_content,
-    visa_letter_content,
 )
 from service.paperwork.wording import format_days, format_money, include_label
 from tests.service.paperwork import fakes, pdfs
@@ -198,53 +197,6 @@ def test_russian_booking_summary():
     assert "Booking summary" not in text
 
 
-# ---------------------------------------------------------------- visa letter
-
-
-def visa(language: str, **case_values):
-    case = fakes.Case(language=language, **case_values)
-    quote = fakes.quote(fakes.Clinic(name="Anadolu Sağlık Merkezi", city="Istanbul", country="TR"),
-                        earliest_date=date(2027, 3, 1), stay_days=7)
-    content = visa_letter_content(case, quote, CONTACT, today=TODAY)
-    rendered = build_patient_pdf(content)
-    return content, rendered, *text_of(rendered.data)
-
-
-def test_english_visa_letter():
-    _, rendered, texts, text = visa("en")
-    assert rendered.pages == len(texts) == 1
-    assert "Letter in support of a medical visa application" in text
-    assert "Date: 25 November 2026" in text
-    assert "Full name Amina Petrova" in text
-    assert "Date of birth 2 April 1979" in text
-    assert "Passport No. ________" in text
-    assert "Clinic Anadolu Sağlık Merkezi" in text
-    assert "Address Istanbul, Türkiye" in text
-    assert "Treatment Osseointegrated prosthesis (transfemoral)" in text
-    assert "from 1 March 2027 to 8 March 2027 (length of stay 7 days)" in text
-    assert "Medtour — organiser of the treatment trip" in text and CONTACT in text
-    assert "Signature" in text
-
-
-def test_russian_visa_letter():
-    content, _, _, text = visa("ru")
-    assert content.language == "ru"
-    assert "Письмо в поддержку заявления на медицинскую визу" in text
-    assert "Дата: 25 ноября 2026" in text
-    assert "Фамилия и имя Amina Petrova" in text
-    assert "Дата рождения 2 апреля 1979" in text
-    assert "Паспорт № ________" in text
-    assert "Адрес Istanbul, Турция" in text
-    assert "с 1 марта 2027 по 8 марта 2027 (длительность пребывания 7 дней)" in text
-    assert "Medtour — организатор лечебной поездки" in text
-
-
-def test_visa_letter_without_a_birth_date_leaves_it_out():
-    _, _, _, text = visa("en", date_of_birth=None)
-    assert "Date of birth" not in text
-    assert "Full name Amina Petrova" in text and "Passport No. ________" in text
-
-
 # ---------------------------------------------------------------- escaping and the sandbox
 
 
@@ -256,11 +208,10 @@ def _hostile_documents():
     return [
         quote_comparison_content(case, [(quote.referral, quote)], today=TODAY),
         booking_summary_content(case, quote, case.attachments, CONTACT, today=TODAY),
-        visa_letter_content(case, quote, CONTACT, today=TODAY),
     ]
 
 
-@pytest.mark.parametrize("content", _hostile_documents(), ids=["comparison", "booking", "visa"])
+@pytest.mark.parametrize("content", _hostile_documents(), ids=["comparison", "booking"])
 def test_markup_in_patient_and_clinic_text_is_shown_escaped_and_fetches_nothing(content, monkeypatch):
     from weasyprint.urls import URLFetcher
 

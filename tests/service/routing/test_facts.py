@@ -14,6 +14,7 @@ from sqlalchemy import event, select
 from service.cases.status import ReferralStatus
 from service.extensions import db
 from service.models import Clinic, ClinicTreatment, Treatment
+from service.routing import fx
 from service.routing import (
     CaseFacts,
     Offer,
@@ -25,7 +26,14 @@ from service.routing import (
 )
 from tests.conftest import CATALOG
 from tests.fixtures.cases import TRANSFEMORAL, make_case, treatment
+from tests.fixtures.exchange_rates import file_rates, load_exchange_rates
 from tests.fixtures.referrals import find_clinic, make_referral
+
+
+@pytest.fixture
+def exchange_rates(app_ctx) -> fx.Rates:
+    """The data file's rates, loaded into the test database."""
+    return load_exchange_rates()
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +134,7 @@ def test_a_clinic_filled_to_capacity_drops_out_of_the_ranking(app_ctx):
 # --------------------------------------------------------------------------- the case
 
 
-def test_case_facts(app_ctx):
+def test_case_facts(app_ctx, exchange_rates):
     chosen = find_clinic("baltic-limb-vilnius")
     case = make_case(
         preferred_clinic=chosen, budget=Decimal("30000.00"), budget_currency="EUR", language="ru", country="KZ"
@@ -139,6 +147,7 @@ def test_case_facts(app_ctx):
         budget=Decimal("30000.00"),
         budget_currency="EUR",
         preferred_clinic_slug="baltic-limb-vilnius",
+        rates=file_rates(),
     )
     plain = case_facts(make_case())
     assert plain.preferred_clinic_slug is None and plain.budget is None and plain.budget_currency is None
@@ -170,6 +179,29 @@ def test_the_demo_request_is_routed_to_three_clinics_with_reasons(app_ctx):
     for match in matches:
         assert match.reasons[0] == "offers Osseointegrated prosthesis, above knee"
         assert all(match.reasons)
+
+
+# --------------------------------------------------------------------------- exchange rates
+
+
+def test_the_rates_are_read_from_the_table_in_one_query_per_routing_call(app_ctx, exchange_rates):
+    case = make_case(budget=Decimal("30000"), budget_currency="USD")
+    db.session.execute(select(1))
+    with counting_statements() as statements:
+        facts = case_facts(case)
+    assert sum("exchange_rates" in s for s in statements) == 1
+    assert facts.rates == exchange_rates and facts.rates.get("INR") == file_rates().get("INR")
+
+
+def test_routing_compares_a_budget_in_another_currency_only_with_the_table_loaded(app_ctx):
+    case = make_case(budget=Decimal("30000"), budget_currency="USD")
+    clinics = [f for f in clinic_facts(db.session, case.treatment_id) if f.offers[TRANSFEMORAL].currency != "USD"]
+    assert clinics
+    without = rank_clinics(case_facts(case), clinics)
+    assert not any(c.key == "budget" for m in without for c in m.components)
+    load_exchange_rates()
+    with_rates = rank_clinics(case_facts(case), clinics)
+    assert all(any(c.key == "budget" for c in m.components) for m in with_rates)
 
 
 # --------------------------------------------------------------------------- query count

@@ -21,11 +21,13 @@ from service.routing import (
     top,
     unqualified_reason,
 )
+from service.routing import fx
 from service.routing import weights as w
-from service.routing.fx import RATES_TO_EUR
+from tests.fixtures.exchange_rates import file_rates
 
 TREATMENT = "osseointegrated-prosthesis-transfemoral"
 TREATMENT_NAME = "Osseointegrated prosthesis, above knee"
+RATES = file_rates()
 
 
 def make_case(**overrides) -> CaseFacts:
@@ -37,6 +39,7 @@ def make_case(**overrides) -> CaseFacts:
         budget=None,
         budget_currency=None,
         preferred_clinic_slug=None,
+        rates=RATES,
     )
     values.update(overrides)
     return CaseFacts(**values)
@@ -184,13 +187,13 @@ def test_the_over_budget_penalty_grows_with_the_gap_and_is_capped():
 
 
 def test_prices_in_other_currencies_are_compared_at_indicative_rates():
-    # 900,000 THB is about 24,300 EUR: within a 30,000 EUR budget; 40,000 USD is not.
+    # 900,000 THB is about 23,900 EUR: within a 30,000 EUR budget; 40,000 USD is not.
     clinics = [make_clinic("a-usd", price="40000", currency="USD"), make_clinic("b-thb", price="900000", currency="THB")]
     case = make_case(budget=Decimal("30000"), budget_currency="EUR")
     ranked = rank_clinics(case, clinics)
     assert slugs(ranked) == ["b-thb", "a-usd"]
     assert component(ranked[0], "budget").reason == "within budget"
-    over = round((40000 * float(RATES_TO_EUR["USD"]) / 30000 - 1) * 100)
+    over = round((40000 * float(RATES.get("USD").eur_per_unit) / 30000 - 1) * 100)
     assert component(ranked[1], "budget").reason == f"over budget by ~{over}%"
 
 
@@ -207,6 +210,15 @@ def test_without_a_comparable_budget_there_is_no_budget_component(budget, budget
     case = make_case(budget=budget, budget_currency=budget_currency)
     [match] = rank_clinics(case, [make_clinic("a", price="99999999", currency=price_currency)])
     assert "budget" not in keys(match)
+
+
+def test_the_rates_come_with_the_case_facts_and_without_them_currencies_do_not_compare():
+    clinics = [make_clinic("a-usd", price="40000", currency="USD")]
+    [match] = rank_clinics(make_case(budget=Decimal("30000"), budget_currency="EUR", rates=fx.NO_RATES), clinics)
+    assert "budget" not in keys(match)
+    cheap = fx.Rates({"EUR": fx.Rate(Decimal(1), RATES.get("EUR").as_of), "USD": fx.Rate(Decimal("0.5"), RATES.get("EUR").as_of)})
+    [match] = rank_clinics(make_case(budget=Decimal("30000"), budget_currency="EUR", rates=cheap), clinics)
+    assert component(match, "budget").reason == "within budget"
 
 
 def test_the_same_unknown_currency_on_both_sides_compares_without_a_rate():
