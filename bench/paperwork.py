@@ -47,7 +47,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.pictures import photo_image  # noqa: E402
+from bench._pictures import photo_image  # noqa: E402
 
 from service.files import images  # noqa: E402
 from service.paperwork import documents, dossier_content  # noqa: E402

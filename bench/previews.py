@@ -46,7 +46,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.pictures import photo_image  # noqa: E402
+from bench._pictures import photo_image  # noqa: E402
 
 RATIO_GOAL = 1.3
 FULL = {"rounds": 5, "heic": "4032x3024", "ct": "512x512x100", "pages": 40, "page": "1275x1650"}
