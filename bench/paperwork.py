@@ -47,7 +47,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
+from bench._pictures import photo_image  # noqa: E402
 
 from service.files import images  # noqa: E402
 from service.paperwork import documents, dossier_content  # noqa: E402
@@ -112,19 +112,8 @@ class Referral:
 
 def photo(seed: int, width: int, height: int) -> bytes:
     """A JPEG with gradients, shapes and sensor-like noise: compresses like a photo."""
-    base = Image.linear_gradient("L").resize((width, height))
-    noise = Image.effect_noise((width, height), 24)
-    red = Image.blend(base, noise, 0.35)
-    green = base.rotate(90 + seed * 7).resize((width, height))
-    blue = Image.blend(noise, base.transpose(Image.Transpose.FLIP_LEFT_RIGHT), 0.6)
-    image = Image.merge("RGB", (red, green, blue))
-    draw = ImageDraw.Draw(image)
-    for n in range(12):
-        x, y = (seed * 131 + n * 197) % width, (seed * 71 + n * 149) % height
-        draw.ellipse((x, y, x + width // 6, y + height // 6), outline=(250, 240, 200), width=6)
-    image = image.filter(ImageFilter.SMOOTH)
     out = io.BytesIO()
-    image.save(out, format="JPEG", quality=88)
+    photo_image(seed, width, height).save(out, format="JPEG", quality=88)
     return out.getvalue()
 
 

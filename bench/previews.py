@@ -46,6 +46,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench._pictures import photo_image  # noqa: E402
+
 RATIO_GOAL = 1.3
 FULL = {"rounds": 5, "heic": "4032x3024", "ct": "512x512x100", "pages": 40, "page": "1275x1650"}
 SMOKE = {"rounds": 1, "heic": "400x300", "ct": "64x64x5", "pages": 3, "page": "200x260"}
@@ -56,27 +58,10 @@ KINDS = ("heic", "ct", "pdf")
 # --- inputs ------------------------------------------------------------------------
 
 
-def _photo(width: int, height: int, seed: int):
-    """Gradients, shapes and sensor-like noise: encodes like a photo, not like a flat fill."""
-    from PIL import Image, ImageDraw, ImageFilter
-
-    base = Image.linear_gradient("L").resize((width, height))
-    noise = Image.effect_noise((width, height), 24)
-    red = Image.blend(base, noise, 0.35)
-    green = base.rotate(90 + seed * 7).resize((width, height))
-    blue = Image.blend(noise, base.transpose(Image.Transpose.FLIP_LEFT_RIGHT), 0.6)
-    image = Image.merge("RGB", (red, green, blue))
-    draw = ImageDraw.Draw(image)
-    for n in range(12):
-        x, y = (seed * 131 + n * 197) % width, (seed * 71 + n * 149) % height
-        draw.ellipse((x, y, x + width // 6, y + height // 6), outline=(250, 240, 200), width=max(1, width // 600))
-    return image.filter(ImageFilter.SMOOTH)
-
-
 def make_heic(path: Path, width: int, height: int) -> str:
     import pillow_heif
 
-    pillow_heif.from_pillow(_photo(width, height, 1)).save(path, quality=80)
+    pillow_heif.from_pillow(photo_image(1, width, height)).save(path, quality=80)
     return f"HEIC {width}×{height}"
 
 
@@ -126,7 +111,7 @@ def make_scan_pdf(path: Path, pages: int, width: int, height: int) -> str:
 
     pdf = pikepdf.Pdf.new()
     for number in range(pages):
-        image = _photo(width, height, number).convert("L")
+        image = photo_image(number, width, height).convert("L")
         draw = ImageDraw.Draw(image)
         for line in range(40):
             y = 60 + line * (height - 120) // 40

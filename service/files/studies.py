@@ -189,6 +189,7 @@ def _copy_members(archive: zipfile.ZipFile, out: BinaryIO, uid_salt: bytes, refe
     flags: dict[str, None] = {}
     tools: dict[str, None] = {}
     copied = failed = 0
+    budget = _Budget()  # every member expanded counts against the disc's total
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target:
         series_number = 0
         for study in studies:
@@ -196,7 +197,7 @@ def _copy_members(archive: zipfile.ZipFile, out: BinaryIO, uid_salt: bytes, refe
                 series_number += 1
                 for image_number, member in enumerate(_ordered_members(series), start=1):
                     try:
-                        with _expand(archive, archive.getinfo(member.path), _Budget()) as original:
+                        with _expand(archive, archive.getinfo(member.path), budget) as original:
                             copy = dicom.clean_copy(original, uid_salt=uid_salt, reference=reference)
                     except (CopyFailed, _Damaged):
                         failed += 1

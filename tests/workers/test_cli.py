@@ -39,7 +39,7 @@ def test_burst_worker_drains_declared_queues_in_app_context(app, clean_redis, re
 
 
 def test_get_queue_refuses_undeclared_names(app):
-    with app.app_context(), pytest.raises(ValueError, match="declared queues: routing, notifications, paperwork, default"):
+    with app.app_context(), pytest.raises(ValueError, match="declared queues: routing, notifications, files, paperwork, default"):
         queues.get_queue("emails")
 
 

@@ -5,6 +5,7 @@ local store and on S3: always `Content-Disposition: attachment` with a header-sa
 an expired or tampered link is refused with a clear page."""
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import time
@@ -16,6 +17,7 @@ import requests
 from sqlalchemy import select
 
 from service.accounts.roles import ADMIN
+from service.cases import derivatives
 from service.extensions import db
 from service.models import Attachment, Case, Referral
 from tests.fixtures import files
@@ -53,6 +55,8 @@ def uploaded(client, store) -> Uploaded:
     db.session.add(referral)
     db.session.commit()
     attachment = db.session.scalars(select(Attachment).where(Attachment.case_id == case.id)).one()
+    derivatives.derive(attachment, store, secret="test")  # the clinic downloads the worker's copy
+    db.session.commit()
     return Uploaded(case, urlsplit(location).path.removeprefix("/s/"), attachment, referral)
 
 
@@ -93,12 +97,16 @@ def test_every_download_is_an_attachment_with_a_safe_name_and_the_detected_type(
         response = _fetch(client, _link(app, client, path))
         assert response.status_code == 200, who
         body = response.content if isinstance(response, requests.Response) else response.data
-        assert body == files.png(), who
+        if who == "clinic":  # the worker's de-identified copy, as recorded
+            assert hashlib.sha256(body).hexdigest() == derivatives.file_view(uploaded.attachment).copy.sha256
+        else:
+            assert body == files.png(), who
         disposition = response.headers["Content-Disposition"]
         assert SAFE_DISPOSITION.fullmatch(disposition), (who, disposition)
         shown = unquote(disposition.split("filename*=UTF-8''", 1)[1])
-        # Staff and the patient get the name as uploaded; the clinic its redacted form.
-        assert shown == NAME if who != "clinic" else shown.endswith(".pdf"), (who, shown)
+        # Staff and the patient get the name as uploaded; the clinic its redacted form, with
+        # the extension of the copy's type (a PNG the browser called a PDF is a .png).
+        assert shown == NAME if who != "clinic" else shown.endswith(".png"), (who, shown)
         assert response.headers["Content-Type"].split(";")[0] == DETECTED, who
         if isinstance(response, requests.Response):
             continue  # S3 sets only the overridable headers; `attachment` keeps browsers from rendering

@@ -15,13 +15,14 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from service.accounts.roles import COORDINATOR
-from service.cases import events, messages, reply_templates
+from service.cases import derivatives, events, messages, reply_templates
 from service.cases.paperwork_store import store_dossier
 from service.cases.status import CaseStatus, ReferralStatus
 from service.extensions import db
 from service.models import Attachment, CaseEvent, CaseMessage, Referral, ReplyTemplate
 from service.models.message import Direction
 from service.outbox import Job
+from service.store import get_storage
 from service.uploads import inspect
 from tests.fixtures import files
 from tests.fixtures.cases import make_case, rows
@@ -43,6 +44,9 @@ def incoming(name: str, data: bytes):
 def patient_writes(case, body: str, attachments=(), **options) -> CaseMessage:
     message = messages.post_patient_message(case, body, list(attachments), **options)
     messages.commit_or_clean(message)
+    for attachment in message.attachments:  # the worker's previews and clinic copies
+        derivatives.derive(attachment, get_storage(), secret="test")
+    db.session.commit()
     return message
 
 

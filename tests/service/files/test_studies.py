@@ -196,11 +196,18 @@ def test_a_bomb_under_the_total_but_over_the_ratio_is_refused(tmp_path):
 
 def test_the_limits_hold_on_the_bytes_expanded_even_when_the_directory_is_believed(monkeypatch):
     """With the central directory's declared sizes not checked at all, the bytes expanded
-    still cross the total limit and are refused."""
+    still count: the copy, which expands every member, crosses the total limit and is
+    refused; the summary expands each member's header and one image per series only."""
     monkeypatch.setattr(studies, "_check_declared", lambda infos: None)
-    monkeypatch.setattr(limits, "DISC_MAX_UNCOMPRESSED_BYTES", 20_000)
+    data = discs.small_disc(images=3)
+    member = max(info.file_size for info in zipfile.ZipFile(io.BytesIO(data)).infolist())
+    monkeypatch.setattr(limits, "DISC_MAX_UNCOMPRESSED_BYTES", 2 * member)
+    assert studies.read_disc(io.BytesIO(data)).dicom_files == 3
+    with pytest.raises(CopyFailed, match="expands to more than"):
+        studies.clean_copy(io.BytesIO(data), uid_salt=b"salt", reference="MT-2026-000001")
+    monkeypatch.setattr(limits, "DISC_MAX_UNCOMPRESSED_BYTES", member // 2)
     with pytest.raises(DiscRefused) as refused:
-        studies.read_disc(io.BytesIO(discs.small_disc(images=3)))
+        studies.read_disc(io.BytesIO(data))
     assert refused.value.problem is DiscProblem.TOO_LARGE
 
 
