@@ -177,9 +177,9 @@ def _booking_documents_stored(case: Case) -> bool:
 
 
 def booking_document_stored(case: Case) -> None:
-    """One of the booking documents was stored. Each store announces, and the job sends
-    only once both are there, so the last of two concurrent renders tells the patient,
-    once per chosen quote (a choice moved to a revised quote gets new documents)."""
+    """A booking document was stored (`BOOKING_SLOTS`: the summary; visa letters wait for
+    the passports). The job sends once they are all there, once per chosen quote (a
+    choice moved to a revised quote gets new documents)."""
     if case.chosen_quote_id is not None:
         announce(case, PatientEvent.BOOKING_DOCUMENTS, ref=case.chosen_quote_id)
 

@@ -46,17 +46,17 @@ def trip_calendar(
     stamp: datetime | None = None,
 ) -> bytes:
     """The legs (cancelled ones included) as one VCALENDAR, its words in ``language``."""
-    said = wording.words(language)
+    _ = wording.words(language)
     stamp = (stamp or datetime.now(timezone.utc)).astimezone(timezone.utc)
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    calendar.add("x-wr-calname", said("Your trip — %(reference)s", reference=reference))
+    calendar.add("x-wr-calname", _("Your trip — %(reference)s", reference=reference))
     first: date | None = None
     for leg in sorted(legs, key=_order):
-        event = _event(leg, said, clinic_name, clinic_address, stamp)
+        event = _event(leg, _, clinic_name, clinic_address, stamp)
         if event is None:
             continue
         calendar.add_component(event)
@@ -76,9 +76,9 @@ def _order(leg: TripLeg) -> tuple[Any, int]:
 
 
 def _event(
-    leg: TripLeg, said: wording.Words, clinic_name: str, clinic_address: str | None, stamp: datetime
+    leg: TripLeg, _: wording.Words, clinic_name: str, clinic_address: str | None, stamp: datetime
 ) -> Event | None:
-    summary, location = describe(leg, said, clinic_name, clinic_address)
+    summary, location = describe(leg, _, clinic_name, clinic_address)
     event = Event()
     event.add("uid", leg.uid)
     event.add("dtstamp", stamp)
@@ -104,30 +104,30 @@ def _event(
 
 
 def describe(
-    leg: TripLeg, said: wording.Words, clinic_name: str, clinic_address: str | None
+    leg: TripLeg, _: wording.Words, clinic_name: str, clinic_address: str | None
 ) -> tuple[str, str]:
     """A leg's summary and location, in the calendar's language, with no health data."""
     details = leg.details or {}
     kind = leg.kind
     if kind in FLIGHTS:
         origin, destination = details.get("from_airport"), details.get("to_airport")
-        summary = said("Flight %(flight)s %(origin)s → %(destination)s", flight=flight_label(details),
+        summary = _("Flight %(flight)s %(origin)s → %(destination)s", flight=flight_label(details),
                        origin=airport_city(origin), destination=airport_city(destination))
         return " ".join(summary.split()), (str(origin or "").upper() + " → " + str(destination or "").upper())
     if kind == LegKind.STAY:
-        return said("Stay — %(name)s", name=details.get("name") or ""), str(details.get("address") or "")
+        return _("Stay — %(name)s", name=details.get("name") or ""), str(details.get("address") or "")
     if kind == LegKind.TRANSFER:
         pickup = str(details.get("pickup_place") or details.get("pickup") or "")
-        return said("Transfer — pick-up at %(place)s", place=pickup), pickup
+        return _("Transfer — pick-up at %(place)s", place=pickup), pickup
     if kind == LegKind.INTERPRETER:
         name = str(details.get("name") or "")
         language = str(details.get("language") or "")
-        summary = said("Interpreter — %(name)s", name=name) + (f" ({language})" if language else "")
+        summary = _("Interpreter — %(name)s", name=name) + (f" ({language})" if language else "")
         return summary, clinic_address or clinic_name
     label = {
-        LegKind.ADMISSION: said("Admission — %(clinic)s", clinic=clinic_name),
-        LegKind.PROCEDURE: said("Treatment day — %(clinic)s", clinic=clinic_name),
-        LegKind.DISCHARGE: said("Expected discharge — %(clinic)s", clinic=clinic_name),
+        LegKind.ADMISSION: _("Admission — %(clinic)s", clinic=clinic_name),
+        LegKind.PROCEDURE: _("Treatment day — %(clinic)s", clinic=clinic_name),
+        LegKind.DISCHARGE: _("Expected discharge — %(clinic)s", clinic=clinic_name),
     }.get(LegKind(kind), clinic_name)
     return label, ", ".join(part for part in (clinic_name, clinic_address or "") if part)
 

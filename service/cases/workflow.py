@@ -274,7 +274,7 @@ ACTIONS: Final[dict[str, Action]] = {
         Action("request_info", "Ask the patient", frozenset({S.SUBMITTED, S.NEEDS_ATTENTION, S.ROUTED}), _request_info),
         Action("route", "Route to clinics", frozenset({S.SUBMITTED, S.NEEDS_ATTENTION, S.ROUTED}), _route),
         Action("regenerate_paperwork", "Regenerate paperwork", OPEN_STATUSES, _regenerate_paperwork),
-        Action("release_contact", "Release contact details", frozenset({S.ROUTED, S.CHOSEN}), _release_contact),
+        Action("release_contact", "Release contact details", frozenset({S.ROUTED, S.CHOSEN, S.TRAVEL_BOOKED, S.IN_TREATMENT}), _release_contact),
         Action("record_choice", "Record the patient's choice", frozenset({S.ROUTED}), _record_choice),
         Action("book_travel", "Mark the travel booked", frozenset({S.CHOSEN}), _book_travel),
         Action("start_treatment", "Mark the patient in treatment", frozenset({S.TRAVEL_BOOKED}), _start_treatment),

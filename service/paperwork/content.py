@@ -267,13 +267,13 @@ def quote_entry(referral: Any, quote: Any, language: str, today: date) -> QuoteE
 def converted_words(converted: Any, quote_currency: str, currency: str, language: str) -> str:
     """A quote's price in ``currency`` in the document's words: ``converted`` is shaped
     like `service.routing.fx.Converted` (amount, rate_date), None when no rate exists."""
-    said = wording.words(language)
+    _ = wording.words(language)
     if converted is None:
-        return said("No exchange rate for %(currency)s: this quote cannot be converted to %(target)s "
+        return _("No exchange rate for %(currency)s: this quote cannot be converted to %(target)s "
                     "and is listed last.", currency=quote_currency, target=currency)
     if converted.rate_date is None:
         return ""
-    return said("≈ %(amount)s at the rate of %(date)s",
+    return _("≈ %(amount)s at the rate of %(date)s",
                 amount=wording.format_whole_money(converted.amount, currency, language),
                 date=wording.format_date(converted.rate_date, language))
 

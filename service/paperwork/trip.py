@@ -202,7 +202,7 @@ def itinerary_content(
 ) -> ItineraryContent:
     """The trip day by day in the patient's language, each time local with its zone."""
     language = wording.resolve(language)
-    said = wording.words(language)
+    _ = wording.words(language)
     live = _live(legs)
     entries: list[tuple[date, str, ItineraryItem]] = []
 
@@ -218,30 +218,30 @@ def itinerary_content(
             origin, destination = details.get("from_airport") or "", details.get("to_airport") or ""
             flight = flight_label(details)
             at(leg.starts_at, leg.start_zone,
-               said("Flight %(flight)s departs %(city)s (%(code)s)", flight=flight, city=airport_city(origin),
+               _("Flight %(flight)s departs %(city)s (%(code)s)", flight=flight, city=airport_city(origin),
                     code=str(origin).upper()), str(details.get("airline") or ""))
             if leg.ends_at is not None:
                 at(leg.ends_at, leg.end_zone or leg.start_zone,
-                   said("Flight %(flight)s arrives in %(city)s (%(code)s)", flight=flight,
+                   _("Flight %(flight)s arrives in %(city)s (%(code)s)", flight=flight,
                         city=airport_city(destination), code=str(destination).upper()))
         elif kind == "stay" and leg.starts_at is not None:
             name, address = str(details.get("name") or ""), str(details.get("address") or "")
-            at(leg.starts_at, leg.start_zone, said("Check-in: %(name)s", name=name), address)
+            at(leg.starts_at, leg.start_zone, _("Check-in: %(name)s", name=name), address)
             if leg.ends_at is not None:
-                at(leg.ends_at, leg.end_zone or leg.start_zone, said("Check-out: %(name)s", name=name), address)
+                at(leg.ends_at, leg.end_zone or leg.start_zone, _("Check-out: %(name)s", name=name), address)
         elif kind == "transfer" and leg.starts_at is not None:
             place = str(details.get("pickup_place") or details.get("pickup") or "")
             going = str(details.get("destination") or "")
-            at(leg.starts_at, leg.start_zone, said("Transfer: pick-up at %(place)s", place=place),
-               said("to %(place)s", place=going) if going else "")
+            at(leg.starts_at, leg.start_zone, _("Transfer: pick-up at %(place)s", place=place),
+               _("to %(place)s", place=going) if going else "")
         elif kind == "interpreter" and leg.starts_at is not None:
             name, spoken = str(details.get("name") or ""), str(details.get("language") or "")
-            at(leg.starts_at, leg.start_zone, said("Interpreter: %(name)s", name=name), spoken)
+            at(leg.starts_at, leg.start_zone, _("Interpreter: %(name)s", name=name), spoken)
         elif kind in CLINIC_DAYS and leg.on_date is not None:
             title = {
-                "admission": said("Admission at %(clinic)s", clinic=clinic_name),
-                "procedure": said("Treatment day at %(clinic)s", clinic=clinic_name),
-                "discharge": said("Expected discharge from %(clinic)s", clinic=clinic_name),
+                "admission": _("Admission at %(clinic)s", clinic=clinic_name),
+                "procedure": _("Treatment day at %(clinic)s", clinic=clinic_name),
+                "discharge": _("Expected discharge from %(clinic)s", clinic=clinic_name),
             }[kind]
             entries.append((leg.on_date, "", ItineraryItem("", "", title, clinic_address)))
     entries.sort(key=lambda entry: (entry[0], entry[1]))

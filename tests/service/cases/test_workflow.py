@@ -102,7 +102,7 @@ POLICY: dict[str, str] = {
     "request_info":         "yyy......",
     "route":                "yyy......",
     "regenerate_paperwork": "yyyyyyyy.",
-    "release_contact":      ".y..y....",
+    "release_contact":      ".y..yyy..",
     "record_choice":        ".y.......",
     "close":                "yyyyyyyy.",
     "reopen":               "........y",
