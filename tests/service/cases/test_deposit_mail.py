@@ -3,9 +3,7 @@ invoice, in the patient's language, naming the number, amount and due date and n
 of the case's health data; not at all for an invoice cancelled before it went."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 
-import pytest
 
 from service.cases import deposit
 from service.extensions import db
@@ -16,15 +14,6 @@ from tests.fixtures.outbox_jobs import run_pending
 from tests.fixtures.smtp import Mailbox
 
 DESCRIPTION = "Constant pain in the left knee since the accident."
-
-
-@pytest.fixture
-def mail(app, app_ctx, smtp_server: Mailbox, smtp_url: str) -> Iterator[Mailbox]:
-    app.config["MAIL_URL"] = smtp_url
-    try:
-        yield smtp_server
-    finally:
-        app.config["MAIL_URL"] = None
 
 
 def to(mailbox: Mailbox, address: str, number: str):

@@ -4,11 +4,9 @@ reply headers and a working single-use opener, and never the case's health data.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from email.message import EmailMessage
 
-import pytest
 from sqlalchemy import select
 
 from service.accounts.roles import CLINIC
@@ -28,15 +26,6 @@ from workers import schedule
 TODAY = date.today()
 QUESTION = "Please send the X-ray of your left knee from March."
 DESCRIPTION = "Constant pain in the left knee since the accident."
-
-
-@pytest.fixture
-def mail(app, app_ctx, smtp_server: Mailbox, smtp_url: str) -> Iterator[Mailbox]:
-    app.config["MAIL_URL"] = smtp_url
-    try:
-        yield smtp_server
-    finally:
-        app.config["MAIL_URL"] = None
 
 
 def send_pending() -> int:
