@@ -27,6 +27,8 @@ BOOKED: Final = "booked"  # a key of CLOSE_REASONS
 # A clinic was chosen, and the trip may have moved on since.
 _PAST_CHOICE: Final = frozenset({CaseStatus.CHOSEN, CaseStatus.TRAVEL_BOOKED, CaseStatus.IN_TREATMENT,
                                  CaseStatus.RETURNED})
+# The travel is booked: the case is on its trip, or closed as booked.
+_ON_THE_TRIP: Final = frozenset({CaseStatus.TRAVEL_BOOKED, CaseStatus.IN_TREATMENT, CaseStatus.RETURNED})
 
 # Time to first response, in hours: (upper bound, exclusive; label). The last is open.
 RESPONSE_BUCKETS: Final[tuple[tuple[float, str], ...]] = (
@@ -210,7 +212,8 @@ class FunnelStage:
 
 
 def funnel(session: Session, period: Period) -> list[FunnelStage]:
-    """Requests → sent to clinics → clinic chosen → booked. Each stage counts the
+    """Requests → sent to clinics → clinic chosen → booked (travel booked or later, or
+    closed as booked). Each stage counts the
     requests that got at least that far, so the counts never grow down the funnel (a
     case closed as booked counts as chosen and sent, even if staff skipped a step)."""
     referred = exists().where(Referral.case_id == Case.id)
@@ -220,7 +223,7 @@ def funnel(session: Session, period: Period) -> list[FunnelStage]:
     requests = routed = chosen = booked = 0
     for status, closed_reason, was_referred in rows:
         requests += 1
-        is_booked = status == CaseStatus.CLOSED and closed_reason == BOOKED
+        is_booked = (status == CaseStatus.CLOSED and closed_reason == BOOKED) or status in _ON_THE_TRIP
         is_chosen = is_booked or status in _PAST_CHOICE
         booked += is_booked
         chosen += is_chosen

@@ -30,12 +30,13 @@ from sqlalchemy.orm import Session
 
 from service.accounts.passwords import hash_password
 from service.accounts.roles import ADMIN, CLINIC, COORDINATOR
-from service.cases import events, patient_mail, quotes, referrals
+from service.cases import events, patient_mail, quotes, referrals, trip
 from service.cases.events import Actor, EventKind
 from service.cases.references import next_reference
 from service.cases.status import CaseStatus, ReferralStatus
 from service.cases.tokens import new_token
 from service.demo import texts
+from service.models.trip import LegKind, TripLeg
 from service.models import (
     Case, CaseEvent, Clinic, ClinicTreatment, Notification, PatientQuestion, Quote, Referral, Treatment, User,
 )
@@ -72,7 +73,7 @@ PLANS: Final[dict[str, int]] = {
     "routed": 11,              # with clinics, answers coming in
     "question": 5,             # awaiting the patient's answer
     "chosen": 4,               # a clinic accepted, the patient chose it
-    "booked": 4,               # closed: booked
+    "booked": 4,               # booked: closed as booked, or on the trip (travel booked, in treatment, returned)
     "declined": 2,             # closed: declined by the patient
     "no_clinic": 2,            # closed: every clinic declined
     "duplicate": 1,            # closed: duplicate
@@ -457,6 +458,26 @@ class _Seeder:
         story.settle(self.now)
         case.updated_at = last
 
+    def _travel(self, story: _Story, staff: User, nth: int) -> None:
+        """A booked case goes on: the clinic's dates entered, then the trip's statuses one by
+        one, or closed as booked (every status of the trip appears in each run)."""
+        steps = (S.TRAVEL_BOOKED, S.IN_TREATMENT, S.RETURNED)[: nth % 4]
+        if not steps:
+            story.close(staff, "booked")
+            return
+        admission = story.at.date() + timedelta(days=21 - 14 * len(steps))
+        for kind, day in ((LegKind.ADMISSION, admission), (LegKind.PROCEDURE, admission + timedelta(days=1)),
+                          (LegKind.DISCHARGE, admission + timedelta(days=5))):
+            leg = TripLeg(case_id=story.case.id, kind=kind.value, details={}, on_date=day, uid=trip.new_uid(),
+                          sequence=0, created_at=story.at, updated_at=story.at)
+            self.session.add(leg)
+            story.event(Actor.user(staff), EventKind.LEG_ADDED, leg=leg.kind, leg_label=trip.KIND_LABELS[kind],
+                        uid=leg.uid, sequence=0, summary=day.isoformat())
+        for step in steps:
+            story.later(24, 72)
+            story.status(step, Actor.user(staff))
+            story.staff_acted()
+
     def _tell(self, plan: str, nth: int, case: Case, story: _Story) -> None:
         """The `nth` story of its kind (some features go by number, so every run has them)."""
         rng = self.rng
@@ -543,7 +564,7 @@ class _Seeder:
                 story.choose(accepted[0], staff)
             if plan == "booked":
                 story.later(48, 110)
-                story.close(staff, "booked")
+                self._travel(story, staff, nth)
 
 
 def _twin_reference(case: Case, session: Session) -> str:
