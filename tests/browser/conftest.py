@@ -269,3 +269,26 @@ def remove_case(app: Flask, case_id: int, user_emails: tuple[str, ...] = ()) -> 
         db.session.execute(delete(User).where(User.email.in_(user_emails)))
         db.session.commit()
         db.session.remove()
+
+
+def empty_queues(app: Flask) -> None:
+    """Drop jobs an earlier test left in the queues, so a test runs only its own."""
+    from rq import Queue
+
+    from workers import queues
+
+    with app.app_context():
+        for name in queues.ALL:
+            Queue(name, connection=queues.redis_connection()).empty()
+
+
+def run_worker(app: Flask) -> None:
+    """Run what the pages relayed, in this thread, as a worker would."""
+    from rq import SimpleWorker
+
+    from service.extensions import db
+    from workers import queues
+
+    with app.app_context():
+        SimpleWorker(list(queues.ALL), connection=queues.redis_connection()).work(burst=True)
+        db.session.remove()

@@ -22,7 +22,7 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from tests.browser.conftest import remove_case
+from tests.browser.conftest import empty_queues, remove_case, run_worker
 from tests.fixtures.smtp import Mailbox
 from tests.fixtures.staff import PASSWORD
 
@@ -88,35 +88,13 @@ def _forget(app: Flask, seeded: Seeded) -> None:
     remove_case(app, seeded.case_id, (*seeded.clinic_users.values(), seeded.coordinator))
 
 
-def _empty_queues(app: Flask) -> None:
-    from rq import Queue
-
-    from workers import queues
-
-    with app.app_context():
-        for name in queues.ALL:
-            Queue(name, connection=queues.redis_connection()).empty()
-
-
-def _run_worker(app: Flask) -> None:
-    """Run what the pages relayed, in this thread, as a worker would."""
-    from rq import SimpleWorker
-
-    from service.extensions import db
-    from workers import queues
-
-    with app.app_context():
-        SimpleWorker(list(queues.ALL), connection=queues.redis_connection()).work(burst=True)
-        db.session.remove()
-
-
 @pytest.fixture
 def seeded(live_app: Flask, live_server: str, smtp_server: Mailbox, redis_url: str,
            monkeypatch: pytest.MonkeyPatch) -> Iterator[Seeded]:
     monkeypatch.setitem(live_app.config, "REDIS_URL", redis_url)
     monkeypatch.setitem(live_app.config, "MAIL_URL", f"smtp://127.0.0.1:{smtp_server.port}")
     monkeypatch.setitem(live_app.config, "BASE_URL", live_server)
-    _empty_queues(live_app)
+    empty_queues(live_app)
     made = _seed(live_app)
     try:
         yield made
@@ -198,7 +176,7 @@ def test_a_russian_patient_answers_by_the_e_mailed_link_then_chooses_and_the_oth
 ) -> None:
     # ------------------------------------------------------------ the question e-mail
     _ask(live_app, seeded)
-    _run_worker(live_app)
+    run_worker(live_app)
     opener = _patient_email(smtp_server, seeded, f"Medtour: координатор задал вам вопрос ({seeded.reference})")
 
     # ------------------------------------------------------------ opener → answer
@@ -236,7 +214,7 @@ def test_a_russian_patient_answers_by_the_e_mailed_link_then_chooses_and_the_oth
     # ------------------------------------------------------------ quotes e-mail → choose
     _quote(live_app, seeded, OTHER[0], "41500")
     _quote(live_app, seeded, CHOSEN[0], "54000")
-    _run_worker(live_app)
+    run_worker(live_app)
     _patient_email(smtp_server, seeded, f"Medtour: готово первое предложение ({seeded.reference})")
     opener = _patient_email(smtp_server, seeded, f"Medtour: предложения готовы ({seeded.reference})")
 
@@ -263,7 +241,7 @@ def test_a_russian_patient_answers_by_the_e_mailed_link_then_chooses_and_the_oth
     screenshot(patient, "chosen")
 
     # ------------------------------------------------------------ the clinic not chosen
-    _run_worker(live_app)
+    run_worker(live_app)
     told = [str(m["Subject"]) for m in _to(smtp_server, seeded.clinic_inboxes[OTHER[0]])]
     assert told == [f"Medtour: the patient chose another clinic ({seeded.reference})"], told
     clinic = make_page()

@@ -23,7 +23,7 @@ from flask import Flask
 from playwright.sync_api import Locator, Page, expect
 from sqlalchemy import select
 
-from tests.browser.conftest import remove_case
+from tests.browser.conftest import empty_queues, remove_case, run_worker
 from tests.fixtures.staff import PASSWORD
 
 HOTEL = "Hotel Sultanahmet Palace"
@@ -79,33 +79,11 @@ def _forget(app: Flask, seeded: Seeded) -> None:
     remove_case(app, seeded.case_id, seeded.users)
 
 
-def _empty_queues(app: Flask) -> None:
-    from rq import Queue
-
-    from workers import queues
-
-    with app.app_context():
-        for name in queues.ALL:
-            Queue(name, connection=queues.redis_connection()).empty()
-
-
-def _run_worker(app: Flask) -> None:
-    """Run what the pages relayed, in this thread, as a worker would."""
-    from rq import SimpleWorker
-
-    from service.extensions import db
-    from workers import queues
-
-    with app.app_context():
-        SimpleWorker(list(queues.ALL), connection=queues.redis_connection()).work(burst=True)
-        db.session.remove()
-
-
 @pytest.fixture
 def seeded(live_app: Flask, live_server: str, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Seeded]:
     monkeypatch.setitem(live_app.config, "REDIS_URL", redis_url)
     monkeypatch.setitem(live_app.config, "BASE_URL", live_server)
-    _empty_queues(live_app)
+    empty_queues(live_app)
     made = _seed(live_app)
     try:
         yield made
@@ -227,7 +205,7 @@ def test_staff_enter_flights_and_hotel_and_the_russian_patient_downloads_calenda
     screenshot(staff, "staff-trip")
 
     # ------------------------------------------------------------ the background work renders the itinerary
-    _run_worker(live_app)
+    run_worker(live_app)
     from service.extensions import db
     from service.models import Document
 
