@@ -51,6 +51,8 @@ _EXTENSIONS: Final[dict[str, str]] = {
     "image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/tiff": ".tif",
     "application/pdf": ".pdf", "application/dicom": ".dcm", "application/zip": ".zip",
 }
+# Other spellings of the same extension: a "scan.jpeg" that stays a JPEG keeps its name.
+_EXTENSION_ALIASES: Final[dict[str, str]] = {".jpeg": ".jpg", ".tiff": ".tif"}
 # Originals are spooled to disk past this, so a worker holds at most this much of one in memory.
 _SPOOL_BYTES: Final = 1024 * 1024
 
@@ -284,7 +286,7 @@ def copy_filename(filename: str, content_type: str) -> str:
     when its type changed (an iPhone's HEIC photo becomes a JPEG)."""
     stem, ext = os.path.splitext(filename)
     wanted = _EXTENSIONS.get(content_type)
-    if wanted is None or ext.lower() in {wanted, ".jpeg" if wanted == ".jpg" else wanted, ".tiff" if wanted == ".tif" else wanted}:
+    if wanted is None or _EXTENSION_ALIASES.get(ext.lower(), ext.lower()) == wanted:
         return filename
     return (stem or "file") + wanted
 
