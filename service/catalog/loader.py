@@ -68,15 +68,49 @@ def _apply(record: Any, values: dict[str, Any]) -> bool:
     return changed
 
 
+def _texts(
+    entry: dict[str, Any], where: str, fields: dict[str, bool]
+) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """The localisable `fields` ({name: required}) of an entry. Each is a string (English)
+    or an object of language code to text, English ("en") required:
+    ``"name": {"en": "Total knee replacement", "ru": "Эндопротезирование коленного сустава"}``.
+    Returns (the English values, {language: {field: text}} for the others)."""
+    english: dict[str, str] = {}
+    others: dict[str, dict[str, str]] = {}
+    for name, required in fields.items():
+        value = entry.get(name)
+        if isinstance(value, dict):
+            for code, text in value.items():
+                if not isinstance(code, str) or pycountry.languages.get(alpha_2=code) is None:
+                    raise CatalogError(f"{where}: {name} has language {code!r}, not an ISO 639-1 code")
+                if not isinstance(text, str):
+                    raise CatalogError(f"{where}: {name} in {code!r} must be text")
+            if not value.get("en"):
+                raise CatalogError(f"{where}: {name} has no English ('en') text")
+            english[name] = value["en"]
+            for code, text in value.items():
+                if code != "en" and text:
+                    others.setdefault(code, {})[name] = text
+        elif value in (None, ""):
+            if required:
+                raise CatalogError(f"{where}: missing '{name}'")
+            english[name] = ""
+        elif isinstance(value, str):
+            english[name] = value
+        else:
+            raise CatalogError(f"{where}: {name} must be text or an object of language to text")
+    return english, others
+
+
 def _treatment_values(entry: dict[str, Any], where: str) -> dict[str, Any]:
     category = _require(entry, "category", where)
     if category not in CATEGORIES:
         raise CatalogError(f"{where}: category {category!r} is not one of {', '.join(CATEGORIES)}")
-    return {
-        "name": _require(entry, "name", where),
-        "category": category,
-        "description": entry.get("description", ""),
-    }
+    english, others = _texts(entry, where, {"name": True, "description": False, "helpful_files": False})
+    stay = entry.get("stay_days")
+    if stay is not None and (not isinstance(stay, int) or isinstance(stay, bool) or stay < 0):
+        raise CatalogError(f"{where}: stay_days must be a whole number of days")
+    return {**english, "category": category, "stay_days": stay, "translations": others}
 
 
 def _clinic_values(entry: dict[str, Any], where: str) -> dict[str, Any]:
@@ -88,9 +122,11 @@ def _clinic_values(entry: dict[str, Any], where: str) -> dict[str, Any]:
         if pycountry.languages.get(alpha_2=code) is None:
             raise CatalogError(f"{where}: language {code!r} is not an ISO 639-1 code")
     rate = entry.get("acceptance_rate")
+    english, others = _texts(entry, where, {"city": True, "description": False})
     return {
         "name": _require(entry, "name", where),
-        "city": _require(entry, "city", where),
+        **english,
+        "translations": others,
         # The street address a visa letter names (optional: the city stands in without it).
         "address": (entry.get("address") or None),
         "country": country,

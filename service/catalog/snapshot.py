@@ -25,18 +25,22 @@ from sqlalchemy.orm import Session
 
 from service.extensions import db
 from service.models import CatalogVersion, Clinic, ClinicTreatment, Treatment
+from service.models.catalog import LocalizedTexts
 
 _EXTENSION = "catalog_snapshot"
 _CATALOG_MODELS = (Treatment, Clinic, ClinicTreatment)
 
 
 @dataclass(frozen=True)
-class TreatmentEntry:
+class TreatmentEntry(LocalizedTexts):
     id: int
     slug: str
     name: str
     category: str
     description: str
+    helpful_files: str = ""
+    stay_days: int | None = None
+    translations: Mapping[str, Mapping[str, str]] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,7 @@ class OfferEntry:
 
 
 @dataclass(frozen=True)
-class ClinicEntry:
+class ClinicEntry(LocalizedTexts):
     id: int
     slug: str
     name: str
@@ -58,6 +62,8 @@ class ClinicEntry:
     accepting: bool
     offers: tuple[OfferEntry, ...]
     address: str = ""            # the street address (visa letters, itinerary)
+    description: str = ""
+    translations: Mapping[str, Mapping[str, str]] = field(default_factory=dict, compare=False)
 
     def offers_treatment(self, treatment_id: int) -> bool:
         return any(offer.treatment_id == treatment_id for offer in self.offers)
@@ -113,9 +119,14 @@ def _read(token: str) -> Catalog:
     """Three plain SELECTs, no ORM instances: rows become frozen dataclasses."""
     t, c, o = Treatment.__table__.c, Clinic.__table__.c, ClinicTreatment.__table__.c
     treatments = tuple(
-        TreatmentEntry(row.id, row.slug, row.name, row.category, row.description or "")
+        TreatmentEntry(
+            row.id, row.slug, row.name, row.category, row.description or "",
+            helpful_files=row.helpful_files or "", stay_days=row.stay_days,
+            translations=_frozen(row.translations),
+        )
         for row in db.session.execute(
-            select(t.id, t.slug, t.name, t.category, t.description).order_by(t.category, t.name)
+            select(t.id, t.slug, t.name, t.category, t.description, t.helpful_files, t.stay_days, t.translations)
+            .order_by(t.category, t.name)
         )
     )
     offers: dict[int, list[OfferEntry]] = {}
@@ -126,13 +137,19 @@ def _read(token: str) -> Catalog:
             id=row.id, slug=row.slug, name=row.name, city=row.city, country=row.country,
             languages=tuple(row.languages or ()), accreditations=tuple(row.accreditations or ()),
             accepting=bool(row.accepting), offers=tuple(offers.get(row.id, ())), address=row.address or "",
+            description=row.description or "", translations=_frozen(row.translations),
         )
         for row in db.session.execute(
-            select(c.id, c.slug, c.name, c.city, c.country, c.languages, c.accreditations, c.accepting, c.address)
+            select(c.id, c.slug, c.name, c.city, c.country, c.languages, c.accreditations, c.accepting, c.address,
+                   c.description, c.translations)
             .order_by(c.name)
         )
     )
     return Catalog(token=token, treatments=treatments, clinics=clinics)
+
+
+def _frozen(translations: Mapping[str, Mapping[str, str]] | None) -> Mapping[str, Mapping[str, str]]:
+    return MappingProxyType({lang: MappingProxyType(dict(texts)) for lang, texts in (translations or {}).items()})
 
 
 def _touches_catalog(objects: Iterable[object]) -> bool:

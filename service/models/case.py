@@ -76,6 +76,8 @@ class Case(db.Model):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Which wording of the consent text the patient agreed to (service.trust.CONSENT_VERSION).
+    consent_version: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

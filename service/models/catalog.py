@@ -1,15 +1,40 @@
 """Treatments and clinics: the catalogue cases are matched against."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.extensions import db
 
 
-class Treatment(db.Model):
+def localized(texts: Mapping[str, Mapping[str, str]] | None, english: str, field: str, language: str | None) -> str:
+    """A catalogue text in `language` when the catalogue has it, else the English one."""
+    if language and language != "en" and texts:
+        found = (texts.get(language) or {}).get(field)
+        if found:
+            return found
+    return english
+
+
+class LocalizedTexts:
+    """Per-language catalogue texts: English in the columns, the others in `translations`
+    ({"ru": {"name": ..., "description": ...}}), read through `text(field, language)`."""
+
+    translations: Any
+
+    def text(self, field: str, language: str | None = None) -> str:
+        """`field` ("name", "description", "city", ...) in `language`, else the page's."""
+        if language is None:
+            from service.i18n import current_language
+            language = current_language()
+        return localized(self.translations, getattr(self, field) or "", field, language)
+
+
+class Treatment(LocalizedTexts, db.Model):
     __tablename__ = "treatments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -17,6 +42,11 @@ class Treatment(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     category: Mapped[str] = mapped_column(String(40), index=True)
     description: Mapped[str] = mapped_column(Text, default="")
+    # What files help a clinic quote ("recent knee X-rays, standing"), and the usual stay.
+    helpful_files: Mapped[str] = mapped_column(Text, default="", server_default="")
+    stay_days: Mapped[int | None] = mapped_column(Integer)
+    # The other languages' name, description and helpful_files (LocalizedTexts).
+    translations: Mapped[dict[str, dict[str, str]]] = mapped_column(JSON, default=dict)
 
     offers: Mapped[list[ClinicTreatment]] = relationship(back_populates="treatment")
 
@@ -24,7 +54,7 @@ class Treatment(db.Model):
         return f"<Treatment {self.slug}>"
 
 
-class Clinic(db.Model):
+class Clinic(LocalizedTexts, db.Model):
     __tablename__ = "clinics"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -34,6 +64,9 @@ class Clinic(db.Model):
     # The street address a visa letter names (the catalogue's `address`).
     address: Mapped[str | None] = mapped_column(String(300))
     country: Mapped[str] = mapped_column(String(2), index=True)
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The other languages' city and description (LocalizedTexts).
+    translations: Mapped[dict[str, dict[str, str]]] = mapped_column(JSON, default=dict)
     languages: Mapped[list[str]] = mapped_column(JSON, default=list)
     accreditations: Mapped[list[str]] = mapped_column(JSON, default=list)
     capacity: Mapped[int] = mapped_column(default=10)

@@ -36,6 +36,10 @@ class User(db.Model):
     clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id"), index=True)
     # SHA-256 of the one-time sign-in link's nonce; cleared when the link is used.
     signin_nonce_hash: Mapped[str | None] = mapped_column(String(64))
+    # SHA-256 of an admin-issued password/TOTP reset link's nonce; cleared when used.
+    reset_nonce_hash: Mapped[str | None] = mapped_column(String(64))
+    # The IANA zone the browser reported ("Europe/Berlin"): times on staff pages are shown in it.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
 
     clinic: Mapped[Clinic | None] = relationship()
 
