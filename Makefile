@@ -100,6 +100,7 @@ bench: install-dev
 	$(BIN)/python bench/throttled_upload.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/slow_clients.py
+	$(BIN)/python bench/scale.py
 
 ## 200 patients for 60 s against gunicorn + PostgreSQL (its own database) + Redis + S3; about 4 minutes.
 bench-load: install-dev

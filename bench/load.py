@@ -19,6 +19,19 @@ endpoint (moto), a fresh database on the system PostgreSQL, the app under gunico
   (name, size, SHA-256), each object is in S3 with that size and MD5 (the ETag of a
   single put), and it is routed (its `route_case` job done, its status past
   "submitted"). A submission failing any of these is lost.
+* against the bare app (`--rounds`, default 3; 0 skips): bench/bare_app.py, a bare
+  Flask app doing the essential work of a submission (parse the multipart body, put the
+  files to the same S3 endpoint, insert one row), under the same gunicorn settings,
+  loaded by the same patients for `--seconds`; rounds alternate app and bare app (the
+  first app round is the load above), each after routing drained. It prints
+  submissions/s of both and their ratio, min / median / max of the rounds (goal >= 0.5x).
+
+* workers (`--worker-rounds`, default 2; 0 skips): the worker CPU per routed
+  submission of the routing workers as configured (routing is a light queue: its jobs run
+  in the worker's process) against RQ's forking `Worker` as before (`flask worker
+  --fork-all`: a work horse per job), each alone on the routing queue for a load of
+  `--worker-seconds` (default 15), alternating; CPU of each worker process with its
+  reaped horses and its scheduler, from listening until routing drained.
 
 It prints the counts, POST latency percentiles, throughput, and throughput as a ratio
 to the bare endpoint. Exit status 0 only when nothing was lost and nothing failed.
@@ -49,6 +62,7 @@ import random
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -68,6 +82,7 @@ from sqlalchemy import create_engine, func, select  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from bench._processes import process_tree_cpu  # noqa: E402
 from bench.upload import (  # noqa: E402
     BUCKET,
     HOST,
@@ -102,7 +117,8 @@ HIDDEN_FIELDS = ("csrf_token", "submission_token")
 ROUTE_JOB = next(name for name, spec in JOBS.items() if spec.func is route_case)
 LANGUAGES = ("en", "de", "ru", "ar", "tr")
 COUNTRIES = ("DE", "GB", "KZ", "AE", "NL")
-SMOKE = {"patients": 5, "seconds": 3.0, "bare_seconds": 1.0, "route_wait": 30.0, "web_workers": 2, "rq_workers": 1}
+SMOKE = {"patients": 5, "seconds": 3.0, "bare_seconds": 1.0, "route_wait": 30.0, "web_workers": 2, "rq_workers": 1,
+         "rounds": 1, "worker_rounds": 1, "worker_seconds": 2.0}
 
 
 # --- what was sent, what was stored, and the verdict ---------------------------
@@ -211,6 +227,8 @@ class Report:
     bare_latency: dict[int, float]
     route_wait: float
     cases_in_db: int
+    bare_app: BareComparison | None = None
+    workers: list[WorkerPhase] | None = None
 
     @property
     def error_count(self) -> int:
@@ -266,14 +284,16 @@ def fresh_database(admin_url: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def start_workers(env: dict[str, str], workdir: Path, count: int) -> list[subprocess.Popen]:
+def start_workers(
+    env: dict[str, str], workdir: Path, count: int, options: Sequence[str] = (), log_name: str = "worker"
+) -> list[subprocess.Popen]:
     procs = []
     for number in range(1, count + 1):
         procs.append(subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--queue", ROUTING],
+            [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--queue", ROUTING, *options],
             cwd=REPO,
             env=env,
-            stdout=(workdir / f"worker-{number}.log").open("wb"),
+            stdout=(workdir / f"{log_name}-{number}.log").open("wb"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
         ))
@@ -485,6 +505,200 @@ def count_cases(engine: Engine) -> int:
         return session.scalar(select(func.count(Case.id))) or 0
 
 
+# --- against the bare app (bench/bare_app.py) --------------------------------------
+# The same patients, payloads and gunicorn settings against a bare Flask app doing the
+# essential work of a submission (parse the multipart body, put the files to the same
+# S3 endpoint, insert one row). Rounds alternate, each after the routing queue drained:
+# the app's load (the first round is the checked load above), then the bare app's.
+
+
+@dataclass
+class BareRound:
+    app_rate: float
+    bare_rate: float
+    app_errors: int
+    bare_errors: int
+
+    @property
+    def ratio(self) -> float:
+        return self.app_rate / self.bare_rate if self.bare_rate else 0.0
+
+
+@dataclass
+class BareComparison:
+    rounds: list[BareRound]
+    bare_rows: int
+    bare_accepted: int
+
+    @property
+    def errors(self) -> int:
+        return sum(r.app_errors + r.bare_errors for r in self.rounds)
+
+
+def start_bare_app(env: dict[str, str], workdir: Path, *, workers: int, threads: int) -> tuple[subprocess.Popen, str]:
+    """bench/bare_app.py under gunicorn with the app's settings (bench/upload.py's start_gunicorn)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", str(threads),
+         "--timeout", "300", "--bind", f"{HOST}:{port}", "bench.bare_app:app"],
+        cwd=REPO, env=env, stdout=(workdir / "bare-gunicorn.log").open("wb"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://{HOST}:{port}"
+    wait_for(lambda: port_open(port), "gunicorn (bare app)", proc)
+    return proc, base
+
+
+def bare_rows(database_url: str) -> int:
+    with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://", 1)) as conn:
+        row = conn.execute("SELECT count(*) FROM bare_submissions").fetchone()
+    return int(row[0]) if row else 0
+
+
+def load_rate(base: str, args: argparse.Namespace, seed: int, treatments: Sequence[str]) -> tuple[float, int, int]:
+    """Accepted submissions per second, accepted count and errors of one load."""
+    attempts, seconds = asyncio.run(run_load(base, args.patients, args.seconds, args.timeout, seed, treatments))
+    accepted = sum(a.token is not None for a in attempts)
+    return accepted / seconds if seconds else 0.0, accepted, sum(a.error is not None for a in attempts)
+
+
+def compare_with_bare_app(
+    args: argparse.Namespace, env: dict[str, str], workdir: Path, cleanup: contextlib.ExitStack, app_base: str,
+    engine: Engine, first: Report, database_url: str,
+) -> BareComparison:
+    proc, bare_base = start_bare_app(env, workdir, workers=args.web_workers, threads=args.threads)
+    cleanup.callback(stop, proc, "gunicorn (bare app)")
+    treatments = treatment_slugs()
+    rounds: list[BareRound] = []
+    accepted_total = 0
+    for number in range(args.rounds):
+        if number == 0:
+            app_rate, app_errors = first.submission_rate, first.error_count
+        else:
+            app_rate, _, app_errors = load_rate(app_base, args, args.seed + number, treatments)
+            wait_until_routed(engine, args.route_wait)
+        bare_rate, accepted, bare_errors = load_rate(bare_base, args, args.seed + number, treatments)
+        accepted_total += accepted
+        rounds.append(BareRound(app_rate, bare_rate, app_errors, bare_errors))
+        print(f"round {number + 1}: app {app_rate:.1f}/s, bare app {bare_rate:.1f}/s", flush=True)
+    return BareComparison(rounds, bare_rows(database_url), accepted_total)
+
+
+def print_bare_comparison(comparison: BareComparison) -> None:
+    def spread(values: list[float], unit: str = "") -> str:
+        return f"{min(values):.2f}{unit} / {statistics.median(values):.2f}{unit} / {max(values):.2f}{unit}"
+
+    rounds = comparison.rounds
+    print(f"against the bare app ({len(rounds)} round(s), min / median / max):")
+    print(f"  app          {spread([r.app_rate for r in rounds])} submissions/s")
+    print(f"  bare app     {spread([r.bare_rate for r in rounds])} submissions/s "
+          f"({comparison.bare_rows} rows for {comparison.bare_accepted} accepted)")
+    print(f"ratio to bare app  {spread([r.ratio for r in rounds], 'x')} submissions (goal >= 0.5x)")
+    if comparison.errors:
+        print(f"  errors during the comparison: {comparison.errors}")
+
+
+# --- worker CPU per routed submission ----------------------------------------------
+# Short loads of their own, after the rest, each with only one configuration's RQ
+# workers on the routing queue (as many as --rq-workers): the workers' CPU (each process
+# with its children: the reaped work horses and RQ's scheduler) from when they listen
+# until routing drained, divided by the cases they routed. Configurations alternate.
+
+# (label, `flask worker` options beside `--queue routing`)
+WORKER_CONFIGS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("in-process (routing is light)", ()),
+    ("forking Worker (as before)", ("--fork-all",)),
+)
+
+
+@dataclass
+class WorkerPhase:
+    label: str
+    cpu_seconds: float
+    routed: int
+    errors: int
+
+    @property
+    def cpu_per_case(self) -> float:
+        return self.cpu_seconds / self.routed if self.routed else float("nan")
+
+
+def routed_count(engine: Engine) -> int:
+    with Session(engine) as session:
+        return session.scalar(select(func.count(OutboxMessage.id)).where(
+            OutboxMessage.job == ROUTE_JOB, OutboxMessage.status == outbox.DONE)) or 0
+
+
+def wait_until_listening(redis_url: str, procs: Sequence[subprocess.Popen], before: set[str]) -> None:
+    """Until every new worker registered in Redis (its start-up and warm-up done)."""
+    from redis import Redis
+    from rq import Worker
+
+    connection = Redis.from_url(redis_url)
+    pids = {proc.pid for proc in procs}
+    wait_for(lambda: pids <= {w.pid for w in Worker.all(connection=connection) if w.name not in before},
+             "RQ workers", procs[0])
+    connection.close()
+
+
+def worker_phase(
+    label: str, options: Sequence[str], args: argparse.Namespace, env: dict[str, str], workdir: Path, base: str,
+    engine: Engine, seed: int,
+) -> WorkerPhase:
+    from redis import Redis
+    from rq import Worker
+
+    connection = Redis.from_url(env["REDIS_URL"])
+    before = {w.name for w in Worker.all(connection=connection)}
+    connection.close()
+    procs = start_workers(env, workdir, args.rq_workers, options, log_name=f"worker-seed{seed}")
+    try:
+        wait_until_listening(env["REDIS_URL"], procs, before)
+        start_cpu = sum(process_tree_cpu(proc.pid) for proc in procs)
+        start_routed = routed_count(engine)
+        attempts, _ = asyncio.run(run_load(base, args.patients, args.worker_seconds, args.timeout, seed,
+                                           treatment_slugs()))
+        wait_until_routed(engine, args.route_wait)
+        cpu = sum(process_tree_cpu(proc.pid) for proc in procs) - start_cpu
+        routed = routed_count(engine) - start_routed
+    finally:
+        for number, proc in enumerate(procs, start=1):
+            stop(proc, f"RQ worker {number} ({label})")
+    return WorkerPhase(label, cpu, routed, sum(a.error is not None for a in attempts))
+
+
+def compare_worker_configs(
+    args: argparse.Namespace, env: dict[str, str], workdir: Path, base: str, engine: Engine,
+) -> list[WorkerPhase]:
+    phases = []
+    for number in range(args.worker_rounds):
+        configs = WORKER_CONFIGS if number % 2 == 0 else WORKER_CONFIGS[::-1]
+        for label, options in configs:
+            phase = worker_phase(label, options, args, env, workdir, base, engine, seed=args.seed + 1000 + number)
+            phases.append(phase)
+            print(f"workers, {label}: {phase.cpu_per_case * 1000:.1f} ms CPU per routed submission "
+                  f"({phase.routed} routed)", flush=True)
+    return phases
+
+
+def print_worker_comparison(phases: Sequence[WorkerPhase]) -> None:
+    def spread(values: list[float]) -> str:
+        return f"{min(values):.1f} / {statistics.median(values):.1f} / {max(values):.1f}"
+
+    print(f"RQ worker CPU per routed submission, ms (min / median / max of {len(phases) // 2} round(s)):")
+    medians = {}
+    for label, _ in WORKER_CONFIGS:
+        values = [p.cpu_per_case * 1000 for p in phases if p.label == label]
+        medians[label] = statistics.median(values)
+        routed = sum(p.routed for p in phases if p.label == label)
+        print(f"  {label:<32} {spread(values)}  ({routed} routed)")
+    (new, _), (before, _) = WORKER_CONFIGS
+    print(f"worker CPU ratio     {medians[new] / medians[before]:.2f}x of the forking Worker (goal <= 0.33x)")
+    errors = sum(p.errors for p in phases)
+    if errors:
+        print(f"  errors during the worker comparison: {errors}")
+
+
 # --- report ----------------------------------------------------------------------------
 
 
@@ -511,6 +725,10 @@ def print_report(report: Report, args: argparse.Namespace) -> None:
     if report.bare_rate:
         print(f"ratio to bare        {report.submission_rate / report.bare_rate:.3f}x submissions, "
               f"{2 * report.submission_rate / report.bare_rate:.3f}x HTTP requests")
+    if report.bare_app is not None:
+        print_bare_comparison(report.bare_app)
+    if report.workers:
+        print_worker_comparison(report.workers)
     print()
     print("PASS: zero errors, zero lost" if report.ok else "FAIL: errors or lost cases (see above)")
 
@@ -536,6 +754,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=7, help="random seed of the payloads (default 7)")
     parser.add_argument("--postgres", default=POSTGRES_ADMIN_URL,
                         help=f"PostgreSQL to create the bench's database on (default {POSTGRES_ADMIN_URL})")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of the comparison with bench/bare_app.py, app and bare app alternating (default 3)")
+    parser.add_argument("--worker-rounds", type=int, default=2,
+                        help="rounds of the worker CPU comparison, in-process and forking alternating (default 2; 0: skip)")
+    parser.add_argument("--worker-seconds", type=float, default=15,
+                        help="length of each load of the worker CPU comparison (default 15)")
     parser.add_argument("--smoke", action="store_true",
                         help="only check that the bench runs: 5 patients for 3 s, 2 web and 1 RQ worker "
                              "(overrides those options)")
@@ -595,7 +819,7 @@ def run(args: argparse.Namespace, workdir: Path, cleanup: contextlib.ExitStack) 
         problem = case_problem(attempt.files, cases.get(attempt.token), objects)
         if problem:
             lost[attempt.token] = problem
-    return Report(
+    report = Report(
         sent=len(attempts),
         accepted=len(accepted),
         errors=Counter(a.error for a in attempts if a.error),
@@ -608,6 +832,13 @@ def run(args: argparse.Namespace, workdir: Path, cleanup: contextlib.ExitStack) 
         route_wait=route_wait,
         cases_in_db=count_cases(engine),
     )
+    if args.rounds:
+        report.bare_app = compare_with_bare_app(args, env, workdir, cleanup, base, engine, report, database_url)
+    if args.worker_rounds:
+        for number, proc in enumerate(workers, start=1):
+            stop(proc, f"RQ worker {number}")
+        report.workers = compare_worker_configs(args, env, workdir, base, engine)
+    return report
 
 
 def main(argv: Sequence[str] | None = None) -> int:

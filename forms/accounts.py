@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, IntegerField, PasswordField, SelectChoice, SelectField, StringField
-from wtforms.validators import Email, InputRequired, Length, NumberRange, Regexp
+from wtforms.validators import Email, EqualTo, InputRequired, Length, NumberRange, Optional, Regexp
 
 from service.accounts.passwords import MIN_LENGTH
 from service.accounts.roles import ROLES
@@ -94,3 +94,26 @@ class FullNameForm(FlaskForm):
     full_name = StringField("Full name", filters=[_strip], validators=[
         Length(max=FULL_NAME_MAX, message=f"A name has at most {FULL_NAME_MAX} characters.")])
 
+
+
+class ResetPasswordForm(FlaskForm):
+    """The page a reset link opens: the new password twice and, when the user is to sign
+    in with a second factor, a code from the new key (`service.accounts.password_reset`)."""
+
+    password = PasswordField(
+        "New password",
+        validators=[InputRequired("Enter a new password."),
+                    Length(min=MIN_LENGTH, max=1024, message=f"A password needs at least {MIN_LENGTH} characters.")],
+        render_kw={"autocomplete": "new-password", "autofocus": True},
+    )
+    confirm = PasswordField(
+        "New password again",
+        validators=[InputRequired("Enter the new password again."),
+                    EqualTo("password", message="The two passwords are not the same.")],
+        render_kw={"autocomplete": "new-password"},
+    )
+    code = StringField(
+        "Code from your authenticator app", filters=[_digits],
+        validators=[Optional(), Regexp(r"^\d{6}$", message="The code is 6 digits.")],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )

@@ -26,7 +26,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Numbe
 
 from forms.files import FileBatchMixin, picked_files
 from forms.widgets import CachedSelect
-from service import choices, i18n, limits, uploads
+from service import choices, i18n, limits, trust, uploads
 from service.cases import staging
 from service.cases.intake import RequestData
 from service.i18n import gettext, lazy_gettext
@@ -136,11 +136,9 @@ class RequestForm(FileBatchMixin, FlaskForm):
         filters=[_blank_to_none],
         validators=[Optional(), _too_long(limits.FREE_TEXT_MAX)],
     )
+    # The wording is versioned in service.trust; intake records the version with the case.
     consent = BooleanField(
-        lazy_gettext(
-            "I consent to Medtour processing the health information in this request "
-            "to arrange my treatment, and sharing it with the clinics it selects for me."
-        ),
+        lazy_gettext(trust.CONSENT_TEXT),
         validators=[InputRequired(lazy_gettext("You must consent before we can process your request."))],
     )
     # Ids of files already sent with the resumable upload (tus, service/blueprints/tus.py).
@@ -162,14 +160,49 @@ class RequestForm(FileBatchMixin, FlaskForm):
         # The names in the page's language (English for the API, which never chooses one).
         language = i18n.current_language()
         self.country.choices = [("", gettext("Select your country"))] + choices.countries_in(language)
-        self.language.choices = [("", gettext("Select a language"))] + choices.languages_in(language)
+        self.language.choices = [("", gettext("Select a language"))] + choices.contact_languages(
+            language, {code for clinic in catalog.clinics for code in clinic.languages}
+        )
+        # Related treatments together (by category), each category's names in the page's collation.
+        named = [(t.category, t.slug, t.text("name", language)) for t in catalog.treatments]
+        by_name = choices.sort_key(language)
         self.treatment.choices = [("", gettext("Select a treatment"))] + [
-            (t.slug, t.name) for t in catalog.treatments
+            (slug, name) for _category, slug, name in sorted(named, key=lambda t: (t[0], by_name(t[2])))
         ]
-        self.preferred_clinic.choices = [("", gettext("No preference — choose for me"))] + [
-            (c.slug, f"{c.name} — {c.city}") for c in catalog.clinics
-        ]
+        self._catalog = catalog
+        self.narrow_clinics()
         self.budget_currency.choices = [("", gettext("Currency"))] + choices.currencies_in(language)
+
+    def prefill(self, treatment: str | None, clinic: str | None) -> None:
+        """A link's choice (`/requests/new?treatment=<slug>&clinic=<slug>`, a catalogue
+        page's "Request treatment here"), and the clinic list narrowed to it."""
+        if treatment:
+            self.treatment.data = treatment
+        if clinic:
+            self.preferred_clinic.data = clinic
+        self.narrow_clinics()
+
+    def narrow_clinics(self) -> None:
+        """The preferred-clinic list: clinics accepting requests, each carrying the slugs
+        of its treatments (data-treatments, which clinic-choice.js narrows by as the
+        patient picks a treatment); once a treatment is chosen, the clinics that do not
+        offer it are hidden, except the one picked (its error names the mismatch)."""
+        slugs = {t.id: t.slug for t in self._catalog.treatments}
+        chosen = self._catalog.treatment(self.treatment.data or "")
+        picked = self.preferred_clinic.data
+        options: list[tuple[str, str] | tuple[str, str, dict[str, object]]] = [
+            ("", gettext("No preference — choose for me"))
+        ]
+        for clinic in self._catalog.clinics:
+            if not clinic.accepting and clinic.slug != picked:
+                continue
+            attributes: dict[str, object] = {
+                "data-treatments": " ".join(slugs[o.treatment_id] for o in clinic.offers if o.treatment_id in slugs)
+            }
+            if chosen is not None and not clinic.offers_treatment(chosen.id) and clinic.slug != picked:
+                attributes.update(hidden=True, disabled=True)
+            options.append((clinic.slug, f"{clinic.name} — {clinic.place()}", attributes))
+        self.preferred_clinic.choices = options
 
     def _chosen(self) -> Choice:
         """The treatment and clinic as the database has them now: one query per submission."""
@@ -202,7 +235,7 @@ class RequestForm(FileBatchMixin, FlaskForm):
     def validate_language(self, field: SelectField) -> None:
         if not field.data:
             raise ValidationError(gettext("Select the language we should contact you in."))
-        if field.data not in choices.codes(choices.languages()):
+        if field.data not in choices.codes(self.language.choices[1:]):
             raise ValidationError(gettext("Select a language from the list (ISO 639-1 code)."))
 
     def validate_date_of_birth(self, field: DateField) -> None:
@@ -230,7 +263,7 @@ class RequestForm(FileBatchMixin, FlaskForm):
         if treatment is not None and not chosen.offered:
             raise ValidationError(gettext(
                 "%(clinic)s does not offer %(treatment)s; choose another clinic or leave it to us.",
-                clinic=clinic.name, treatment=treatment.name,
+                clinic=clinic.name, treatment=treatment.text("name"),
             ))
 
     def validate_budget_currency(self, field: SelectField) -> None:
@@ -245,6 +278,10 @@ class RequestForm(FileBatchMixin, FlaskForm):
 
         self.staged_uploads, problems = staging.claim(self._upload_owner, field.data or [], get_storage())
         field.errors.extend(problems)
+        field.errors.extend(p.message for p in uploads.duplicate_problems(self._staged_digests()))
+
+    def _staged_digests(self) -> list[tuple[str, str]]:
+        return [(u.filename, u.sha256 or "") for u in self.staged_uploads]
 
     def validate_files(self, field: MultipleFileField) -> None:
         """The file limit counts the files picked now and those already uploaded together."""
@@ -256,6 +293,13 @@ class RequestForm(FileBatchMixin, FlaskForm):
             field.errors.append(too_many.message)
             return
         super().validate_files(field)
+        # The same contents twice (picked twice, or picked again after it was uploaded):
+        # named here, against the files before it; the uploads already staged stay staged.
+        staged = self._staged_digests()
+        picked_now = [(f.filename, uploads.sha256_of(f.stream)) for f in self.accepted_files]
+        twice = uploads.duplicate_problems(staged + picked_now, start=len(staged))
+        self.file_problems.extend(twice)
+        field.errors.extend(p.message for p in twice)
 
     def validate_website(self, field: StringField) -> None:
         if field.data:
@@ -291,4 +335,5 @@ class RequestForm(FileBatchMixin, FlaskForm):
             medications=self.medications.data,
             allergies=self.allergies.data,
             conditions=self.conditions.data,
+            consent_version=trust.CONSENT_VERSION,
         )

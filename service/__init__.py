@@ -35,14 +35,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
 
     from service.blueprints import api, downloads, public, requests, status, status_access, status_messages, tus
-    from service.blueprints import status_calendar
+    from service.blueprints import catalogue, status_calendar, time_zone
 
     # tus stays under CSRFProtect: its POST/PATCH/DELETE carry the page's token in X-CSRFToken.
-    for module in (public, requests, status, status_messages, status_access, downloads, tus):
+    for module in (public, requests, status, status_messages, status_access, downloads, tus, status_calendar,
+                   catalogue):
         app.register_blueprint(module.bp)
-    app.register_blueprint(status_calendar.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)
+    # The browser reports its time zone: JSON from the same origin only (checked in the view).
+    app.register_blueprint(time_zone.bp)
+    csrf.exempt(time_zone.bp)
 
     from service.accounts import guard
 
@@ -53,13 +56,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from service.blueprints import (
         clinic_auth,
         clinic_portal,
+        password_reset,
         staff_auth,
         staff_case,
         staff_catalog,
         staff_dashboard,
+        staff_deposit,
         staff_messages,
         staff_queue,
         staff_templates,
+        staff_trip,
+        status_deposit,
     )
 
     staff_auth.init_app(app)
@@ -68,16 +75,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     throttling.init_app(app)
     signin_throttle.init_app(app, (*staff_auth.SIGNIN_ENDPOINTS, *clinic_auth.SIGNIN_ENDPOINTS))
     status_access.init_limits(app)
+    # The deposit (staff forms, the patient's section), the trip page, the page a reset link opens.
     for module in (staff_queue, staff_case, staff_messages, staff_templates, staff_dashboard, staff_catalog,
-                   clinic_portal):
+                   clinic_portal, staff_deposit, status_deposit, staff_trip, password_reset):
         app.register_blueprint(module.bp)
-    from service.blueprints import staff_deposit, status_deposit  # the deposit: staff forms, the patient's section
-
-    for module in (staff_deposit, status_deposit):
-        app.register_blueprint(module.bp)
-    from service.blueprints import staff_trip  # the trip page and the case file's Trip section
-
-    app.register_blueprint(staff_trip.bp)
 
     from service.accounts.cli import users_cli
     from service.catalog.cli import catalog_cli, fx_cli

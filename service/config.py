@@ -188,6 +188,12 @@ def load(instance_path: str) -> dict[str, Any]:
         "AGENCY_BIC": env.get("AGENCY_BIC", "COBADEFFXXX"),
         # Who signs a visa letter when the case has no coordinator with a name.
         "AGENCY_COORDINATOR": env.get("AGENCY_COORDINATOR", "Elena Hoffmann"),
+        # 1: a new case is routed to clinics as soon as it arrives, a coordinator reviewing it
+        # alongside; 0: it waits for a coordinator to route it from its page.
+        "AUTO_ROUTE": _bool("AUTO_ROUTE", True),
+        # Where people write about their personal data (the privacy notice's contact);
+        # unset, CONTACT_EMAIL (service.trust.agency).
+        "PRIVACY_EMAIL": env.get("PRIVACY_EMAIL") or None,
     }
 
 

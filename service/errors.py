@@ -31,6 +31,34 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
+# The error page of each console, in its own layout and navigation (English, as those
+# consoles are); everywhere else the public one, in the page's language.
+_CONSOLE_PAGES: Final = (("/staff", "errors/staff_error.html"), ("/clinic", "errors/clinic_error.html"))
+_PUBLIC_PAGE: Final = "errors/error.html"
+# Werkzeug's words for a bare abort(403), replaced in the consoles by what to do.
+_FORBIDDEN_DETAIL: Final = "Your account cannot open this page. Ask an administrator if you need it."
+
+
+def _console_page() -> str | None:
+    """The staff console's or the clinic portal's error page for this request, if under one."""
+    for prefix, template in _CONSOLE_PAGES:
+        if request.path == prefix or request.path.startswith(prefix + "/"):
+            return template
+    return None
+
+
+def _error_page(code: int, title: str, detail: str) -> str:
+    console = _console_page()
+    if console:
+        try:
+            return render_template(console, code=code, title=title, detail=detail)
+        except SQLAlchemyError:
+            raise  # the database handler has its own plain fallback
+        except Exception:  # noqa: BLE001 - an error page must not fail: the public one instead
+            log.exception("the console's error page failed on %s %s", request.method, request.path)
+    return render_template(_PUBLIC_PAGE, code=code, title=title, detail=detail)
+
+
 def _patient_form() -> bool:
     """The request form (and the uploads behind it): its errors speak the page's language."""
     return request.path.startswith(("/requests/", "/uploads"))
@@ -39,6 +67,8 @@ def _patient_form() -> bool:
 def _form_refused(status: int, *, title: str, heading: str, detail: str, advice: str) -> tuple[str, int]:
     """A body refused before its form could read it: what was wrong and what to do, on
     a page of its own (the form cannot be shown again: nothing of it was read)."""
+    if _console_page():
+        return _error_page(status, heading, f"{detail} {advice}"), status
     back_url = url_for("requests.new") if request.path.startswith("/requests/") else None
     return render_template("errors/form_refused.html", title=title, heading=heading, detail=detail,
                            advice=advice, back_url=back_url), status
@@ -110,9 +140,9 @@ def _too_many_fields(exc: TooManyFields) -> tuple[str, int] | Response:
 def _csrf(exc: CSRFError) -> tuple[str, int]:
     if _patient_form():
         i18n.use_page_language(switch=False)
-    return render_template("errors/error.html", code=400, title=gettext("Form expired"),
-                           detail=gettext("The form expired or was sent from another page. "
-                                          "Go back, reload the page and send it again.")), 400
+    return _error_page(400, gettext("Form expired"),
+                       gettext("The form expired or was sent from another page. "
+                               "Go back, reload the page and send it again.")), 400
 
 
 def _http(exc: HTTPException) -> tuple[str, int] | Response:
@@ -125,16 +155,19 @@ def _http(exc: HTTPException) -> tuple[str, int] | Response:
         return response
     # A page in the patient's language (a status link's 404) names the error in it too.
     title = gettext(_TITLES[code]) if code in _TITLES else exc.name
-    return render_template("errors/error.html", code=code, title=title, detail=exc.description), code, headers
+    detail = exc.description
+    if code == 403 and _console_page() and detail == type(exc).description:
+        detail = _FORBIDDEN_DETAIL
+    return _error_page(code, title, detail), code, headers
 
 
 def _unexpected(exc: Exception) -> tuple[str, int] | Response:
     log.exception("unhandled error on %s %s", request.method, request.path)
     if _wants_json():
         return problem(500, "Internal Server Error", "Something went wrong on our side; try again later.")
-    return render_template("errors/error.html", code=500, title="Something went wrong",
-                           detail="Something went wrong on our side; nothing you typed is lost if "
-                                  "you go back. Try again in a few minutes."), 500
+    return _error_page(500, "Something went wrong",
+                       "Something went wrong on our side; nothing you typed is lost if "
+                       "you go back. Try again in a few minutes."), 500
 
 
 def _database_down(exc: DBAPIError) -> bool:
@@ -164,7 +197,7 @@ def _database_unavailable(exc: SQLAlchemyError) -> tuple[str, int, dict[str, str
     detail = gettext("The service cannot reach its records just now, so nothing was sent or saved. "
                      "Try again in a minute: what you typed is still in the page if you go back.")
     try:
-        body = render_template("errors/error.html", code=503, title=title, detail=detail)
+        body = _error_page(503, title, detail)
     except SQLAlchemyError:
         # The page itself needed the database (a signed-in user's menu): plain words instead.
         _rollback_quietly()

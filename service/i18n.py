@@ -16,16 +16,22 @@ current request), `lazy_gettext` where they are defined at import (form labels),
 `N_` where a table holds English msgids that are translated at the point of use
 (`gettext(label)`). Placeholders are `%(name)s`, as Flask-Babel formats them.
 
-The formatting helpers keep English in the service's established forms (ISO dates,
-"12,500.00 EUR", "1.5 MB"), which staff and clinic pages share; other languages
-follow CLDR ("16 900,00 EUR", "25 ноября 2026").
+The formatting helpers keep English in the service's established forms ("12,500.00 EUR",
+"1.5 MB"), which staff and clinic pages share; other languages follow CLDR ("16 900,00 EUR").
+A date has one form, on every page, e-mail and PDF: "25 November 2026" / "25 ноября 2026"
+(`DAY_PATTERN`). A time is shown in the viewer's IANA zone where known,
+and the zone is always named ("16 March 2026, 15:05 CET"; "…, 14:05 UTC" when unknown): the
+browser reports its zone (static/js/time-zone.js → `remember_zone`), kept in the session,
+and for staff and clinic users in `users.time_zone`, which their guard puts in force
+with `use_zone`.
 """
 from __future__ import annotations
 
 import functools
-import gettext as stdlib_gettext
 import os
-from datetime import date, datetime
+import zoneinfo
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Final
 from urllib.parse import urlencode
@@ -41,10 +47,11 @@ from service import gettext_build
 from service.limits import MIB
 
 __all__ = [
-    "DEFAULT", "N_", "babel", "country_name", "current_language", "format_amount",
-    "format_day", "format_integer", "format_money", "format_size", "format_when", "gettext", "human_size",
+    "DEFAULT", "N_", "babel", "country_name", "current_language", "current_zone", "format_amount",
+    "format_clock", "format_day", "format_integer", "format_moment_day", "format_money", "format_size", "format_when",
+    "gettext", "human_size",
     "init_app", "language_name", "language_switch", "languages", "lazy_gettext", "ngettext", "resolve",
-    "use_language", "use_page_language",
+    "use_language", "use_page_language", "remember_zone", "use_zone", "valid_zone",
 ]
 
 DEFAULT: Final = "en"
@@ -66,8 +73,9 @@ def _select_locale() -> str:
 
 
 def _forget(_exc: BaseException | None = None) -> None:
-    """A request's language ends with it (tests run several requests in one app context)."""
+    """A request's language and zone end with it (tests run several requests in one app context)."""
     g.pop("language_switch", None)
+    g.pop(_ZONE_KEY, None)
     if g.pop("locale", None) is not None:
         refresh()
 
@@ -77,7 +85,9 @@ def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=_select_locale)
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.teardown_request(_forget)
-    app.context_processor(lambda: {"page_language": current_language(), "language_switch": language_switch()})
+    app.context_processor(lambda: {
+        "page_language": current_language(), "language_switch": language_switch(), "viewer_zone": current_zone(),
+    })
 
 
 def _compile_catalogues(app: Flask) -> None:
@@ -176,23 +186,100 @@ def current_language() -> str:
     return locale.language if locale is not None else DEFAULT
 
 
+# ---------------------------------------------------------------- time zones
+
+UTC_ZONE: Final = "UTC"
+ZONE_SESSION_KEY: Final = "time_zone"
+"""Where the browser's reported zone is kept for this session (patients, and staff before sign-in)."""
+_ZONE_KEY: Final = "viewer_zone"
+_ZONE_MAX: Final = 64
+
+
+@functools.cache
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def valid_zone(name: object) -> str | None:
+    """`name` if it is an IANA zone this system knows ("Europe/Berlin"), else None."""
+    if not isinstance(name, str) or not name or len(name) > _ZONE_MAX:
+        return None
+    return name if name in _zones() or name == UTC_ZONE else None
+
+
+def use_zone(name: str | None) -> None:
+    """Show times in `name` for the rest of this request (a signed-in user's saved zone)."""
+    zone = valid_zone(name)
+    if zone is not None:
+        g.setdefault(_ZONE_KEY, zone)
+
+
+def remember_zone(name: object) -> str | None:
+    """Keep the browser's zone in the session (and for this request); None if not a zone."""
+    zone = valid_zone(name)
+    if zone is not None:
+        session[ZONE_SESSION_KEY] = zone
+        g.pop(_ZONE_KEY, None)
+        g.setdefault(_ZONE_KEY, zone)
+    return zone
+
+
+def session_zone() -> str | None:
+    """The zone this browser session reported, if any."""
+    return valid_zone(session.get(ZONE_SESSION_KEY)) if request else None
+
+
+def current_zone() -> str | None:
+    """The viewer's zone: the signed-in user's (`use_zone`), else the session's, else None
+    (outside a request: None, so workers write UTC unless told a zone)."""
+    zone = g.get(_ZONE_KEY) if g else None
+    return zone or session_zone()
+
+
+def zone_label(moment: datetime) -> str:
+    """The zone of an aware datetime by its abbreviation ("CET", "MSK", "UTC"), or by its
+    IANA name where the abbreviation is only an offset ("+05")."""
+    abbreviation = moment.tzname() or ""
+    if abbreviation.isalpha():
+        return abbreviation
+    return str(getattr(moment.tzinfo, "key", "") or abbreviation or UTC_ZONE)
+
+
+def in_zone(moment: datetime, zone: str | None = None) -> datetime:
+    """A stored timestamp (UTC; naive means UTC) in `zone`, else the viewer's, else UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    name = valid_zone(zone) or current_zone() or UTC_ZONE
+    return moment.astimezone(zoneinfo.ZoneInfo(name))
+
+
 # ---------------------------------------------------------------- formatting
 
 
-def format_when(moment: datetime) -> str:
-    """A timestamp (stored in UTC): "16 Mar 2026, 14:05 UTC" / "16 мар. 2026, 14:05 UTC"."""
-    language = current_language()
-    if language == DEFAULT:
-        return moment.strftime("%d %b %Y, %H:%M UTC")
-    return f"{_babel_date(moment.date(), 'd MMM y', locale=language)}, {moment:%H:%M} UTC"
+def format_when(moment: datetime, zone: str | None = None, language: str | None = None) -> str:
+    """A timestamp (stored in UTC) in `zone`, else the viewer's, else UTC, the zone named:
+    "16 March 2026, 15:05 CET" / "16 марта 2026, 17:05 MSK"."""
+    return f"{format_moment_day(moment, zone, language)}, {format_clock(moment, zone)}"
 
 
-def format_day(day: date) -> str:
-    """A calendar date: "2026-11-25" / "25 ноября 2026"."""
-    language = current_language()
-    if language == DEFAULT:
-        return day.isoformat()
-    return _babel_date(day, "d MMMM y", locale=language)
+def format_moment_day(moment: datetime, zone: str | None = None, language: str | None = None) -> str:
+    """The date part of `format_when` (the day in the viewer's zone): "16 March 2026"."""
+    return format_day(in_zone(moment, zone).date(), language)
+
+
+def format_clock(moment: datetime, zone: str | None = None) -> str:
+    """The time part of `format_when`, its zone named: "15:05 CET"."""
+    local = in_zone(moment, zone)
+    return f"{local:%H:%M} {zone_label(local)}"
+
+
+DAY_PATTERN: Final = "d MMMM y"
+"""The one form of a date, in every language (CLDR's month names): pages, e-mails, PDFs."""
+
+
+def format_day(day: date, language: str | None = None) -> str:
+    """A calendar date: "25 November 2026" / "25 ноября 2026" (the page's language, or `language`)."""
+    return _babel_date(day, DAY_PATTERN, locale=language or current_language())
 
 
 def format_amount(amount: Decimal) -> str:
@@ -243,17 +330,25 @@ def format_size(size: int) -> str:
 
 
 def country_name(code: str, language: str | None = None) -> str:
-    """A country's name in the page's language, or `language` ("Germany" / "Германия");
-    unknown codes as they are."""
+    """A country's name in the page's language, or `language` ("Germany" / "Германия"),
+    from CLDR (Babel's locale data); in English pycountry's short name ("South Korea",
+    "Türkiye"), as the documents have always written it. pycountry says which codes
+    exist: unknown codes are shown as they are."""
     country = pycountry.countries.get(alpha_2=(code or "").upper())
     if country is None:
         return code
     language = language or current_language()
-    if language == DEFAULT:
-        return country.name
-    return _countries(language).gettext(country.name)
+    if language != DEFAULT:
+        found = _territories(language).get(country.alpha_2)
+        if found:
+            return found
+    return getattr(country, "common_name", None) or country.name
 
 
 @functools.cache
-def _countries(language: str) -> stdlib_gettext.NullTranslations:
-    return stdlib_gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[language], fallback=True)
+def _territories(language: str) -> Mapping[str, str]:
+    """CLDR's country names in `language`, read once per language (none for a code CLDR lacks)."""
+    try:
+        return Locale.parse(language).territories
+    except (ValueError, TypeError, UnknownLocaleError):
+        return {}

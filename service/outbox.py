@@ -65,6 +65,7 @@ class Job(StrEnum):
     DERIVE_FILE = "derive_file"
     RENDER_INVOICE = "render_invoice"
     RENDER_ITINERARY = "render_itinerary"
+    SEND_RESET_LINK = "send_reset_link"
 
 
 def record(job: Job, *, case_id: int | None, **payload: Any) -> OutboxMessage:

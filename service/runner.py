@@ -1,6 +1,6 @@
-"""`make run`: the web server, one worker, the inbound mail receiver (`flask mail-in`)
-and (unless REDIS_URL is set) an embedded Redis, as child processes of this one; Ctrl-C
-stops them all cleanly. Children run in their own sessions so that Ctrl-C reaches only
+"""`make run`: the web server, two workers (light jobs, heavy jobs), the inbound mail
+receiver (`flask mail-in`) and (unless REDIS_URL is set) an embedded Redis, as child
+processes of this one; Ctrl-C stops them all cleanly. Children run in their own sessions so that Ctrl-C reaches only
 this supervisor, which stops them in order."""
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from service import config
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
 STOP_GRACE_SECONDS = 10
+# One worker of each kind (`workers.queues.Kind`): routing and e-mail never wait behind a PDF.
+WORKER_KINDS = ("light", "heavy")
 
 
 def _redis_binary() -> str:
@@ -73,7 +75,7 @@ def _stop(processes: list[tuple[str, subprocess.Popen]]) -> None:
 
 
 def child_env(environ: Mapping[str, str]) -> dict[str, str]:
-    """The web server's and the worker's environment: the caller's, with BASE_URL (unless
+    """The web server's and the workers' environment: the caller's, with BASE_URL (unless
     set) at the address the web server binds (HOST, PORT), so links in emails and PDFs
     reach it."""
     env = dict(environ)
@@ -94,9 +96,10 @@ def main() -> int:
              "--access-logfile", "-", "--graceful-timeout", "5", "wsgi:app"],
             cwd=ROOT, env=env, start_new_session=True,
         )),
-        ("worker", subprocess.Popen(
-            [python, "-m", "flask", "--app", "wsgi", "worker"], cwd=ROOT, env=env, start_new_session=True,
-        )),
+        *((f"{kind} worker", subprocess.Popen(
+            [python, "-m", "flask", "--app", "wsgi", "worker", "--kind", kind],
+            cwd=ROOT, env=env, start_new_session=True,
+        )) for kind in WORKER_KINDS),
         ("mail-in", subprocess.Popen(
             [python, "-m", "flask", "--app", "wsgi", "mail-in"], cwd=ROOT, env=env, start_new_session=True,
         )),
@@ -117,6 +120,7 @@ def main() -> int:
         f"  redis   {env['REDIS_URL']}{' (embedded)' if redis_process else ''}\n"
         f"  mail-in smtp://{env.get('MAIL_IN_HOST') or config.DEFAULT_MAIL_IN_HOST}:{env.get('MAIL_IN_PORT') or config.DEFAULT_MAIL_IN_PORT}"
         " (patients' e-mail replies)\n"
+        f"  workers {', '.join(WORKER_KINDS)} (`flask worker --kind ...`)\n"
         "Press Ctrl-C to stop.\n",
         flush=True,
     )
@@ -129,7 +133,7 @@ def main() -> int:
                 stopping = True
                 break
         time.sleep(0.2)
-    # Web and worker first, Redis last, so the worker can finish and deregister cleanly.
+    # Web and workers first, Redis last, so the workers can finish and deregister cleanly.
     _stop(apps)
     if redis_process is not None:
         _stop([("redis", redis_process)])

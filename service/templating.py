@@ -58,4 +58,6 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(lambda event: describe(event, staff=True), "describe_staff_event")
     app.add_template_filter(i18n.format_when, "when")
     app.add_template_filter(i18n.format_day, "day")
+    app.add_template_filter(i18n.format_moment_day, "moment_day")
+    app.add_template_filter(i18n.format_clock, "clock")
     app.add_template_filter(i18n.format_money, "money")

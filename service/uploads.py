@@ -2,6 +2,7 @@
 name or the browser's word), size, and a display name safe to show and store."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -40,6 +41,7 @@ class Problem(StrEnum):
     UNREADABLE = "unreadable"
     PIXELS = "pixels"
     DISC = "disc"
+    DUPLICATE = "duplicate"
 
 
 @dataclass(frozen=True)
@@ -396,6 +398,37 @@ def inspect(raw_name: str | None, stream: BinaryIO, max_bytes: int) -> IncomingF
     if isinstance(checked, FileProblem):
         return checked
     return IncomingFile(filename=name, stream=stream, size=size, content_type=content_type, active_content=checked)
+
+
+def sha256_of(stream: BinaryIO) -> str:
+    """The hex SHA-256 of a seekable stream, read in blocks and rewound (what the store records)."""
+    stream.seek(0)
+    digest = hashlib.sha256()
+    for block in iter(lambda: stream.read(1024 * 1024), b""):
+        digest.update(block)
+    stream.seek(0)
+    return digest.hexdigest()
+
+
+def duplicate_problems(named: list[tuple[str, str]], start: int = 0) -> list[FileProblem]:
+    """One problem for each (name, SHA-256) from index ``start`` on whose contents came
+    earlier in ``named``, naming both files: the same file picked twice would reach the
+    clinics twice."""
+    first: dict[str, str] = {}
+    problems: list[FileProblem] = []
+    for index, (name, sha256) in enumerate(named):
+        if not sha256:
+            continue
+        if sha256 in first:
+            if index < start:
+                continue
+            problems.append(FileProblem(name, Problem.DUPLICATE, gettext(
+                "%(name)s and %(other)s are the same file (identical contents); remove one of them.",
+                name=name, other=first[sha256],
+            )))
+        else:
+            first[sha256] = name
+    return problems
 
 
 def count_problem(picked: int, already: int, max_files: int) -> FileProblem | None:

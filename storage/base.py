@@ -67,6 +67,14 @@ class Storage(abc.ABC):
         with ``filename`` (see :func:`content_disposition`).
         """
 
+    def warm(self) -> None:
+        """Build now what the first request would build (a client), so that processes
+        forked from this one inherit it instead of each building their own."""
+
+    def after_fork(self) -> None:
+        """In a forked child: drop what must not be shared with the parent (pooled
+        connections), keeping what is safe to inherit (a built client)."""
+
 
 def validate_key(key: str) -> str:
     """Refuse keys that could name something outside the store (defence in depth: keys are ours)."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from service.accounts import signin_links
+from service.accounts import password_reset, signin_links
 from service.cases import link_recovery
 from service.cases import assignment, erasure, inbound_mail, paperwork_store, referrals
 from service.cases import messages as messages_domain
@@ -53,7 +53,6 @@ def render_dossier(case_id: int, referral_id: int) -> None:
         get_storage(),
         base_url=config["BASE_URL"],
         link_ttl=config["DOSSIER_LINK_TTL"],
-        reply_to=config["CONTACT_EMAIL"],
     )
     if saved.created:
         record(Job.NOTIFY_CLINIC, case_id=case_id, referral_id=referral_id)
@@ -63,7 +62,8 @@ def render_confirmation(case_id: int) -> None:
     case = db.session.get(Case, case_id)
     if case is None:
         return
-    paperwork_store.store_confirmation(case, get_storage(), contact_email=current_app.config["CONTACT_EMAIL"])
+    paperwork_store.store_confirmation(case, get_storage(), contact_email=current_app.config["CONTACT_EMAIL"],
+                                       routed_at_once=current_app.config["AUTO_ROUTE"])
 
 
 def notify_patient(case_id: int, sealed_token: str) -> None:
@@ -81,6 +81,7 @@ def notify_patient(case_id: int, sealed_token: str) -> None:
         mail_from=config["MAIL_FROM"],
         to=case.email,
         headers=reply_address.headers_for(case.id),
+        routed_at_once=config["AUTO_ROUTE"],
     ))
 
 
@@ -168,6 +169,11 @@ def send_signin_link(sealed_email: str, next_url: str | None) -> None:
     this job for every address it is given, so that it works alike for all of them; an
     address without a clinic account ends here, with nothing sent."""
     signin_links.send_link(open_secret(sealed_email), next_url)
+
+
+def send_reset_link(user_id: int) -> None:
+    """A password (and second factor) reset link an administrator sent from /staff/users."""
+    password_reset.send_reset(user_id)
 
 
 def erase_case(case_id: int) -> None:
@@ -265,4 +271,5 @@ JOBS: dict[Job, JobSpec] = {
     Job.DERIVE_FILE: JobSpec(derive_file, queues.FILES),
     Job.RENDER_INVOICE: JobSpec(render_invoice, queues.PAPERWORK),
     Job.RENDER_ITINERARY: JobSpec(render_itinerary, queues.PAPERWORK),
+    Job.SEND_RESET_LINK: JobSpec(send_reset_link, queues.NOTIFICATIONS),
 }

@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Final, Protocol
 
 from flask import Flask, current_app
 from redis import Redis
@@ -61,7 +61,15 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _enqueue(connection: Redis, message: OutboxMessage, pipeline: Pipeline | None = None) -> None:
+class _Row(Protocol):
+    """What enqueuing a row needs of it: an `OutboxMessage`, or the claim's RETURNING row."""
+
+    id: int
+    job: str
+    case_id: int | None
+
+
+def _enqueue(connection: Redis, message: _Row, pipeline: Pipeline | None = None) -> None:
     spec = JOBS[Job(message.job)]
     intervals = current_app.config["JOB_RETRY_INTERVALS"]
     queue = queues.Queue(spec.queue, connection=connection)
@@ -77,43 +85,46 @@ def _enqueue(connection: Redis, message: OutboxMessage, pipeline: Pipeline | Non
 
 
 def relay(ids: Iterable[int] | None = None, *, limit: int = 500) -> int:
-    """Move pending rows into RQ; returns how many were enqueued. The rows are claimed
-    with one conditional UPDATE first, so two relays never enqueue the same row, and sent
-    to Redis in one transaction (a case's four jobs cost one round trip, not four). When
-    Redis is unreachable the rows stay pending for the next sweep; nothing is raised."""
-    query = select(OutboxMessage.id).where(OutboxMessage.status == PENDING).order_by(OutboxMessage.id)
-    if ids is not None:
-        query = query.where(OutboxMessage.id.in_(list(ids)))
-    pending = list(db.session.scalars(query.limit(limit)))
-    if not pending:
-        return 0
+    """Move pending rows into RQ; returns how many were enqueued. One conditional UPDATE
+    claims the rows (the given ones, or the oldest pending) and returns what their jobs
+    need, so two relays never enqueue the same row and nothing is read back; the jobs go
+    to Redis in one transaction (a case's four jobs: one statement, one round trip).
+    When Redis is unreachable the rows stay pending for the next sweep; nothing is raised."""
     try:
         connection = queues.redis_connection()
         connection.ping()
     except RedisError as exc:
-        log.warning("Redis unreachable, %d outbox row(s) stay pending: %s", len(pending), exc)
+        log.warning("Redis unreachable, outbox rows stay pending: %s", exc)
         return 0
-    claimed = sorted(db.session.scalars(
+    pending = select(OutboxMessage.id).where(OutboxMessage.status == PENDING)
+    if ids is not None:
+        wanted = list(ids)
+        if not wanted:
+            return 0
+        pending = pending.where(OutboxMessage.id.in_(wanted))
+    claimed = sorted(db.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id.in_(pending), OutboxMessage.status == PENDING)
+        .where(OutboxMessage.id.in_(pending.order_by(OutboxMessage.id).limit(limit).scalar_subquery()),
+               OutboxMessage.status == PENDING)
         .values(status=ENQUEUED, enqueued_at=_now(), attempts=OutboxMessage.attempts + 1)
-        .returning(OutboxMessage.id)
-    ))
+        .returning(OutboxMessage.id, OutboxMessage.job, OutboxMessage.case_id)
+        .execution_options(synchronize_session=False)
+    ).all(), key=lambda row: row.id)
     db.session.commit()
     if not claimed:
         return 0
-    messages = db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(claimed))).all()
     try:
         with connection.pipeline() as pipeline:
-            for message in sorted(messages, key=lambda m: m.id):
-                _enqueue(connection, message, pipeline)
+            for row in claimed:
+                _enqueue(connection, row, pipeline)
             pipeline.execute()
     except RedisError as exc:
         log.warning("Redis failed while enqueuing %d outbox row(s); they stay pending: %s", len(claimed), exc)
         db.session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id.in_(claimed), OutboxMessage.status == ENQUEUED)
+            .where(OutboxMessage.id.in_([row.id for row in claimed]), OutboxMessage.status == ENQUEUED)
             .values(status=PENDING)
+            .execution_options(synchronize_session=False)
         )
         db.session.commit()
         return 0
@@ -237,11 +248,10 @@ def sweep() -> SweepReport:
     for name in queues.ALL:
         StartedJobRegistry(name, connection=connection).cleanup()
     cutoff = _now() - LOST_AFTER
-    for message in db.session.scalars(select(OutboxMessage).where(OutboxMessage.status == ENQUEUED)):
-        try:
-            job = RQJob.fetch(job_id(message.id), connection=connection)
-        except NoSuchJobError:
-            job = None
+    enqueued = list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.status == ENQUEUED)))
+    # Every row's job in one round trip (None where the job is gone).
+    found = RQJob.fetch_many([job_id(message.id) for message in enqueued], connection=connection)
+    for message, job in zip(enqueued, found):
         status = job.get_status(refresh=False) if job is not None else None
         if status == JobStatus.FAILED:
             _fail(message, message.last_error or "the job failed in the worker")

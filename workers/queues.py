@@ -1,6 +1,8 @@
-"""Queue names, declared once; everything that enqueues or listens imports them."""
+"""Queue names and their kind (light: run in the worker's process; heavy: in a forked
+work horse), declared once; everything that enqueues or listens imports them."""
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Final
 
 from flask import current_app
@@ -16,6 +18,35 @@ DEFAULT: Final = "default"
 
 # Listening order: a worker drains earlier queues first (quick decisions before slow PDFs).
 ALL: Final[tuple[str, ...]] = (ROUTING, NOTIFICATIONS, FILES, PAPERWORK, DEFAULT)
+
+
+class Kind(StrEnum):
+    """How a queue's jobs run. Light jobs (database work, e-mail, relaying) run in the
+    worker's own process: forking a work horse would cost five times the job. Heavy jobs
+    (WeasyPrint, Pillow, pdftoppm, DICOM) run in a forked horse, so that a renderer that
+    crashes or leaks takes only its horse with it."""
+
+    LIGHT = "light"
+    HEAVY = "heavy"
+
+
+KINDS: Final[dict[str, Kind]] = {
+    ROUTING: Kind.LIGHT,
+    NOTIFICATIONS: Kind.LIGHT,
+    FILES: Kind.HEAVY,  # previews and clinic copies: images, PDFs, DICOM
+    PAPERWORK: Kind.HEAVY,  # every PDF
+    DEFAULT: Kind.LIGHT,  # erasure: deletes rows and objects
+}
+
+
+def of_kind(kind: Kind) -> tuple[str, ...]:
+    """The queues of one kind, in listening order."""
+    return tuple(name for name in ALL if KINDS[name] is kind)
+
+
+def forks(name: str) -> bool:
+    """Whether a job from this queue runs in a forked work horse."""
+    return KINDS[name] is Kind.HEAVY
 
 
 def redis_connection() -> Redis:

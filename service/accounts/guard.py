@@ -12,6 +12,7 @@ from flask import Flask, abort, flash, g, redirect, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
+from service import i18n
 from service.accounts import sessions
 from service.accounts.roles import CLINIC, COORDINATOR, GRANTS
 from service.extensions import db
@@ -65,6 +66,10 @@ def begin_session(user: User) -> None:
     previous = sessions.find(session.get(sessions.KEY))
     if previous is not None:
         sessions.revoke(previous, sessions.REPLACED, actor=user.email)
+    # The zone the sign-in page's browser reported becomes the user's (times on their pages).
+    zone = i18n.session_zone()
+    if zone is not None:
+        user.time_zone = zone
     session.clear()
     record, token = sessions.create(user)
     session[sessions.KEY] = token
@@ -120,6 +125,7 @@ def staff_required(role: str = COORDINATOR) -> Callable[[F], F]:
             if not current_user.is_authenticated:
                 return _ended_by_itself("staff_auth.login") or login_manager.unauthorized()
             sessions.touch(cast(StaffLogin, current_user).record)
+            i18n.use_zone(current_staff().time_zone)
             if current_staff().role not in GRANTS[role]:
                 abort(403)
             return view(*args, **kwargs)
@@ -140,6 +146,7 @@ def clinic_required(view: F) -> F:
                 url_for("clinic_auth.login", next=request.full_path))
         sessions.touch(cast(StaffLogin, current_user).record)
         user = current_staff()
+        i18n.use_zone(user.time_zone)
         if user.role not in GRANTS[CLINIC] or user.clinic_id is None:
             abort(403)
         return view(*args, **kwargs)

@@ -44,7 +44,8 @@ REPLACED: Final = "replaced_by_sign_in"
 DISABLED: Final = "account_disabled"
 PASSWORD_SET: Final = "password_set"
 TOTP_SET: Final = "second_factor_set"
-REASONS: Final = (SIGNED_OUT, EVERYWHERE, REPLACED, DISABLED, PASSWORD_SET, TOTP_SET)
+RESET: Final = "reset_link_sent"
+REASONS: Final = (SIGNED_OUT, EVERYWHERE, REPLACED, DISABLED, PASSWORD_SET, TOTP_SET, RESET)
 # Why a session that nobody revoked has ended (not stored: the timestamps say it).
 IDLE: Final = "idle"
 EXPIRED: Final = "expired"

@@ -7,7 +7,7 @@ from typing import Any
 from flask import current_app
 from PIL import Image
 
-from service import limits
+from service import limits, trust
 from service.cases import idempotency
 from service.cases.journey import ActionCode, Step
 from service.cases.quotes import INCLUDES
@@ -61,7 +61,13 @@ def _request_schema(max_files: int, max_file_bytes: int) -> dict[str, Any]:
             "medications": optional_text,
             "allergies": optional_text,
             "conditions": optional_text,
-            "consent": {**text, "enum": ["y", "yes", "true", "on", "1"]},
+            "consent": {
+                **text, "enum": ["y", "yes", "true", "on", "1"],
+                "description": (
+                    f"The patient's explicit consent to the wording of version {trust.CONSENT_VERSION} "
+                    "(quoted in the privacy notice, GET /privacy); the version is recorded with the case"
+                ),
+            },
             "files": {
                 "type": "array",
                 "maxItems": max_files,

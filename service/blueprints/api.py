@@ -61,7 +61,7 @@ def status_json(case: Case) -> dict[str, Any]:
         "reference": case.reference,
         "status": str(status),
         "status_label": status.label,
-        "next_step": status.next_step,
+        "next_step": status.next_step_when(current_app.config["AUTO_ROUTE"]),
         # The status page's stepper and action box: stable codes, English texts.
         "step": {"code": str(where.current), "text": where.current.label} if where.current else None,
         "next_action": (

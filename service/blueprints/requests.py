@@ -32,8 +32,7 @@ def new() -> Response | tuple[str, int]:
     language = i18n.use_page_language(request.form.get("language") if request.method == "POST" else None)
     form = build_form(upload_owner=staging.session_owner())
     if request.method == "GET":
-        if request.args.get("treatment"):
-            form.treatment.data = request.args["treatment"]
+        form.prefill(request.args.get("treatment"), request.args.get("clinic"))
         if not form.language.data:
             form.language.data = language
     token, owner = form.submission_token.data, staging.session_owner()
@@ -64,29 +63,38 @@ def _page(form: RequestForm) -> tuple[str, int]:
         form.submission_token.data = idempotency.new_submission_token()
     # Made now, so that a second POST of this page (sent before the first one's
     # response set the cookie) comes from the same session.
-    staging.session_owner(create=True)
+    returning = staging.session_owner() is not None
+    owner = staging.session_owner(create=True)
     # Files already uploaded (resumable) stay staged across a failed submission and a
-    # reload of the page; the page lists them.
-    kept = form.staged_uploads if form.is_submitted() else staging.completed(staging.session_owner())
+    # reload of the page; the page lists them. A session made just now has none.
+    if form.is_submitted():
+        kept = form.staged_uploads
+    else:
+        kept = staging.completed(owner) if returning else []
     staged = staging.describe(kept)
     return render_template("requests/new.html", form=form, staged_uploads=staged), 422 if form.is_submitted() else 200
 
 
 def _submit(form: RequestForm, attempt: idempotency.Attempt) -> Response:
+    # Read before the commit: afterwards the case is expired, and reading it again
+    # would cost a SELECT for two values this request already had.
+    shown: dict[str, str] = {}
+
     def remember(result: intake.IntakeResult) -> None:
         attempt.complete(result.case, 303, {"token": result.token})
+        shown.update(language=result.case.language, reference=result.case.reference)
 
     result = intake.submit_request(
         form.request_data(), form.accepted_files, get_storage(), source="web", staged=form.staged_uploads,
         on_recorded=remember,
     )
     # Shown on the status page, which speaks the language the patient chose.
-    with force_locale(i18n.resolve(result.case.language)):
+    with force_locale(i18n.resolve(shown["language"])):
         if result.files_failed:
             flash(gettext(FILES_NOT_STORED), "error")
         else:
             flash(gettext("Thank you. Your request %(reference)s is on record.",
-                          reference=result.case.reference), "success")
+                          reference=shown["reference"]), "success")
     return redirect(url_for("status.show", token=result.token), code=303)
 
 

@@ -11,8 +11,8 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from forms.accounts import CapacityForm, CodeForm, CreateUserForm, FullNameForm, LoginForm
-from service import limits, throttling
-from service.accounts import sessions, signin, signin_throttle
+from service import limits, outbox, throttling
+from service.accounts import password_reset, sessions, signin, signin_throttle
 from service.accounts import users as accounts
 from service.accounts.guard import begin_session, current_staff, end_own_sessions, end_session, staff_required
 from service.accounts.nav import staff_nav
@@ -134,6 +134,7 @@ def _users_page(form: CreateUserForm, status: int = 200) -> tuple[str, int]:
         "staff/auth/users.html", page=page, form=form, me=current_staff(),
         now=datetime.now(timezone.utc), max_capacity=limits.MAX_COORDINATOR_CAPACITY,
         live_sessions=sessions.live_counts(user.id for user in page.items),
+        reset_hours=password_reset.ttl_hours(),
     ), status
 
 
@@ -212,6 +213,27 @@ def revoke_user_sessions(user_id: int) -> Response:
     ended = accounts.sign_out_everywhere(user, actor=me.email)
     db.session.commit()
     flash(f"{user.email} was signed out everywhere ({ended} session{'' if ended == 1 else 's'} ended).", "success")
+    return _back_to_users()
+
+
+@bp.post("/users/<int:user_id>/reset")
+@staff_required(ADMIN)
+def send_reset_link(user_id: int) -> Response:
+    """An admin e-mails a staff or clinic user a one-time link to set a new password (and
+    second factor), as the sign-in pages tell people who forgot theirs to ask for."""
+    user = _user_or_404(user_id)
+    if user.id == current_staff().id:
+        flash("You cannot send yourself a reset link (it would sign you out here); ask another administrator.",
+              "error")
+        return _back_to_users()
+    try:
+        password_reset.request_reset(user, actor=current_staff().email)
+    except accounts.AccountError as exc:
+        flash(str(exc), "error")
+        return _back_to_users()
+    outbox.commit()
+    flash(f"A reset link is on its way to {user.email} (it works once, for {password_reset.ttl_hours()} hours); "
+          "they were signed out everywhere.", "success")
     return _back_to_users()
 
 

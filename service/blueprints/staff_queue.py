@@ -22,7 +22,7 @@ from service.accounts.roles import STAFF_ROLES
 from service.cases import worklist
 from service.cases.status import CaseStatus
 from service.extensions import db
-from service.models import Case, Clinic, Treatment, User
+from service.models import Clinic, Treatment, User
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def _form() -> QueueFilterForm:
         request.args,
         treatments=list(db.session.scalars(select(Treatment).order_by(Treatment.name))),
         clinics=list(db.session.scalars(select(Clinic).order_by(Clinic.name))),
-        countries=list(db.session.scalars(select(Case.country).distinct())),
+        countries=worklist.countries(db.session),
         staff=list(db.session.scalars(
             select(User).where(User.active.is_(True), User.role.in_(STAFF_ROLES)).order_by(User.email)
         )),
@@ -152,16 +152,29 @@ def _cells(row: Iterable[Any]) -> list[str]:
     return out
 
 
-def csv_lines(rows: Iterable[Iterable[Any]]) -> Iterator[str]:
-    """The CSV text, a line at a time, header first; a byte-order mark lets Excel read UTF-8."""
+CSV_CHUNK_ROWS: Final = 200
+
+
+def csv_lines(rows: Iterable[Iterable[Any]], chunk: int = CSV_CHUNK_ROWS) -> Iterator[str]:
+    """The CSV text, `chunk` lines at a time (the header alone first), so memory stays
+    flat however many rows and the server is not handed one tiny piece per row; a
+    byte-order mark lets Excel read UTF-8."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(worklist.EXPORT_COLUMNS)
     yield "\ufeff" + buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    waiting = 0
     for row in rows:
-        buffer.seek(0)
-        buffer.truncate()
         writer.writerow(_cells(row))
+        waiting += 1
+        if waiting == chunk:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            waiting = 0
+    if waiting:
         yield buffer.getvalue()
 
 
@@ -173,12 +186,17 @@ def export() -> Response:
     user = current_staff()
     rows = worklist.export_rows(db.session, filters, user_id=user.id, now=now)
 
+    exported = 0
+
+    def counted() -> Iterator[tuple[Any, ...]]:
+        nonlocal exported
+        for row in rows:
+            exported += 1
+            yield row
+
     def generate() -> Iterator[str]:
-        count = 0
-        for line in csv_lines(rows):
-            count += 1
-            yield line
-        log.info("%s exported %d case(s) from the queue (%s)", user.email, count - 1, _args(filters, page=None))
+        yield from csv_lines(counted())
+        log.info("%s exported %d case(s) from the queue (%s)", user.email, exported, _args(filters, page=None))
 
     response = Response(stream_with_context(generate()), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="medtour-cases-{now:%Y%m%d-%H%M}.csv"'

@@ -79,7 +79,7 @@ class QuoteCard:
 
     referral: Referral
     quote: Quote
-    country: str
+    place: str                   # the clinic's city and country, in the page's language
     expired: bool
     choosable: bool
     chosen: bool
@@ -104,7 +104,7 @@ def _quote_cards(case: Case) -> list[QuoteCard]:
         expired = quote.valid_until < today
         cards.append(QuoteCard(
             referral=referral, quote=quote,
-            country=i18n.country_name(referral.clinic.country),
+            place=referral.clinic.place(),
             expired=expired,
             choosable=case.status in quotes.CHOOSABLE and not expired and case.chosen_quote_id is None,
             chosen=case.chosen_quote_id == quote.id,

@@ -130,12 +130,14 @@ def waiting_cases(limit: int | None = None) -> list[Case]:
 
 def assign_waiting() -> list[Case]:
     """Assign queued cases, oldest first, while some coordinator has room; returns the
-    cases assigned. The caller commits."""
+    cases assigned. The caller commits. One queued case is loaded at a time: with no
+    room the first stays queued and the rest are never loaded (every new case's
+    `assign_case` runs this, so loading the whole queue made each cost grow with it)."""
     assigned: list[Case] = []
-    for case in waiting_cases():
-        if assign_new(case) is None:
+    while next_case := waiting_cases(limit=1):
+        if assign_new(next_case[0]) is None:
             break
-        assigned.append(case)
+        assigned.append(next_case[0])
     return assigned
 
 

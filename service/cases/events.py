@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from service.cases import sla
 from service.cases.status import CaseStatus
 from service.extensions import db
 from service.i18n import gettext, ngettext
@@ -87,8 +88,11 @@ def record_event(case: Case, actor: str, kind: EventKind, **details: Any) -> Cas
 
 
 def change_status(case: Case, new: CaseStatus, actor: str, **details: Any) -> CaseEvent:
+    """The one function that changes a case's status; it stores the case's SLA
+    deadline again (`sla.refresh_deadline`), so set a pause or its end before calling."""
     old = case.status
     case.status = new
+    sla.refresh_deadline(case)
     return record_event(case, actor, EventKind.STATUS_CHANGED, old=old, new=str(new), **details)
 
 

@@ -7,6 +7,8 @@ before the transaction ends), and a failed commit removes every object it wrote.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import uuid
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from collections.abc import Callable
@@ -16,9 +18,9 @@ from decimal import Decimal
 from typing import Final
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
-from service.cases import derivatives, events, staging
+from service.cases import derivatives, events, sla, staging
 from service.cases.references import next_reference
 from service.cases.secrets_box import seal
 from service.cases.status import CaseStatus
@@ -59,6 +61,8 @@ class RequestData:
     medications: str | None = None
     allergies: str | None = None
     conditions: str | None = None
+    # The version of the consent wording the patient agreed to (service.trust, by the form).
+    consent_version: str | None = None
 
 
 @dataclass
@@ -89,8 +93,8 @@ def attachment_count(case: Case) -> int:
 
 
 PARALLEL_PUTS: Final = 4
-"""Files written at once per request: a store round trip overlaps the hashing and sending
-of the next file. Each put streams from its own spooled file, so memory does not grow
+"""Files written at once per process (its put threads, `_put_pool`): a store round trip
+overlaps the hashing and sending of the next file. Each put streams from its own spooled file, so memory does not grow
 with this; the S3 client's connection pool (10) covers it."""
 
 
@@ -117,10 +121,34 @@ def _store_files(case: Case, files: list[IncomingFile], storage: Storage) -> lis
         )
         for incoming, result in zip(files, stored)
     ]
-    case.attachments.extend(attachments)
+    if "attachments" in inspect(case).unloaded:
+        # Not read yet in this transaction: add the rows without loading the collection
+        # only to append to it (one SELECT per submission, for nothing).
+        db.session.add_all(attachments)
+    else:
+        case.attachments.extend(attachments)
     db.session.flush()
     derivatives.schedule(attachments)
     return attachments
+
+
+_pool: tuple[tuple[int, int], ThreadPoolExecutor] | None = None
+_pool_lock = threading.Lock()
+
+
+def _put_pool() -> ThreadPoolExecutor:
+    """The process's pool of put threads, started once (threads do not survive a fork,
+    so a forked child starts its own): not two new threads per submission. Shared by
+    a process's request threads, it also bounds the puts at once against the S3
+    client's connection pool."""
+    global _pool
+    with _pool_lock:
+        made_for = (os.getpid(), PARALLEL_PUTS)
+        if _pool is None or _pool[0] != made_for:
+            if _pool is not None and _pool[0][0] == os.getpid():
+                _pool[1].shutdown(wait=False)
+            _pool = (made_for, ThreadPoolExecutor(max_workers=PARALLEL_PUTS, thread_name_prefix="store-files"))
+        return _pool[1]
 
 
 def _put_all(storage: Storage, keys: list[str], files: list[IncomingFile]) -> list[StoredObject]:
@@ -129,26 +157,25 @@ def _put_all(storage: Storage, keys: list[str], files: list[IncomingFile]) -> li
         return []
     futures: list[Future[StoredObject]] = []
     try:
-        with ThreadPoolExecutor(
-            max_workers=min(PARALLEL_PUTS, len(files)), thread_name_prefix="store-files"
-        ) as pool:
-            try:
-                for key, incoming in zip(keys, files):
-                    futures.append(
-                        pool.submit(
-                            storage.put,
-                            key,
-                            incoming.stream,
-                            content_type=incoming.content_type,
-                            filename=incoming.filename,
-                        )
+        pool = _put_pool()
+        try:
+            for key, incoming in zip(keys, files):
+                futures.append(
+                    pool.submit(
+                        storage.put,
+                        key,
+                        incoming.stream,
+                        content_type=incoming.content_type,
+                        filename=incoming.filename,
                     )
-                wait(futures, return_when=FIRST_EXCEPTION)
-            finally:
-                # After a failure (or an interrupt here) the files not started are not
-                # written at all; leaving the block waits for the puts still running.
-                for future in futures:
-                    future.cancel()
+                )
+            wait(futures, return_when=FIRST_EXCEPTION)
+        finally:
+            # After a failure (or an interrupt here) the files not started are not
+            # written at all; the puts still running are waited for.
+            for future in futures:
+                future.cancel()
+            wait(futures)
         return [future.result() for future in futures]  # raises the earliest file's failure
     except BaseException:
         written = [
@@ -217,6 +244,7 @@ def submit_request(
         consent_at=now,
         created_at=now,
     )
+    sla.refresh_deadline(case)
     db.session.add(case)
     db.session.flush()
     total = len(files) + len(staged)
@@ -234,7 +262,8 @@ def submit_request(
             result.files_failed = True
         finally:
             staging.close_all(staged_files)
-    record(Job.ROUTE_CASE, case_id=case.id)
+    if current_app.config["AUTO_ROUTE"]:
+        record(Job.ROUTE_CASE, case_id=case.id)
     if current_app.config["AUTO_ASSIGN"]:
         record(Job.ASSIGN_CASE, case_id=case.id)
     record(Job.RENDER_CONFIRMATION, case_id=case.id)
@@ -244,12 +273,13 @@ def submit_request(
     case.reference = next_reference(db.session, now.year)
     if on_recorded is not None:
         on_recorded(result)
+    reference = case.reference  # the commit expires the case: not a SELECT for a log line
     _commit_or_clean(storage, result.attachments)
     if not result.files_failed:
         staging.remove_objects(staged, storage)
     log.info(
         "case %s recorded (%s, %d file(s)%s)",
-        case.reference,
+        reference,
         source,
         len(result.attachments),
         ", files not stored" if result.files_failed else "",

@@ -13,6 +13,7 @@ from datetime import date, datetime, timezone
 from enum import StrEnum
 from typing import Final
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from service.cases import quotes, workflow
@@ -196,7 +197,7 @@ def _headline(case: Case, current: Step, action: NextAction | None) -> tuple[str
                         "your coordinator then arranges the trip with that clinic."))
     else:
         status = _HEADLINE_STATUS[current]
-    return status.label, status.next_step
+    return status.label, status.next_step_when(current_app.config["AUTO_ROUTE"])
 
 
 def journey(case: Case, today: date | None = None) -> Journey:

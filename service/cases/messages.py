@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from service import limits, uploads
-from service.cases import events, intake, patient_mail, reply_templates
+from service.cases import events, intake, patient_mail, reply_templates, sla
 from service.extensions import db
 from service.i18n import format_integer, gettext
 from service.models import Attachment, Case, CaseEvent, CaseMessage, Referral, User
@@ -165,6 +165,7 @@ def post_staff_message(case: Case, user: User, body: str) -> CaseMessage:
     events.record_event(case, events.Actor.user(user), events.EventKind.STAFF_MESSAGE, message_id=message.id)
     if case.first_response_at is None:
         case.first_response_at = message.created_at
+        sla.refresh_deadline(case)
     patient_mail.announce(case, patient_mail.PatientEvent.COORDINATOR_MESSAGE, ref=message.id)
     return message
 

@@ -19,11 +19,13 @@ from sqlalchemy import select
 from service.cases import derivatives, messages, patient_mail, quotes
 from service.cases import trip as trip_domain  # a module: trip records trip_changed from here
 from service.extensions import db
+from service.links import external_url
 from service.models import Case, Document, Invoice, Quote, Referral
 from service.models.document import BOOKING_SUMMARY, VISA_LETTER
 from service.models.trip import Traveller, TripLeg
 from service.outbox import Job, record
 from service.paperwork import (
+    DossierContent,
     RenderedPdf,
     booking_summary_content,
     build_confirmation_pdf,
@@ -33,6 +35,7 @@ from service.paperwork import (
     dossier_content,
     quote_comparison_content,
 )
+from service.paperwork import wording
 from service.paperwork.invoice import Agency, build_invoice_pdf, invoice_content
 from service.paperwork.trip import (
     build_itinerary_pdf,
@@ -72,7 +75,7 @@ def _save(
 ) -> Saved:
     key = document_key(case.id, slot)
     stored = storage.put(key, io.BytesIO(pdf.data), content_type=PDF, filename=filename)
-    document = db.session.scalar(select(Document).where(Document.case_id == case.id, Document.slot == slot))
+    document = _document(case.id, slot)
     created = document is None
     if document is None:
         document = Document(case_id=case.id, slot=slot, storage_key=key)
@@ -88,20 +91,39 @@ def _save(
     return Saved(document, created)
 
 
-def store_confirmation(case: Case, storage: Storage, *, contact_email: str) -> Saved:
-    content = confirmation_content(case, case.attachments, contact_email)
+def store_confirmation(case: Case, storage: Storage, *, contact_email: str, routed_at_once: bool = True) -> Saved:
+    """The patient's receipt; `routed_at_once` (`AUTO_ROUTE`) decides what it says happens next."""
+    content = confirmation_content(case, case.attachments, contact_email, routed_at_once=routed_at_once)
     pdf = build_confirmation_pdf(content)
     return _save(
         case, CONFIRMATION, CONFIRMATION, content.language, pdf, f"{case.reference}-confirmation.pdf", storage
     )
 
 
-def store_dossier(
-    referral: Referral, storage: Storage, *, base_url: str, link_ttl: int, reply_to: str
-) -> Saved:
+def _document(case_id: int, slot: str) -> Document | None:
+    return db.session.scalar(select(Document).where(Document.case_id == case_id, Document.slot == slot))
+
+
+def store_dossier(referral: Referral, storage: Storage, *, base_url: str, link_ttl: int) -> Saved:
     """The clinic's dossier: the case without the patient's identity (until staff
     release it to this clinic), its files' de-identified copies as time-limited links,
-    previews as figures (a disc's one per series) and PDFs as exhibits."""
+    previews as figures (a disc's one per series) and PDFs as exhibits; it sends the
+    clinic to the referral's portal page to answer."""
+    case = referral.case
+
+    def attachment_bytes(entry) -> bytes:
+        with storage.open(entry.storage_key) as stream:
+            return stream.read()
+
+    pdf = build_dossier_pdf(_dossier_content(referral, storage, base_url=base_url, link_ttl=link_ttl), attachment_bytes)
+    return _save(case, dossier_slot(referral.id), DOSSIER, "en", pdf, _dossier_filename(referral), storage, referral)
+
+
+def _dossier_filename(referral: Referral) -> str:
+    return f"{referral.case.reference}-{referral.clinic.slug}.pdf"
+
+
+def _dossier_content(referral: Referral, storage: Storage, *, base_url: str, link_ttl: int) -> DossierContent:
     case = referral.case
 
     def link_for(file: derivatives.ClinicFile) -> str:
@@ -117,18 +139,10 @@ def store_dossier(
         )
         return base_url + url if url.startswith("/") else url
 
-    def attachment_bytes(entry) -> bytes:
-        with storage.open(entry.storage_key) as stream:
-            return stream.read()
-
-    content = dossier_content(
+    return dossier_content(
         case, referral, derivatives.clinic_files(messages.clinic_attachments(referral)), link_for,
-        reply_to=reply_to, released=referral.contact_released_at is not None,
-    )
-    pdf = build_dossier_pdf(content, attachment_bytes)
-    return _save(
-        case, dossier_slot(referral.id), DOSSIER, "en", pdf,
-        f"{case.reference}-{referral.clinic.slug}.pdf", storage, referral,
+        portal_url=external_url("clinic_portal.referral", referral_id=referral.id),
+        released=referral.contact_released_at is not None,
     )
 
 
@@ -193,8 +207,9 @@ def _legs(case: Case) -> list[TripLeg]:
     return list(db.session.scalars(select(TripLeg).where(TripLeg.case_id == case.id).order_by(TripLeg.id)))
 
 
-def _clinic_address(clinic) -> str:
-    return clinic.address or ", ".join(part for part in (clinic.city, clinic.country) if part)
+def _clinic_address(clinic, language: str) -> str:
+    """The street address, or where there is none the city and country in `language`."""
+    return clinic.address or clinic.place(wording.resolve(language))
 
 
 def visa_letter_blocker(case: Case) -> str | None:
@@ -213,7 +228,7 @@ def store_itinerary(case: Case, storage: Storage, *, agency: Agency, default_coo
     content = itinerary_content(
         reference=case.reference, language=case.language, legs=_legs(case),
         travellers=[(role, passport) for _row, role, passport in _travellers(case)],
-        clinic_name=clinic.name, clinic_address=_clinic_address(clinic), agency=agency,
+        clinic_name=clinic.name, clinic_address=_clinic_address(clinic, case.language), agency=agency,
         coordinator=coordinator_name(case, default_coordinator),
     )
     pdf = build_itinerary_pdf(content)
@@ -231,7 +246,8 @@ def store_visa_letters(case: Case, storage: Storage, *, agency: Agency, default_
     contents = visa_letter_contents(
         reference=case.reference, language=case.language, legs=_legs(case),
         travellers=[(role, passport) for _row, role, passport in travellers],
-        treatment=case.treatment.name, clinic_name=clinic.name, clinic_address=_clinic_address(clinic),
+        treatment=case.treatment.name, clinic_name=clinic.name, clinic_address=_clinic_address(clinic, "en"),
+        treatment_translated=case.treatment.text("name", wording.resolve(case.language)),
         clinic_country=clinic.country, earliest_date=quote.earliest_date, stay_days=quote.stay_days,
         agency=agency, coordinator=coordinator_name(case, default_coordinator),
     )

@@ -15,7 +15,7 @@ from typing import Final
 
 from sqlalchemy import select
 
-from service.cases import clinic_outcome, events, patient_mail
+from service.cases import clinic_outcome, events, patient_mail, sla
 from service.cases.status import CaseStatus, ReferralState, ReferralStatus
 from service.choices import codes, currencies
 from service.extensions import db
@@ -139,6 +139,7 @@ def accept(referral: Referral, terms: Terms, user: User, today: date | None = No
     db.session.add(quote)
     referral.status = ReferralStatus.ACCEPTED
     referral.responded_at = _now()
+    sla.refresh_deadline(referral.case)
     events.record_event(
         referral.case, events.Actor.user(user), events.EventKind.CLINIC_QUOTED,
         clinic=referral.clinic.slug, clinic_name=referral.clinic.name, referral_id=referral.id,
@@ -163,6 +164,7 @@ def decline(referral: Referral, reason: str, user: User) -> None:
     referral.status = ReferralStatus.DECLINED
     referral.decline_reason = reason
     referral.responded_at = _now()
+    sla.refresh_deadline(referral.case)
     events.record_event(
         referral.case, events.Actor.user(user), events.EventKind.CLINIC_DECLINED,
         clinic=referral.clinic.slug, clinic_name=referral.clinic.name, referral_id=referral.id, reason=reason,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from service.cases import events
+from service.cases import events, sla
 from service.cases.status import CaseStatus
 from service.extensions import db
 from service.models import Case, Clinic, Referral
@@ -115,5 +115,6 @@ def refer_next(case: Case) -> RoutingOutcome:
     if not matches:
         return RoutingOutcome(reason=unqualified_reason(facts, clinics, exclude=exclude))
     referrals = _refer(case, matches, dossiers=True)
+    sla.refresh_deadline(case)  # the new clinic's clock starts; the status stays
     log.info("case %s escalated to %s", case.reference, matches[0].clinic_slug)
     return RoutingOutcome(referrals=referrals)

@@ -480,6 +480,7 @@ def remove_objects(staged: list[StagedUpload], storage: Storage) -> None:
 def describe(staged: list[StagedUpload]) -> list[dict[str, object]]:
     """What the form page shows of uploads kept across a failed submission."""
     return [
-        {"id": u.id, "filename": u.filename, "size": u.length, "size_label": i18n.format_size(u.length)}
+        {"id": u.id, "filename": u.filename, "size": u.length, "size_label": i18n.format_size(u.length),
+         "sha256": u.sha256 or ""}
         for u in staged
     ]

@@ -122,8 +122,13 @@ def new_uid() -> str:
 
 
 def _day(value: date) -> str:
-    """A date in the staff's English, unambiguous: "12 May 2026"."""
-    return f"{value.day} {value:%B %Y}"
+    """A date in the staff's English, the one form (service.i18n.format_day): "12 May 2026"."""
+    return format_day(value, "en")
+
+
+def _stamp(moment: datetime) -> str:
+    """A local date and time in the staff's English: "12 May 2026 14:05"."""
+    return f"{_day(moment.date())} {moment:%H:%M}"
 
 
 # ---------------------------------------------------------------- airports and zones
@@ -438,8 +443,8 @@ def flight(kind: LegKind | str, *, airline: str, flight_number: str, from_airpor
     _refuse_if(errors)
     starts_at, ends_at = _utc(departs, zones["from_airport"]), _utc(arrives, zones["to_airport"])
     if ends_at <= starts_at:
-        errors["arrives"] = (f"The flight arrives ({arrives:%d %b %Y %H:%M} {zones['to_airport']}) before it leaves "
-                             f"({departs:%d %b %Y %H:%M} {zones['from_airport']}); check both local times.")
+        errors["arrives"] = (f"The flight arrives ({_stamp(arrives)} {zones['to_airport']}) before it leaves "
+                             f"({_stamp(departs)} {zones['from_airport']}); check both local times.")
     _refuse_if(errors)
     return LegFacts(kind.value, {"airline": airline, "flight_number": number,
                                  "from_airport": from_airport.strip().upper(), "to_airport": to_airport.strip().upper()},
@@ -456,7 +461,7 @@ def stay(*, name: str, address: str, check_in: datetime | None, check_out: datet
     if check_out is None:
         errors["check_out"] = "Enter the check-out date and time."
     elif check_in is not None and check_out <= check_in:
-        errors["check_out"] = f"Check-out ({check_out:%d %b %Y %H:%M}) must be after check-in ({check_in:%d %b %Y %H:%M})."
+        errors["check_out"] = f"Check-out ({_stamp(check_out)}) must be after check-in ({_stamp(check_in)})."
     _refuse_if(errors)
     return LegFacts(LegKind.STAY.value, {"name": name, "address": address},
                     _utc(check_in, zone), zone, _utc(check_out, zone), zone)
@@ -482,7 +487,7 @@ def interpreter(*, name: str, language: str, starts: datetime | None, ends: date
     if ends is None:
         errors["ends"] = "Enter when the interpreter's booking ends."
     elif starts is not None and ends <= starts:
-        errors["ends"] = f"The booking must end ({ends:%d %b %Y %H:%M}) after it starts ({starts:%d %b %Y %H:%M})."
+        errors["ends"] = f"The booking must end ({_stamp(ends)}) after it starts ({_stamp(starts)})."
     _refuse_if(errors)
     return LegFacts(LegKind.INTERPRETER.value, {"name": name, "language": language},
                     _utc(starts, zone), zone, _utc(ends, zone), zone)
@@ -635,11 +640,11 @@ def _summary(facts: LegFacts | TripLeg) -> str:
     details = facts.details or {}
     if facts.kind in FLIGHTS:
         return (f"{details.get('flight_number', '')} {details.get('from_airport', '')}→{details.get('to_airport', '')} "
-                f"{local(facts.starts_at, facts.start_zone):%d %b %Y %H:%M} {facts.start_zone}")
+                f"{_stamp(local(facts.starts_at, facts.start_zone))} {facts.start_zone}")
     if facts.kind in CLINIC_DAYS:
         return _day(facts.on_date)
     what = details.get("name") or details.get("pickup_place") or ""
-    return f"{what} {local(facts.starts_at, facts.start_zone):%d %b %Y %H:%M} {facts.start_zone}"
+    return f"{what} {_stamp(local(facts.starts_at, facts.start_zone))} {facts.start_zone}"
 
 
 def _leg_event(case: Case, actor: str, kind: events.EventKind, leg: TripLeg) -> None:
@@ -852,8 +857,8 @@ def _staff_line(leg: TripLeg) -> LegLine:
     if leg.kind in CLINIC_DAYS:
         starts, ends = _day(leg.on_date), ""
     else:
-        starts = f"{local(leg.starts_at, leg.start_zone):%d %b %Y} {zoned_time(leg.starts_at, leg.start_zone)}"
-        ends = (f"{local(leg.ends_at, leg.end_zone):%d %b %Y} {zoned_time(leg.ends_at, leg.end_zone)}"
+        starts = f"{_day(local(leg.starts_at, leg.start_zone).date())} {zoned_time(leg.starts_at, leg.start_zone)}"
+        ends = (f"{_day(local(leg.ends_at, leg.end_zone).date())} {zoned_time(leg.ends_at, leg.end_zone)}"
                 if leg.ends_at is not None else "")
     return LegLine(leg, KIND_LABELS[leg.kind], _summary(leg), starts, ends, leg.cancelled_at is not None)
 
@@ -882,7 +887,7 @@ def trip_view(case: Case, audience: Audience | str, *, max_companions: int | Non
         admission = active_leg(case, LegKind.ADMISSION)
         summary = ClinicSummary(
             arrival_flight=(outbound.details or {}).get("flight_number", "") if outbound else "",
-            arrival_time=(f"{local(outbound.ends_at, outbound.end_zone):%d %b %Y} "
+            arrival_time=(f"{_day(local(outbound.ends_at, outbound.end_zone).date())} "
                           f"{zoned_time(outbound.ends_at, outbound.end_zone)}") if outbound else "",
             admission=admission.on_date if admission else None,
         )

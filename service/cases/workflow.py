@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from service import limits
-from service.cases import assignment, events, intake, messages, patient_mail, quotes, referrals, trip
+from service.cases import assignment, events, intake, messages, patient_mail, quotes, referrals, sla, trip
 from service.cases.status import CaseStatus, ReferralStatus
 from service.extensions import db
 from service.i18n import format_integer, gettext
@@ -76,6 +76,7 @@ def _responded(case: Case) -> None:
     """The first thing staff do to a case stops its first-response clock."""
     if case.first_response_at is None:
         case.first_response_at = _now()
+        sla.refresh_deadline(case)
 
 
 def _assign(case: Case, user: User, *, assignee: User | None) -> None:

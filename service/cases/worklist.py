@@ -1,7 +1,9 @@
 """The staff triage queue as plain query functions: filters, search, sort, pagination
-and counts per status, all in SQL (the overdue filter and the "due soonest" sort use
-`sla`'s SQL expressions, so filtering and paging stay exact on any page). The view
-and the CSV export are thin shells over these."""
+and counts per status, all in SQL (the overdue filter and the "due soonest" sort read
+the stored, indexed deadline `cases.sla_due_at`, so filtering and paging stay exact on
+any page). A page in the second half is read from the far end in the reverse order, so
+the offset never exceeds half the rows and the last page needs none. The view and the
+CSV export are thin shells over these."""
 from __future__ import annotations
 
 import math
@@ -138,7 +140,8 @@ def conditions(filters: QueueFilters, *, user_id: int, now: datetime) -> list[Co
     """The WHERE clauses for `filters`; `user_id` is who "mine" means."""
     where: list[ColumnElement[bool]] = []
     if filters.status == OPEN:
-        where.append(Case.status != CaseStatus.CLOSED.value)
+        # The open statuses named (not "not closed"), so the status index finds them.
+        where.append(Case.status.in_(sorted(s.value for s in CaseStatus if s != CaseStatus.CLOSED)))
     elif filters.status != ALL:
         where.append(Case.status == filters.status)
     if filters.treatment:
@@ -167,31 +170,47 @@ def _priority_rank() -> ColumnElement[int]:
     return sql_case({p: i for i, p in enumerate(PRIORITIES)}, value=Case.priority, else_=PRIORITIES.index("normal"))
 
 
-def _order(sort: str, next_due: ColumnElement[Any]) -> list[ColumnElement[Any]]:
+# A sort: (expression, descending) pairs ending with the id, so the order is total;
+# NULLs (no clock running) sort after every deadline.
+_Keys = list[tuple[ColumnElement[Any], bool]]
+
+
+def _keys(sort: str, now: datetime) -> _Keys:
     if sort == "oldest":
-        return [Case.created_at.asc(), Case.id.asc()]
+        return [(Case.created_at, False), (Case.id, False)]
     if sort == "priority":
-        return [_priority_rank().desc(), Case.created_at.asc(), Case.id.asc()]
+        return [(_priority_rank(), True), (Case.created_at, False), (Case.id, False)]
     if sort == "due":
-        return [next_due.asc().nulls_last(), Case.id.asc()]
-    return [Case.created_at.desc(), Case.id.desc()]
+        return [(sla.due_sort_key(now), False), (Case.id, False)]
+    return [(Case.created_at, True), (Case.id, True)]
 
 
-def query(filters: QueueFilters, *, user_id: int, now: datetime) -> Select[Any]:
-    """Case and its next deadline (epoch seconds) per row, filtered and sorted."""
-    next_due = sla.next_due_sql(now).label("next_due")
+def _order(sort: str, now: datetime, *, reverse: bool = False) -> list[ColumnElement[Any]]:
+    """ORDER BY for `sort`, or its exact reverse (NULLs first instead of last)."""
+    order = []
+    for column, descending in _keys(sort, now):
+        if descending != reverse:
+            order.append(column.desc().nulls_first())
+        else:
+            order.append(column.asc().nulls_last())
+    return order
+
+
+def query(filters: QueueFilters, *, user_id: int, now: datetime, reverse: bool = False) -> Select[Any]:
+    """The filtered cases in the queue's order (or its reverse)."""
     return (
-        select(Case, next_due)
+        select(Case)
         .join(Case.treatment)
         .outerjoin(Case.assignee)
         .options(contains_eager(Case.treatment), contains_eager(Case.assignee))
         .where(*conditions(filters, user_id=user_id, now=now))
-        .order_by(*_order(filters.sort, next_due))
+        .order_by(*_order(filters.sort, now, reverse=reverse))
     )
 
 
 def count(session: Session, filters: QueueFilters, *, user_id: int, now: datetime) -> int:
-    stmt = select(func.count(Case.id)).where(*conditions(filters, user_id=user_id, now=now))
+    # count(*), not count(id): the status index alone can answer it (an index-only scan).
+    stmt = select(func.count()).select_from(Case).where(*conditions(filters, user_id=user_id, now=now))
     return session.scalar(stmt) or 0
 
 
@@ -200,12 +219,16 @@ def page(session: Session, filters: QueueFilters, *, user_id: int, now: datetime
     total = count(session, filters, user_id=user_id, now=now)
     pages = max(1, math.ceil(total / per_page))
     number = min(max(1, filters.page), pages)
-    stmt = query(filters, user_id=user_id, now=now).limit(per_page).offset((number - 1) * per_page)
-    found = list(session.execute(stmt))
-    late = overdue_clinics(session, [case.id for case, _ in found])
+    start, end = (number - 1) * per_page, min(number * per_page, total)
+    if start >= total - end:
+        stmt = query(filters, user_id=user_id, now=now, reverse=True).limit(end - start).offset(total - end)
+        found = list(session.scalars(stmt))[::-1]
+    else:
+        found = list(session.scalars(query(filters, user_id=user_id, now=now).limit(per_page).offset(start)))
+    late = overdue_clinics(session, [case.id for case in found])
     rows = []
-    for case, next_due in found:
-        due = sla.from_epoch(next_due)
+    for case in found:
+        due = sla.due_at(case, now)
         rows.append(QueueRow(case=case, overdue=due is not None and due < now, next_due=due,
                              overdue_clinics=late.get(case.id, ())))
     return QueuePage(rows=rows, total=total, page=number, per_page=per_page)
@@ -229,11 +252,22 @@ def overdue_clinics(session: Session, case_ids: list[int]) -> dict[int, tuple[st
 def status_counts(session: Session, filters: QueueFilters, *, user_id: int, now: datetime) -> StatusCounts:
     """Cases per status under every filter but the status one (the tabs keep the rest)."""
     stmt = (
-        select(Case.status, func.count(Case.id))
+        select(Case.status, func.count())
+        .select_from(Case)
         .where(*conditions(filters.without_status(), user_id=user_id, now=now))
         .group_by(Case.status)
     )
     return StatusCounts({status: n for status, n in session.execute(stmt)})
+
+
+def countries(session: Session) -> list[str]:
+    """The patients' countries that occur, for the country filter: a "loose index scan"
+    (each next country is one probe of the country index), so as many probes as
+    countries rather than a read of every case."""
+    found = select(func.min(Case.country).label("country")).cte("countries", recursive=True)
+    following = select(func.min(Case.country)).where(Case.country > found.c.country).scalar_subquery()
+    found = found.union_all(select(following).where(found.c.country.is_not(None)))
+    return list(session.scalars(select(found.c.country).where(found.c.country.is_not(None))))
 
 
 def any_cases(session: Session) -> bool:
@@ -249,21 +283,19 @@ EXPORT_COLUMNS: Final = (
 def export_rows(session: Session, filters: QueueFilters, *, user_id: int, now: datetime, batch: int = 500) -> Iterator[tuple[Any, ...]]:
     """Every row of the filtered queue (all pages, in the queue's order), as plain
     values in `EXPORT_COLUMNS` order, fetched `batch` rows at a time."""
-    next_due = sla.next_due_sql(now).label("next_due")
     stmt = (
         select(
             Case.reference, Case.status, Case.priority, Case.created_at, Treatment.slug, Case.country,
-            User.email, next_due, Case.full_name, Case.email,
+            User.email, sla.overdue_clause(now), Case.full_name, Case.email,
         )
         .join(Treatment, Treatment.id == Case.treatment_id)
         .outerjoin(User, User.id == Case.assignee_id)
         .where(*conditions(filters, user_id=user_id, now=now))
-        .order_by(*_order(filters.sort, next_due))
+        .order_by(*_order(filters.sort, now))
         .execution_options(yield_per=batch)
     )
-    for reference, status, priority, created_at, treatment, country, assignee, due, name, email in session.execute(stmt):
-        overdue = due is not None and float(due) < now.timestamp()
-        yield reference, status, priority, created_at, treatment, country, assignee, overdue, name, email
+    for reference, status, priority, created_at, treatment, country, assignee, overdue, name, email in session.execute(stmt):
+        yield reference, status, priority, created_at, treatment, country, assignee, bool(overdue), name, email
 
 
 def register_sqlite_functions(dbapi_connection: Any) -> None:

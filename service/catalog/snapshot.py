@@ -23,9 +23,11 @@ from flask import Flask, current_app, has_request_context, request
 from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
 
+from service.choices import sort_key
 from service.extensions import db
+from service.i18n import current_language
 from service.models import CatalogVersion, Clinic, ClinicTreatment, Treatment
-from service.models.catalog import LocalizedTexts
+from service.models.catalog import ClinicTexts, LocalizedTexts
 
 _EXTENSION = "catalog_snapshot"
 _CATALOG_MODELS = (Treatment, Clinic, ClinicTreatment)
@@ -51,7 +53,7 @@ class OfferEntry:
 
 
 @dataclass(frozen=True)
-class ClinicEntry(LocalizedTexts):
+class ClinicEntry(ClinicTexts):
     id: int
     slug: str
     name: str
@@ -64,6 +66,10 @@ class ClinicEntry(LocalizedTexts):
     address: str = ""            # the street address (visa letters, itinerary)
     description: str = ""
     translations: Mapping[str, Mapping[str, str]] = field(default_factory=dict, compare=False)
+    # As routing measures them (the catalogue's figures): typical hours to answer a
+    # referral, and the share of referrals accepted (0..1); None when unknown.
+    response_hours: int | None = None
+    acceptance_rate: Decimal | None = None
 
     def offers_treatment(self, treatment_id: int) -> bool:
         return any(offer.treatment_id == treatment_id for offer in self.offers)
@@ -89,11 +95,16 @@ class Catalog:
     def clinic(self, slug: str) -> ClinicEntry | None:
         return self._clinics_by_slug.get(slug)
 
-    def categories(self) -> dict[str, list[TreatmentEntry]]:
+    def categories(self, language: str | None = None) -> dict[str, list[TreatmentEntry]]:
+        """The treatments by category, each category's by name in `language` (else the
+        page's), sorted by that language's collation."""
+        language = language or current_language()
+        by_name = sort_key(language)
         grouped: dict[str, list[TreatmentEntry]] = {}
         for treatment in self.treatments:
             grouped.setdefault(treatment.category, []).append(treatment)
-        return grouped
+        return {category: sorted(items, key=lambda t: by_name(t.text("name", language)))
+                for category, items in grouped.items()}
 
 
 def current() -> Catalog:
@@ -138,10 +149,12 @@ def _read(token: str) -> Catalog:
             languages=tuple(row.languages or ()), accreditations=tuple(row.accreditations or ()),
             accepting=bool(row.accepting), offers=tuple(offers.get(row.id, ())), address=row.address or "",
             description=row.description or "", translations=_frozen(row.translations),
+            response_hours=row.response_hours,
+            acceptance_rate=None if row.acceptance_rate is None else Decimal(row.acceptance_rate),
         )
         for row in db.session.execute(
             select(c.id, c.slug, c.name, c.city, c.country, c.languages, c.accreditations, c.accepting, c.address,
-                   c.description, c.translations)
+                   c.description, c.translations, c.response_hours, c.acceptance_rate)
             .order_by(c.name)
         )
     )

@@ -1,23 +1,29 @@
 """The dashboard's figures: plain functions over a session and a `Period`.
 
 Every figure is about the requests received in the period (by `Case.created_at`),
-except the clinics' answers, which are about the referrals sent in it. Queries select
-only the columns they need; anything dialect-specific (dates, medians) is done in
-Python over those rows, so SQLite and PostgreSQL give the same answers. All times are
-UTC."""
+except the clinics' answers, which are about the referrals sent in it. Every figure is
+aggregated in SQL (GROUP BY, and window functions for the medians and percentiles), so
+the page reads a few small results whatever the number of cases; the expressions are
+written to give the same answers on SQLite and PostgreSQL (`median` and `percentile`
+below are the definitions they follow). All times are UTC."""
 from __future__ import annotations
 
 import math
 import statistics
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date
 from typing import Final
 
-from sqlalchemy import distinct, exists, func, select
-from sqlalchemy.orm import Session
+from typing import Any
 
+from sqlalchemy import Date, Float, case as sql_case, distinct, func, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+
+from service.cases.sla import epoch
 from service.cases.status import CaseStatus, ReferralStatus
 from service.cases.workflow import CLOSE_REASONS
 from service.dashboard.period import Period
@@ -43,10 +49,6 @@ RESPONSE_BUCKETS: Final[tuple[tuple[float, str], ...]] = (
 ANSWERS: Final = (ReferralStatus.ACCEPTED, ReferralStatus.DECLINED)
 
 
-def hours_between(start: datetime, end: datetime) -> float:
-    return (end - start).total_seconds() / 3600
-
-
 def median(values: Sequence[float]) -> float | None:
     return statistics.median(values) if values else None
 
@@ -66,6 +68,32 @@ def _in_period(column, period: Period):
     return (column >= start) & (column < end)
 
 
+class utc_day(FunctionElement[date]):
+    """The UTC calendar day of a timestamp column, on SQLite and PostgreSQL alike."""
+
+    type = Date()
+    name = "utc_day"
+    inherit_cache = True
+
+
+@compiles(utc_day)
+def _utc_day_default(element: utc_day, compiler: Any, **kw: Any) -> str:
+    return f"CAST(timezone('UTC', {compiler.process(element.clauses, **kw)}) AS DATE)"
+
+
+@compiles(utc_day, "sqlite")
+def _utc_day_sqlite(element: utc_day, compiler: Any, **kw: Any) -> str:
+    # Timestamps are stored in UTC as ISO text there.
+    return f"date({compiler.process(element.clauses, **kw)})"
+
+
+def _seconds_between(start: Any, end: Any) -> ColumnElement[float]:
+    """`end - start` in seconds, never below 0, rounded to the millisecond (SQLite's
+    julianday arithmetic is off by microseconds; whole seconds stay exact)."""
+    seconds = func.round((epoch(end) - epoch(start)) * 1000.0, type_=Float) / 1000.0
+    return sql_case((seconds < 0, 0.0), else_=seconds)
+
+
 @dataclass(frozen=True)
 class DailyCounts:
     """Requests received per day, split by the status each case is in now."""
@@ -82,47 +110,93 @@ class DailyCounts:
         return sum(self.counts[day].values())
 
 
-def cases_per_day(session: Session, period: Period) -> DailyCounts:
+CaseGroup = tuple[date, str, str | None, bool, int]  # (day, status, closed reason, referred, count)
+
+
+def case_groups(session: Session, period: Period) -> list[CaseGroup]:
+    """The period's requests counted by (UTC day, status, closed reason, referred or not):
+    one scan of the cases that both the per-day chart and the funnel are read from."""
+    day = utc_day(Case.created_at)
+    referred = Case.id.in_(select(Referral.case_id))
+    return [
+        (created_on, status, closed_reason, bool(was_referred), int(n))
+        for created_on, status, closed_reason, was_referred, n in session.execute(
+            select(day, Case.status, Case.closed_reason, referred, func.count(Case.id))
+            .where(_in_period(Case.created_at, period))
+            .group_by(day, Case.status, Case.closed_reason, referred)
+        )
+    ]
+
+
+def cases_per_day(session: Session, period: Period, groups: list[CaseGroup] | None = None) -> DailyCounts:
     counts: dict[date, dict[CaseStatus, int]] = {day: {s: 0 for s in CaseStatus} for day in period.days}
-    rows = session.execute(select(Case.created_at, Case.status).where(_in_period(Case.created_at, period)))
-    for created_at, status in rows:
-        counts[created_at.date()][CaseStatus(status)] += 1
+    for created_on, status, _reason, _referred, n in case_groups(session, period) if groups is None else groups:
+        counts[created_on][CaseStatus(status)] += n
     return DailyCounts(period.days, tuple(CaseStatus), counts)
+
+
+def _bucket(seconds: ColumnElement[float]) -> ColumnElement[int]:
+    """The index in RESPONSE_BUCKETS of a time in seconds."""
+    return sql_case(
+        *((seconds < bound * 3600, i) for i, (bound, _) in enumerate(RESPONSE_BUCKETS) if bound != math.inf),
+        else_=len(RESPONSE_BUCKETS) - 1,
+    )
+
+
+def _ranks(n: int) -> dict[str, tuple[int, ...]]:
+    """Which 1-based positions in the sorted values make the median (one or the two
+    middle ones) and the nearest-rank 90th percentile."""
+    return {"median": tuple(sorted({(n + 1) // 2, (n + 2) // 2})), "p90": (max(1, math.ceil(0.9 * n)),)}
+
+
+def _picked(values: dict[int, float], ranks: tuple[int, ...]) -> float | None:
+    found = [values[r] for r in ranks if r in values]
+    return sum(found) / len(found) if found else None
 
 
 @dataclass(frozen=True)
 class ResponseTimes:
     """Submission to the first staff action, for the requests that have had one."""
 
-    hours: list[float]
+    responded: int
     waiting: int  # requests in the period nobody has acted on yet
-
-    @property
-    def median(self) -> float | None:
-        return median(self.hours)
-
-    @property
-    def p90(self) -> float | None:
-        return percentile(self.hours, 90)
+    median: float | None = None
+    p90: float | None = None
+    by_bucket: tuple[int, ...] = (0,) * len(RESPONSE_BUCKETS)
 
     @property
     def histogram(self) -> list[tuple[str, int]]:
-        counts = Counter(next(label for bound, label in RESPONSE_BUCKETS if h < bound) for h in self.hours)
-        return [(label, counts[label]) for _, label in RESPONSE_BUCKETS]
+        return [(label, n) for (_, label), n in zip(RESPONSE_BUCKETS, self.by_bucket)]
 
 
 def first_response(session: Session, period: Period) -> ResponseTimes:
-    hours: list[float] = []
+    """Counts per bucket in one GROUP BY; the median and 90th percentile picked by
+    rank in SQL (a window over the responded requests), so only those rows come back."""
+    in_period = _in_period(Case.created_at, period)
+    seconds = _seconds_between(Case.created_at, Case.first_response_at)
+    bucket = sql_case((Case.first_response_at.is_(None), -1), else_=_bucket(seconds))
+    by_bucket = [0] * len(RESPONSE_BUCKETS)
     waiting = 0
-    rows = session.execute(
-        select(Case.created_at, Case.first_response_at).where(_in_period(Case.created_at, period))
-    )
-    for created_at, responded_at in rows:
-        if responded_at is None:
-            waiting += 1
+    for index, n in session.execute(select(bucket, func.count(Case.id)).where(in_period).group_by(bucket)):
+        if index == -1:
+            waiting = n
         else:
-            hours.append(max(0.0, hours_between(created_at, responded_at)))
-    return ResponseTimes(sorted(hours), waiting)
+            by_bucket[index] = n
+    responded = sum(by_bucket)
+    if not responded:
+        return ResponseTimes(0, waiting)
+    ranks = _ranks(responded)
+    wanted = sorted({*ranks["median"], *ranks["p90"]})
+    ranked = (
+        select(seconds.label("seconds"), func.row_number().over(order_by=seconds).label("rank"))
+        .where(in_period, Case.first_response_at.is_not(None))
+        .subquery()
+    )
+    values = {rank: float(s) / 3600 for s, rank in session.execute(
+        select(ranked.c.seconds, ranked.c.rank).where(ranked.c.rank.in_(wanted))
+    )}
+    return ResponseTimes(responded, waiting, _picked(values, ranks["median"]), _picked(values, ranks["p90"]),
+                         tuple(by_bucket))
 
 
 def _ranked(rows) -> list[tuple[str, int]]:
@@ -171,7 +245,7 @@ class ClinicAnswers:
     referred: int = 0
     accepted: int = 0
     declined: int = 0
-    answer_hours: list[float] = field(default_factory=list)
+    median_answer_hours: float | None = None
 
     @property
     def answered(self) -> int:
@@ -181,27 +255,42 @@ class ClinicAnswers:
     def acceptance_rate(self) -> float | None:
         return self.accepted / self.answered if self.answered else None
 
-    @property
-    def median_answer_hours(self) -> float | None:
-        return median(self.answer_hours)
+
+def _count_where(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.sum(sql_case((condition, 1), else_=0))
 
 
 def clinic_answers(session: Session, period: Period) -> list[ClinicAnswers]:
+    """Counts per clinic in one GROUP BY; each clinic's median answer time from the
+    middle rank(s) of a window partitioned by clinic."""
+    in_period = _in_period(Referral.created_at, period)
     clinics: dict[int, ClinicAnswers] = {}
-    rows = session.execute(
-        select(Clinic.id, Clinic.name, Clinic.country, Referral.status, Referral.created_at, Referral.responded_at)
+    for clinic_id, name, country, referred, accepted, declined in session.execute(
+        select(
+            Clinic.id, Clinic.name, Clinic.country, func.count(Referral.id),
+            _count_where(Referral.status == ReferralStatus.ACCEPTED.value),
+            _count_where(Referral.status == ReferralStatus.DECLINED.value),
+        )
         .join(Clinic, Clinic.id == Referral.clinic_id)
-        .where(_in_period(Referral.created_at, period))
+        .where(in_period)
+        .group_by(Clinic.id, Clinic.name, Clinic.country)
+    ):
+        clinics[clinic_id] = ClinicAnswers(name, country, int(referred), int(accepted or 0), int(declined or 0))
+    seconds = _seconds_between(Referral.created_at, Referral.responded_at)
+    ranked = (
+        select(
+            Referral.clinic_id.label("clinic_id"), seconds.label("seconds"),
+            func.row_number().over(partition_by=Referral.clinic_id, order_by=seconds).label("rank"),
+            func.count().over(partition_by=Referral.clinic_id).label("n"),
+        )
+        .where(in_period, Referral.status.in_([s.value for s in ANSWERS]), Referral.responded_at.is_not(None))
+        .subquery()
     )
-    for clinic_id, name, country, status, created_at, responded_at in rows:
-        clinic = clinics.setdefault(clinic_id, ClinicAnswers(name, country))
-        clinic.referred += 1
-        if status == ReferralStatus.ACCEPTED:
-            clinic.accepted += 1
-        elif status == ReferralStatus.DECLINED:
-            clinic.declined += 1
-        if status in ANSWERS and responded_at is not None:
-            clinic.answer_hours.append(max(0.0, hours_between(created_at, responded_at)))
+    middle = or_(ranked.c.rank == (ranked.c.n + 1) // 2, ranked.c.rank == (ranked.c.n + 2) // 2)
+    for clinic_id, median_seconds in session.execute(
+        select(ranked.c.clinic_id, func.avg(ranked.c.seconds)).where(middle).group_by(ranked.c.clinic_id)
+    ):
+        clinics[clinic_id].median_answer_hours = float(median_seconds) / 3600
     return sorted(clinics.values(), key=lambda c: (c.name.casefold(), c.country))
 
 
@@ -211,23 +300,20 @@ class FunnelStage:
     count: int
 
 
-def funnel(session: Session, period: Period) -> list[FunnelStage]:
+def funnel(session: Session, period: Period, groups: list[CaseGroup] | None = None) -> list[FunnelStage]:
     """Requests → sent to clinics → clinic chosen → booked (travel booked or later, or
     closed as booked). Each stage counts the
     requests that got at least that far, so the counts never grow down the funnel (a
-    case closed as booked counts as chosen and sent, even if staff skipped a step)."""
-    referred = exists().where(Referral.case_id == Case.id)
-    rows = session.execute(
-        select(Case.status, Case.closed_reason, referred).where(_in_period(Case.created_at, period))
-    )
+    case closed as booked counts as chosen and sent, even if staff skipped a step).
+    Read from `case_groups` (shared with the per-day chart when `collect` passes them)."""
     requests = routed = chosen = booked = 0
-    for status, closed_reason, was_referred in rows:
-        requests += 1
+    for _day, status, closed_reason, was_referred, n in case_groups(session, period) if groups is None else groups:
+        requests += n
         is_booked = (status == CaseStatus.CLOSED and closed_reason == BOOKED) or status in _ON_THE_TRIP
         is_chosen = is_booked or status in _PAST_CHOICE
-        booked += is_booked
-        chosen += is_chosen
-        routed += is_chosen or bool(was_referred)
+        booked += n * is_booked
+        chosen += n * is_chosen
+        routed += n * (is_chosen or bool(was_referred))
     return [
         FunnelStage("Requests", requests),
         FunnelStage(CaseStatus.ROUTED.label, routed),
@@ -258,13 +344,14 @@ class Dashboard:
 
 
 def collect(session: Session, period: Period) -> Dashboard:
+    groups = case_groups(session, period)
     return Dashboard(
         period=period,
-        per_day=cases_per_day(session, period),
+        per_day=cases_per_day(session, period, groups),
         response=first_response(session, period),
         treatments=cases_per_treatment(session, period),
         residences=cases_per_residence(session, period),
         destinations=cases_per_destination(session, period),
         clinics=clinic_answers(session, period),
-        funnel=funnel(session, period),
+        funnel=funnel(session, period, groups),
     )

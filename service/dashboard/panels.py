@@ -124,8 +124,8 @@ def _first_response(data: Dashboard) -> Panel:
     empty = "None of the requests in this period has had a first response yet."
     summary = (
         f"Median {format_hours(r.median)}, 90th percentile {format_hours(r.p90)}, over "
-        f"{count(len(r.hours), 'request')}; {r.waiting} still waiting for a first response."
-        if r.hours else empty
+        f"{count(r.responded, 'request')}; {r.waiting} still waiting for a first response."
+        if r.responded else empty
     )
     histogram = r.histogram
     chart = charts.column_chart(
@@ -135,7 +135,7 @@ def _first_response(data: Dashboard) -> Panel:
     return Panel(
         "first-response", title, summary, [("", chart)],
         Table(("From submission to the first staff action", "Requests"), [(label, str(n)) for label, n in histogram]),
-        not r.hours, empty,
+        not r.responded, empty,
     )
 
 
@@ -154,7 +154,7 @@ def _clinics(clinics: list[ClinicAnswers]) -> Panel:
     empty = "No referrals were sent to clinics in this period."
     answered = [c for c in clinics if c.answered]
     if answered:
-        fastest = min((c for c in answered if c.answer_hours), key=lambda c: c.median_answer_hours, default=None)
+        fastest = min((c for c in answered if c.median_answer_hours is not None), key=lambda c: c.median_answer_hours, default=None)
         summary = f"{count(len(clinics), 'clinic')} received referrals; {len(answered)} answered at least one."
         if fastest is not None:
             summary += f" Fastest median answer: {fastest.name}, {format_hours(fastest.median_answer_hours)}."
@@ -162,7 +162,7 @@ def _clinics(clinics: list[ClinicAnswers]) -> Panel:
         summary = f"{count(len(clinics), 'clinic')} received referrals; none has answered yet."
     else:
         summary = empty
-    timed = [c for c in clinics if c.answer_hours]
+    timed = [c for c in clinics if c.median_answer_hours is not None]
     speed_title = "Median time for a clinic to answer a referral"
     acceptance_title = "Share of answered referrals each clinic accepted"
     speed = charts.bar_chart(
@@ -219,7 +219,7 @@ def build(data: Dashboard) -> Page:
     figures = [
         Figure("Requests received", str(data.requests)),
         Figure("Median first response", format_hours(data.response.median),
-               f"90th percentile {format_hours(data.response.p90)}" if data.response.hours else ""),
+               f"90th percentile {format_hours(data.response.p90)}" if data.response.responded else ""),
         Figure("Waiting for a first response", str(data.response.waiting)),
         Figure(data.funnel[-1].label, str(booked), f"{format_rate(booked / data.requests)} of requests" if data.requests else ""),
         Figure("Clinic acceptance rate", format_rate(data.acceptance_rate),

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from service.accounts.passwords import hash_password
 from service.accounts.roles import ADMIN, CLINIC, COORDINATOR
-from service.cases import events, patient_mail, quotes, referrals, trip
+from service.cases import events, patient_mail, quotes, referrals, sla, trip
 from service.cases.events import Actor, EventKind
 from service.cases.references import next_reference
 from service.cases.status import CaseStatus, ReferralStatus
@@ -42,6 +42,7 @@ from service.models import (
 )
 from service.notifications import CLINIC_REFERRAL, SENT
 from service.outbox import Job, record
+from service.trust import CONSENT_VERSION
 
 S = CaseStatus
 COORDINATOR_EMAIL: Final = "coordinator@medtour.example"
@@ -407,6 +408,7 @@ class _Seeder:
             allergies=rng.choice(texts.ALLERGIES),
             conditions=rng.choice(texts.CONDITIONS),
             consent_at=created_at,
+            consent_version=CONSENT_VERSION,
             created_at=created_at,
         )
         self.session.add(case)
@@ -457,6 +459,8 @@ class _Seeder:
         last = max([story.at] + [a.at for a in story.answers])
         story.settle(self.now)
         case.updated_at = last
+        # The story set the clocks' inputs by hand (first response, answers, pauses).
+        sla.refresh_deadline(case)
 
     def _travel(self, story: _Story, staff: User, nth: int) -> None:
         """A booked case goes on: the clinic's dates entered, then the trip's statuses one by

@@ -44,11 +44,12 @@ class Case(db.Model):
     full_name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(254), index=True)
     phone: Mapped[str | None] = mapped_column(String(32))
-    country: Mapped[str] = mapped_column(String(2))
+    # Indexed for the queue's country filter and its list of countries.
+    country: Mapped[str] = mapped_column(String(2), index=True)
     date_of_birth: Mapped[date | None] = mapped_column(Date)
     language: Mapped[str] = mapped_column(String(8))
 
-    treatment_id: Mapped[int] = mapped_column(ForeignKey("treatments.id"))
+    treatment_id: Mapped[int] = mapped_column(ForeignKey("treatments.id"), index=True)
     preferred_clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id"))
     description: Mapped[str] = mapped_column(Text)
     travel_window: Mapped[str | None] = mapped_column(String(200))
@@ -67,6 +68,10 @@ class Case(db.Model):
     # The SLA clock stops while the case waits on the patient: since when, and how long in all.
     sla_paused_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sla_paused_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    # The soonest running SLA deadline, kept by `service.cases.sla.refresh_deadline` so the
+    # queue filters and sorts on an indexed column; while paused, the value at the pause's
+    # start (`sla.due_at` adds the pause so far). None when no clock runs.
+    sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # The quote the patient chose (clinic portal issue).
     chosen_quote_id: Mapped[int | None] = mapped_column(ForeignKey("quotes.id", use_alter=True, name="fk_cases_chosen_quote"))
     # Erasure: asked for by the patient, done by a job that blanks the personal fields.
@@ -78,7 +83,7 @@ class Case(db.Model):
     consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Which wording of the consent text the patient agreed to (service.trust.CONSENT_VERSION).
     consent_version: Mapped[str | None] = mapped_column(String(20))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     treatment: Mapped[Treatment] = relationship()

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.extensions import db
@@ -34,6 +34,20 @@ class LocalizedTexts:
         return localized(self.translations, getattr(self, field) or "", field, language)
 
 
+class ClinicTexts(LocalizedTexts):
+    """A clinic's texts, and where it is: the city and the country in one language."""
+
+    def place(self, language: str | None = None) -> str:
+        """"Valencia, Spain" / "Валенсия, Испания" in `language`, else the page's: the
+        city from the catalogue, the country from CLDR, never one without the other's language."""
+        from service.i18n import country_name, current_language
+
+        language = language or current_language()
+        country = getattr(self, "country", None) or ""
+        return ", ".join(part for part in (self.text("city", language), country and country_name(country, language))
+                         if part)
+
+
 class Treatment(LocalizedTexts, db.Model):
     __tablename__ = "treatments"
 
@@ -54,7 +68,7 @@ class Treatment(LocalizedTexts, db.Model):
         return f"<Treatment {self.slug}>"
 
 
-class Clinic(LocalizedTexts, db.Model):
+class Clinic(ClinicTexts, db.Model):
     __tablename__ = "clinics"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -91,7 +105,11 @@ class ClinicTreatment(db.Model):
     """A clinic's offer of a treatment, with its indicative starting price."""
 
     __tablename__ = "clinic_treatments"
-    __table_args__ = (UniqueConstraint("clinic_id", "treatment_id"),)
+    __table_args__ = (
+        UniqueConstraint("clinic_id", "treatment_id"),
+        # Routing's candidate query: the offers of one treatment (service/routing/facts.py).
+        Index("ix_clinic_treatments_treatment_id_clinic_id", "treatment_id", "clinic_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.extensions import db
@@ -19,16 +19,22 @@ class Referral(db.Model):
     """A case sent to one clinic. A case is never referred twice to the same clinic."""
 
     __tablename__ = "referrals"
-    __table_args__ = (UniqueConstraint("case_id", "clinic_id"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "clinic_id"),
+        # A clinic's open referrals counted from the index alone (routing's capacity
+        # filter, service/routing/facts.py); also serves every look-up by clinic.
+        Index("ix_referrals_clinic_id_status", "clinic_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
     status: Mapped[str] = mapped_column(String(20), default=ReferralStatus.PENDING, index=True)
     score: Mapped[float] = mapped_column(Float)
     # The routing components in words and points, as staff see them.
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Indexed for the dashboard, which counts the referrals sent in a period.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When staff released the patient's name and contact details to this clinic.
     contact_released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -31,6 +31,13 @@ class CaseStatus(StrEnum):
     def next_step(self) -> str:
         return gettext(_LABELS[self][1])
 
+    def next_step_when(self, routed_at_once: bool) -> str:
+        """`next_step` as `AUTO_ROUTE` (`routed_at_once`) has it: a new case routed on
+        arrival, or waiting for a coordinator to route it."""
+        if routed_at_once and self in _ROUTED_AT_ONCE:
+            return gettext(_ROUTED_AT_ONCE[self])
+        return self.next_step
+
     @property
     def staff_label(self) -> str:
         """The console's wording: staff read "waiting on the patient", not "your answer"."""
@@ -40,7 +47,8 @@ class CaseStatus(StrEnum):
 _LABELS: dict[CaseStatus, tuple[str, str]] = {
     CaseStatus.SUBMITTED: (
         N_("Received"),
-        N_("A coordinator will review your request and contact you, usually within one working day."),
+        N_("A coordinator reviews your request and then sends it to the clinics best suited to your "
+           "treatment, usually within one working day."),
     ),
     CaseStatus.ROUTED: (
         N_("Sent to clinics"),
@@ -74,6 +82,12 @@ _LABELS: dict[CaseStatus, tuple[str, str]] = {
         N_("Closed"),
         N_("This request is closed. If you need anything, reply to our last email or send a new request."),
     ),
+}
+
+# With AUTO_ROUTE=1 (`next_step_when`): the case goes to the clinics as soon as it arrives.
+_ROUTED_AT_ONCE: dict[CaseStatus, str] = {
+    CaseStatus.SUBMITTED: N_("We are sending your request to the clinics best suited to your treatment; "
+                             "a coordinator reviews it alongside, usually within one working day."),
 }
 
 _STAFF_LABELS: dict[CaseStatus, str] = {

@@ -4,10 +4,11 @@ e-mail they name the reference and link to the portal, never anything about the
 patient or the treatment beyond what the portal shows behind the sign-in."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from email.message import EmailMessage
 from typing import Final
 
+from service.i18n import format_when
 from service.notifications.emails import CLINIC_QUESTIONS, english_message
 
 # Ledger kinds (service.notifications.delivery): one per referral, since two clinics of
@@ -58,7 +59,7 @@ _REMINDER_BODY: Final = (
     "Hello {clinic_name},\n"
     "\n"
     "Referral {reference} is still waiting for your answer. It is due by\n"
-    "{due} (UTC), in about {hours_left} hours.\n"
+    "{due}, in about {hours_left} hours.\n"
     "\n"
     "Please accept it with a quote or decline it in the clinic portal; if you\n"
     "need more information first, ask the agency from the same page:\n"
@@ -99,4 +100,4 @@ def reminder(*, reference: str, portal_url: str, clinic_name: str, due: datetime
     return _clinic_message(_REMINDER_SUBJECT, _REMINDER_BODY, mail_from=mail_from, to=to,
                            contact_email=contact_email, reference=reference, portal_url=portal_url,
                            clinic_name=clinic_name, hours_left=hours_left,
-                           due=due.astimezone(timezone.utc).strftime("%d %b %Y, %H:%M"))
+                           due=format_when(due, "UTC", "en"))

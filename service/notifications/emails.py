@@ -51,6 +51,17 @@ _PATIENT_PARAGRAPHS: Final = (
     N_("Questions? Write to %(contact_email)s\n"
        "and quote your reference %(reference)s."),
 )
+# "What happens next" with AUTO_ROUTE=1: the case goes to the clinics at once, in place
+# of the paragraph above (AUTO_ROUTE=0: a coordinator routes it).
+_NEXT_ROUTED_AT_ONCE: Final = N_(
+    "What happens next\n"
+    "- We send your case at once to the clinics best suited to you; they usually\n"
+    "  answer within three days. A coordinator reviews your request alongside,\n"
+    "  usually within one working day.\n"
+    "- We send you the clinics' answers and quotes so that you can compare them\n"
+    "  and choose."
+)
+_NEXT_PARAGRAPH: Final = 4
 
 # The close of a clinic e-mail about a referral: where to ask, quoting the reference.
 CLINIC_QUESTIONS: Final = (
@@ -145,14 +156,18 @@ def english_message(
 
 def patient_confirmation(
     *, reference: str, status_url: str, language: str | None, contact_email: str, mail_from: str, to: str,
-    headers: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None, routed_at_once: bool = True,
 ) -> EmailMessage:
-    """"We received request <reference>" with the private status link, in the patient's language."""
+    """"We received request <reference>" with the private status link, in the patient's
+    language; what happens next as `AUTO_ROUTE` has it (`routed_at_once`)."""
     lang = language_for(language)
     values = {"reference": reference, "status_url": status_url, "contact_email": contact_email}
+    texts = list(_PATIENT_PARAGRAPHS)
+    if routed_at_once:
+        texts[_NEXT_PARAGRAPH] = _NEXT_ROUTED_AT_ONCE
     with force_locale(lang):
         subject = gettext("Medtour: we have received your request %(reference)s", reference=reference)
-        paragraphs = [gettext(paragraph, **values) for paragraph in _PATIENT_PARAGRAPHS]
+        paragraphs = [gettext(paragraph, **values) for paragraph in texts]
     return patient_message(subject=subject, paragraphs=paragraphs, language=lang, mail_from=mail_from, to=to,
                            headers=headers or {}, reply_to=contact_email)
 
@@ -206,3 +221,29 @@ def clinic_signin_link(
     """A clinic user's one-time sign-in link; nothing about any case."""
     return english_message(_SIGNIN_LINK_SUBJECT, _SIGNIN_LINK_BODY, mail_from=mail_from, to=to, reply_to=contact_email,
                     email=to, minutes=minutes, link_url=link_url, contact_email=contact_email)
+
+
+_RESET_LINK_SUBJECT: Final = "Medtour: reset your password"
+_RESET_LINK_BODY: Final = (
+    "Hello,\n"
+    "\n"
+    "A Medtour administrator sent you this link to set a new password for\n"
+    "{email}. Open it within {hours} hours:\n"
+    "{link_url}\n"
+    "\n"
+    "The link works once. If you sign in with a code from an authenticator app,\n"
+    "the page also gives you a new key for it; your old codes stop working.\n"
+    "You have been signed out everywhere.\n"
+    "\n"
+    "If you did not expect this email, tell us: {contact_email}\n"
+    "\n"
+    "Medtour\n"
+)
+
+
+def password_reset_link(
+    *, link_url: str, hours: int, email: str, mail_from: str, to: str, contact_email: str
+) -> EmailMessage:
+    """A staff or clinic user's one-time reset link (`service.accounts.password_reset`)."""
+    return english_message(_RESET_LINK_SUBJECT, _RESET_LINK_BODY, mail_from=mail_from, to=to, reply_to=contact_email,
+                           link_url=link_url, hours=hours, email=email, contact_email=contact_email)

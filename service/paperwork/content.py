@@ -104,9 +104,9 @@ class DossierContent:
     allergies: str
     conditions: str
     travel_window: str
-    referral_reasons: tuple[str, ...]
+    referral_reasons: tuple[str, ...]   # why the case suits the clinic, in plain words
     attachments: tuple[AttachmentEntry, ...]
-    reply_to: str | None = None
+    portal_url: str | None = None       # the referral's page in the clinic portal, where clinics answer
     contact: PatientContact | None = None   # only when released
 
     @property
@@ -122,6 +122,8 @@ class ConfirmationContent:
     treatment: str
     files: tuple[AttachmentEntry, ...]
     contact_email: str
+    # AUTO_ROUTE=1: the case goes to the clinics at once, a coordinator reviewing it alongside.
+    routed_at_once: bool = True
 
 
 @dataclass(frozen=True)
@@ -192,23 +194,23 @@ def dossier_content(
     *,
     released: bool = False,
     reasons: Sequence[str] | None = None,
-    reply_to: str | None = None,
+    portal_url: str | None = None,
     today: date | None = None,
 ) -> DossierContent:
     """The dossier for one referral. ``link_for(attachment)`` gives each file's
-    time-limited download link; ``reasons`` overrides the routing reasons stored on
-    the referral (``referral.reasons``: ``[{"reason": ...}, ...]``)."""
+    time-limited download link; ``reasons`` overrides the plain-words reasons made
+    from the routing components stored on the referral (`suits_reasons`);
+    ``portal_url`` is where the clinic answers."""
     today = today or datetime.now(timezone.utc).date()
     redact = _identity if released else _redactor(case)
     clinic = referral.clinic
     entries = _entries(attachments, shown=lambda a: redact(a.filename) or "file", link_for=link_for)
-    if reasons is None:
-        reasons = [
-            str(item.get("reason", "")).strip()
-            for item in (getattr(referral, "reasons", None) or [])
-            if isinstance(item, dict)
-        ]
     treatment = case.treatment.name
+    if reasons is None:
+        reasons = suits_reasons(
+            getattr(referral, "reasons", None) or [], treatment=treatment, language=case.language,
+            clinic_languages=getattr(clinic, "languages", None) or (),
+        )
     return DossierContent(
         reference=case.reference,
         clinic_name=clinic.name,
@@ -225,22 +227,26 @@ def dossier_content(
         travel_window=answer(case.travel_window),
         referral_reasons=tuple(r for r in (redact(r) for r in reasons) if r),
         attachments=entries,
-        reply_to=reply_to,
+        portal_url=portal_url,
         contact=PatientContact(case.full_name, case.email, case.phone) if released else None,
     )
 
 
-def confirmation_content(case: Any, attachments: Iterable[Any], contact_email: str) -> ConfirmationContent:
-    """The patient's confirmation, in their language (English for languages we lack)."""
+def confirmation_content(
+    case: Any, attachments: Iterable[Any], contact_email: str, *, routed_at_once: bool = True
+) -> ConfirmationContent:
+    """The patient's confirmation, in their language (English for languages we lack);
+    ``routed_at_once`` is `AUTO_ROUTE`, what it says happens next."""
     received = getattr(case, "created_at", None) or datetime.now(timezone.utc)
     files = _entries(attachments, shown=lambda a: a.filename)
     return ConfirmationContent(
         reference=case.reference,
         language=wording.resolve(case.language),
         received_on=received.date() if isinstance(received, datetime) else received,
-        treatment=case.treatment.name,
+        treatment=case.treatment.text("name", wording.resolve(case.language)),
         files=files,
         contact_email=contact_email,
+        routed_at_once=routed_at_once,
     )
 
 
@@ -249,7 +255,7 @@ def quote_entry(referral: Any, quote: Any, language: str, today: date) -> QuoteE
     clinic = referral.clinic
     return QuoteEntry(
         clinic_name=clinic.name,
-        city=getattr(clinic, "city", None) or "",
+        city=clinic.text("city", language),
         country=wording.country_name(getattr(clinic, "country", None), language),
         accreditations=tuple(getattr(clinic, "accreditations", None) or ()),
         price=quote.price,
@@ -297,7 +303,7 @@ def quote_comparison_content(
         reference=case.reference,
         language=language,
         prepared_on=today,
-        treatment=case.treatment.name,
+        treatment=case.treatment.text("name", language),
         quotes=tuple(entries),
         currency=currency,
     )
@@ -313,7 +319,7 @@ def booking_summary_content(
         reference=case.reference,
         language=language,
         prepared_on=today,
-        treatment=case.treatment.name,
+        treatment=case.treatment.text("name", language),
         patient_name=case.full_name,
         quote=quote_entry(quote.referral, quote, language, today),
         files=tuple(a.filename for a in attachments),
@@ -356,6 +362,45 @@ def _entries(
 
 
 # --------------------------------------------------------------------------- labels
+
+
+def suits_reasons(
+    components: Iterable[Any], *, treatment: str, language: str | None, clinic_languages: Iterable[str]
+) -> tuple[str, ...]:
+    """Why the case suits the clinic, in plain words, from the routing components stored
+    on the referral (``[{"key", "points", "reason"}, ...]``, `service.routing.ranking`).
+
+    Clinics see only what speaks for them: the patient's choice, the treatment, a shared
+    language, accreditations and a budget that covers the price; never scores, caps,
+    loads or their own response figures (the staff pages show those)."""
+    stored = [item for item in components if isinstance(item, dict)]
+    keys = {str(item.get("key", "")) for item in stored}
+    reasons = ["The patient asked for your clinic"] if "preferred" in keys else []
+    reasons.append(f"You offer {treatment}")
+    wanted = _language_base(language)
+    spoken = {_language_base(code) for code in clinic_languages}
+    if wanted and wanted in spoken:
+        reasons.append(f"Your team speaks {_language_name(wanted)}, the patient's language")
+    elif wanted and "en" in spoken:
+        reasons.append(f"Your team speaks English (the patient's language is {_language_name(wanted)})")
+    for item in stored:
+        key = str(item.get("key", ""))
+        if key.startswith("accreditation:"):
+            label = str(item.get("reason", "")).split(" (", 1)[0].strip()
+            if label:
+                reasons.append(label)
+    if any(str(item.get("key")) == "budget" and float(item.get("points") or 0) > 0 for item in stored):
+        reasons.append("The patient's budget covers your indicative price")
+    return tuple(reasons)
+
+
+def _language_base(code: str | None) -> str:
+    return (code or "").strip().replace("_", "-").split("-", 1)[0].lower()
+
+
+def _language_name(base: str) -> str:
+    language = pycountry.languages.get(alpha_2=base) if len(base) == 2 else None
+    return language.name if language else base
 
 
 def answer(value: str | None) -> str:

@@ -28,6 +28,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import Any, Final
 
 from pypdf import PdfWriter
@@ -41,8 +42,10 @@ from service.paperwork.content import (
     ConfirmationContent,
     DossierContent,
     QuoteComparisonContent,
+    country_label,
+    language_label,
 )
-from service.paperwork.render import SandboxedFetcher, render_document, render_template
+from service.paperwork.render import ENV, SandboxedFetcher, render_document, render_template
 
 log = logging.getLogger(__name__)
 
@@ -367,3 +370,30 @@ def _read(entry: AttachmentEntry, attachment_bytes: AttachmentBytes) -> bytes | 
     if entry.sha256 and hashlib.sha256(data).hexdigest() != entry.sha256.lower():
         return IndexRow(entry, "failed", note="the stored file does not match its SHA-256")
     return data
+
+
+def warm_up() -> None:
+    """Compile every paperwork template and build one small dossier with one figure.
+
+    A process's first render pays for fontconfig, WeasyPrint's stylesheets, the fonts,
+    Pillow's codecs and pypdf (about 0.4 s); a worker that forks a horse per job calls
+    this once before forking, so every horse starts with all of it in memory.
+    """
+    for name in ENV.list_templates(filter_func=lambda name: name.startswith("paperwork/")):
+        ENV.get_template(name)
+    from PIL import Image
+
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 48), (29, 78, 137)).save(picture, format="JPEG")
+    data = picture.getvalue()
+    entry = AttachmentEntry(number=1, filename="warm-up.jpg", content_type="image/jpeg", size=len(data),
+                            sha256=hashlib.sha256(data).hexdigest(), storage_key="warm-up")
+    content = DossierContent(
+        reference="MT-0000-000000", clinic_name="Warm-up", clinic_location="—", prepared_on=date(2026, 1, 1),
+        # pycountry loads its tables on first use (about 0.05 s): the labels load them here.
+        age=NOT_PROVIDED, country=country_label("KZ"), language=language_label("ru"), treatment="—",
+        description="Warm-up · Прогрев",
+        medications=NOT_PROVIDED, allergies=NOT_PROVIDED, conditions=NOT_PROVIDED, travel_window=NOT_PROVIDED,
+        referral_reasons=(), attachments=(entry,),
+    )
+    build_dossier_pdf(content, lambda _entry: data)

@@ -83,15 +83,16 @@ def invoice_content(case: Any, invoice: Any, agency: Agency) -> InvoiceContent:
     """The invoice of `case` (its chosen quote's clinic, its treatment) from the `Invoice` row."""
     quote = case.chosen_quote
     issued = invoice.issued_at or datetime.now(timezone.utc)
+    language = wording.resolve(case.language)
     return InvoiceContent(
         number=invoice.number,
-        language=wording.resolve(case.language),
+        language=language,
         issued_on=issued.date() if isinstance(issued, datetime) else issued,
         due_on=invoice.due_on,
         patient_name=case.full_name,
         reference=case.reference,
         clinic_name=quote.referral.clinic.name if quote is not None else "",
-        treatment=case.treatment.name,
+        treatment=case.treatment.text("name", language),
         amount=invoice.amount,
         currency=invoice.currency,
         payment_reference=invoice.payment_reference,

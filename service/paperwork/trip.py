@@ -160,6 +160,14 @@ class VisaLetterContent:
     agency: Agency
     coordinator: str
     coordinator_title: str = COORDINATOR_TITLE
+    # The treatment's name in `language`, for the translation ("" : the English one).
+    treatment_translated: str = ""
+
+    def treatment_in(self, language: str) -> str:
+        """The purpose of travel in one part's language: the letter English, the translation the patient's."""
+        if language != wording.DEFAULT and language == self.language and self.treatment_translated:
+            return self.treatment_translated
+        return self.treatment
 
     @property
     def stay_days(self) -> int:
@@ -289,9 +297,11 @@ def visa_letter_contents(
     *, reference: str, language: str | None, legs: Iterable[Any], travellers: Sequence[tuple[str, Any]],
     treatment: str, clinic_name: str, clinic_address: str, clinic_country: str,
     earliest_date: date, stay_days: int, agency: Agency, coordinator: str, today: date | None = None,
+    treatment_translated: str = "",
 ) -> list[VisaLetterContent]:
     """One letter per traveller, in the order given (the patient first). The dates are the
-    booked ones (arrival and departure flights, the clinic's dates), else the quote's."""
+    booked ones (arrival and departure flights, the clinic's dates), else the quote's;
+    `treatment` is the English name, `treatment_translated` the one in `language`."""
     people = [person(role, passport) for role, passport in travellers]
     if not people:
         raise NoTravellers("no traveller's passport details are entered yet: add the patient's first")
@@ -314,7 +324,7 @@ def visa_letter_contents(
             others=tuple(p for p in ordered if p is not holder), treatment=treatment,
             clinic_name=clinic_name, clinic_address=clinic_address, clinic_country=clinic_country,
             clinic_dates=dates, arrival=arrival, departure=max(departure, arrival),
-            agency=agency, coordinator=coordinator,
+            agency=agency, coordinator=coordinator, treatment_translated=treatment_translated,
         )
         for holder in people
     ]

@@ -22,7 +22,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Final
 
-from babel.dates import format_date as _babel_date
 from babel.numbers import format_decimal as _babel_decimal
 from babel.support import NullTranslations, Translations
 
@@ -110,8 +109,8 @@ def _load(directories: tuple[str, ...], language: str) -> NullTranslations:
 
 
 def format_date(value: date, language: str | None = DEFAULT) -> str:
-    """"25 November 2026" / "25 ноября 2026" (CLDR)."""
-    return _babel_date(value, "d MMMM y", locale=resolve(language))
+    """"25 November 2026" / "25 ноября 2026": the web's one form of a date, in the document's language."""
+    return _web.format_day(value, resolve(language))
 
 
 def format_size(size: int, language: str | None = DEFAULT) -> str:
@@ -144,18 +143,11 @@ def format_money(amount: Decimal, currency: str, language: str | None = DEFAULT)
 
 
 def country_name(code: str | None, language: str | None = DEFAULT) -> str:
-    """The country's name in the document's language ("Germany" / "Германия")."""
+    """The country's name in the document's language ("Germany" / "Германия"):
+    `service.i18n.country_name` (CLDR), the one definition the pages share."""
     if not code:
         return ""
-    language = resolve(language)
-    if language == DEFAULT:
-        import pycountry
-
-        country = pycountry.countries.get(alpha_2=code.upper())
-        if country is None:
-            return code.upper()
-        return getattr(country, "common_name", None) or country.name
-    return _web.country_name(code, language)
+    return _web.country_name(code.upper(), resolve(language))
 
 
 def format_whole_money(amount: Decimal, currency: str, language: str | None = DEFAULT) -> str:

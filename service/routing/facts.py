@@ -5,17 +5,16 @@
 routing call (in `case_facts`) or once per page, never once per clinic.
 
 `clinic_facts` costs one query whatever the size of the catalogue: the clinics
-offering the treatment, their offer, and their open-referral count (open referrals
-LEFT JOINed and counted with a GROUP BY per clinic), selecting only the columns
-routing reads.
+offering the treatment, their offer, and their open-referral count (a correlated
+count on the referrals' (clinic_id, status) index), selecting only the columns
+routing reads; its cost follows the number of candidates.
 """
 from __future__ import annotations
 
 import json
 from decimal import Decimal
-from functools import lru_cache
 
-from sqlalchemy import Float, Text, and_, bindparam, cast, func, select, type_coerce
+from sqlalchemy import Float, Text, bindparam, cast, func, select, type_coerce
 from sqlalchemy.orm import Session, object_session
 
 from service.extensions import db
@@ -59,12 +58,22 @@ def db_session(case: Case) -> Session:
     return object_session(case) or db.session
 
 
+# Each candidate's count of open referrals: a correlated count answered from the
+# (clinic_id, status) index of referrals, one index range per candidate, instead of
+# joining every referral row and grouping the wide clinic rows.
+_OPEN_REFERRALS = (
+    select(func.count(Referral.clinic_id))
+    .where(Referral.clinic_id == Clinic.id, Referral.status.in_([str(s) for s in ReferralStatus.open()]))
+    .correlate(Clinic)
+    .scalar_subquery()
+)
+
 # The clinics offering one treatment, each with its offer and its count of open
-# referrals: LEFT JOIN the open referrals and GROUP BY the clinic (and its offer), so
-# the count is 0 for a clinic without any. Clinic columns are functionally dependent
-# on clinics.id, which PostgreSQL accepts in a GROUP BY; the JSON lists come back as
-# text (PostgreSQL cannot group json, and decoding is memoised below). Built once;
-# only the treatment id is bound per call.
+# referrals. The (treatment_id, clinic_id) index of clinic_treatments finds the offers,
+# each clinic is one primary-key look-up: the work is proportional to the candidates,
+# not to the catalogue (migration 0017; `EXPLAIN` in bench/routing.py). The JSON lists
+# come back as text, decoded once per distinct value. Built once; only the treatment
+# id is bound per call.
 _CLINIC_FACTS = (
     select(
         Clinic.slug,
@@ -74,7 +83,7 @@ _CLINIC_FACTS = (
         cast(Clinic.accreditations, Text),
         Clinic.accepting,
         Clinic.capacity,
-        func.count(Referral.id),
+        _OPEN_REFERRALS,
         Clinic.response_hours,
         type_coerce(Clinic.acceptance_rate, Float),
         ClinicTreatment.price_from,
@@ -84,19 +93,13 @@ _CLINIC_FACTS = (
     .select_from(ClinicTreatment)
     .join(Clinic, Clinic.id == ClinicTreatment.clinic_id)
     .join(Treatment, Treatment.id == ClinicTreatment.treatment_id)
-    .outerjoin(
-        Referral,
-        and_(Referral.clinic_id == Clinic.id, Referral.status.in_([str(s) for s in ReferralStatus.open()])),
-    )
     .where(ClinicTreatment.treatment_id == bindparam("treatment_id"))
-    .group_by(Clinic.id, ClinicTreatment.id, Treatment.id)
     .order_by(Clinic.slug)
 )
 
 
-@lru_cache(maxsize=4096)
 def _json_tuple(raw: str | None) -> tuple[str, ...]:
-    """A JSON list of strings as a tuple; catalogues repeat the same few lists."""
+    """A JSON list of strings as a tuple."""
     if raw is None:
         return ()
     value = json.loads(raw)
@@ -105,16 +108,28 @@ def _json_tuple(raw: str | None) -> tuple[str, ...]:
 
 def clinic_facts(session: Session, treatment_id: int) -> list[ClinicFacts]:
     """Every clinic offering the treatment, with that offer and its open referrals,
-    ordered by slug. One query. Each clinic's `offers` holds only this treatment."""
+    ordered by slug. One query. Each clinic's `offers` holds only this treatment.
+
+    Constant work per row: the JSON lists are decoded once per distinct text in this
+    call (a memo that lives as long as the call, so its hit rate does not depend on
+    the catalogue's size)."""
     connection = session.connection(bind_arguments={"mapper": Clinic})
     rows = connection.execute(_CLINIC_FACTS, {"treatment_id": treatment_id}).all()
+    decoded: dict[str | None, tuple[str, ...]] = {}
+
+    def lists(raw: str | None) -> tuple[str, ...]:
+        value = decoded.get(raw)
+        if value is None:
+            value = decoded[raw] = _json_tuple(raw)
+        return value
+
     return [
         ClinicFacts(
             slug=slug,
             name=name,
             country=country,
-            languages=_json_tuple(languages),
-            accreditations=_json_tuple(accreditations),
+            languages=lists(languages),
+            accreditations=lists(accreditations),
             accepting=bool(accepting),
             capacity=capacity,
             open_referrals=open_referrals,

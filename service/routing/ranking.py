@@ -7,12 +7,13 @@ The weights and the scoring rules are documented in `service.routing.weights`
 and docs/routing.md.
 
 Cost: one pass over the clinics (constant work per clinic: components are memoised
-on the plain values they depend on) plus the final sort.
+on the plain values they depend on when those take few values, built directly
+otherwise) plus the final sort of plain tuples.
 """
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 
@@ -96,10 +97,12 @@ def _qualifies(case: CaseFacts, clinic: ClinicFacts, exclude: Collection[str]) -
 # --------------------------------------------------------------------------- components
 
 
-# Components depend on a few plain values (a language, a list of accreditations, a
-# number of hours...) that repeat across clinics and cases, and are immutable, so
-# each distinct one is built once and shared: ranking stays a few dictionary look-ups
-# per clinic. The caches are bounded.
+# Components depend on a few plain values (a list of accreditations, a number of
+# hours, a load...) that repeat across clinics and cases, and are immutable, so each
+# distinct one is built once and shared: ranking stays a few dictionary look-ups per
+# clinic. Only values whose variety is bounded by their domain (not by the size of
+# the catalogue) are memoised, so the hit rate, and the cost per clinic, do not fall
+# as the catalogue grows; the caches are bounded.
 _cached = lru_cache(maxsize=4096)
 
 
@@ -113,17 +116,40 @@ def _language_code(code: str | None) -> str:
     return (code or "").strip().replace("_", "-").split("-", 1)[0].lower()
 
 
-@_cached
-def _language(language: str, languages: tuple[str, ...]) -> Component:
-    spoken = {_language_code(code) for code in languages}
-    if language and language in spoken:
-        return Component("language", w.LANGUAGE_MATCH, f"speaks {language}")
-    wanted = language or "the patient's language"
-    if language == w.FALLBACK_LANGUAGE:
-        return Component("language", 0.0, f"does not speak {language}")
-    if w.FALLBACK_LANGUAGE in spoken:
-        return Component("language", w.LANGUAGE_FALLBACK, f"speaks English (not {wanted})")
-    return Component("language", 0.0, f"speaks neither {wanted} nor English")
+@dataclass(frozen=True)
+class _Language:
+    """The language components for one case's language, built once per ranking: each
+    clinic then costs a set of its (few) language codes and two look-ups, whatever the
+    number of distinct language lists in the catalogue."""
+
+    language: str
+    match: Component
+    fallback: Component
+    neither: Component
+
+    @classmethod
+    def of(cls, language: str) -> _Language:
+        wanted = language or "the patient's language"
+        neither = (
+            Component("language", 0.0, f"does not speak {language}")
+            if language == w.FALLBACK_LANGUAGE
+            else Component("language", 0.0, f"speaks neither {wanted} nor English")
+        )
+        return cls(
+            language,
+            Component("language", w.LANGUAGE_MATCH, f"speaks {language}"),
+            Component("language", w.LANGUAGE_FALLBACK, f"speaks English (not {wanted})"),
+            neither,
+        )
+
+    def compare(self, languages: tuple[str, ...]) -> Component:
+        english = False
+        for code in languages:
+            spoken = _language_code(code)
+            if spoken == self.language and spoken:
+                return self.match
+            english = english or spoken == w.FALLBACK_LANGUAGE
+        return self.fallback if english and self.language != w.FALLBACK_LANGUAGE else self.neither
 
 
 # Accreditations that are certifications rather than accreditations, for the wording.
@@ -158,8 +184,8 @@ def _accreditations(accreditations: tuple[str, ...]) -> tuple[Component, ...]:
 _WITHIN_BUDGET = Component("budget", w.BUDGET_WITHIN, "within budget")
 
 
-@_cached
 def _over_budget(percent: float) -> Component:
+    """Not memoised: percentages take as many values as there are prices and budgets."""
     penalty = min(percent * w.BUDGET_OVER_PER_PERCENT, w.BUDGET_OVER_MAX_PENALTY)
     return Component("budget", _round(-penalty), f"over budget by ~{max(1, round(percent))}%")
 
@@ -172,6 +198,9 @@ class _Budget:
     currency: str  # upper case, may have no indicative rate
     eur: Decimal | None  # None when the currency has no indicative rate
     rates: fx.Rates
+    # An offer's currency as written -> (its code, EUR per unit or None): a catalogue
+    # uses a few currencies, so each is normalised and looked up once per ranking.
+    seen: dict[str, tuple[str, Decimal | None]] = field(default_factory=dict, compare=False)
 
     @classmethod
     def of(cls, case: CaseFacts) -> _Budget | None:
@@ -183,14 +212,18 @@ class _Budget:
     def compare(self, offer: Offer) -> Component | None:
         """Indicative price against the budget; None when there is nothing to compare.
         Same currency: compared as given. Otherwise both in EUR at indicative rates."""
-        currency = offer.currency.strip().upper()
+        known = self.seen.get(offer.currency)
+        if known is None:
+            code = offer.currency.strip().upper()
+            known = self.seen[offer.currency] = (code, fx.rate_to_eur(code, self.rates))
+        currency, rate = known
         if currency == self.currency:
             price, budget = offer.price_from, self.amount
         else:
-            price = fx.to_eur(offer.price_from, currency, self.rates)
             budget = self.eur
-            if price is None or budget is None:
+            if rate is None or budget is None:
                 return None
+            price = offer.price_from * rate
         if price <= budget:
             return _WITHIN_BUDGET
         return _over_budget(round(float(price / budget - 1) * 100, 2))
@@ -236,15 +269,15 @@ def rank_clinics(
     """
     excluded = exclude if isinstance(exclude, (set, frozenset)) else frozenset(exclude)
     treatment = case.treatment_slug
-    language = _language_code(case.language)
+    language = _Language.of(_language_code(case.language))
     budget = _Budget.of(case)
     offered = Component("treatment", w.TREATMENT_OFFERED, f"offers {case.treatment_name}")
-    keyed: list[tuple[float, float, str, Match]] = []
+    keyed: list[tuple[float, float, str, int, Match]] = []
     for clinic in clinics:
         if not _qualifies(case, clinic, excluded):
             continue
         parts = [_PREFERRED, offered] if clinic.slug == case.preferred_clinic_slug else [offered]
-        parts.append(_language(language, _tuple(clinic.languages)))
+        parts.append(language.compare(clinic.languages))
         parts.extend(_accreditations(_tuple(clinic.accreditations)))
         if budget is not None:
             price = budget.compare(clinic.offers[treatment])
@@ -255,17 +288,16 @@ def rank_clinics(
         parts.append(_load(clinic.open_referrals, clinic.capacity))
         score = _round(sum(c.points for c in parts))
         match = Match(clinic.slug, clinic.name, score, tuple(parts))
-        keyed.append((-score, clinic.open_referrals / clinic.capacity, clinic.slug, match))
-    keyed.sort(key=_order)
-    return [item[3] for item in keyed]
+        keyed.append((-score, clinic.open_referrals / clinic.capacity, clinic.slug, len(keyed), match))
+    # The position breaks any tie left, so the tuples never compare their Match; sorting
+    # the tuples themselves (no key function) uses the interpreter's fast path for
+    # float heads.
+    keyed.sort()
+    return [item[4] for item in keyed]
 
 
 def _tuple(values: Collection[str]) -> tuple[str, ...]:
     return values if isinstance(values, tuple) else tuple(values)
-
-
-def _order(item: tuple[float, float, str, Match]) -> tuple[float, float, str]:
-    return item[0], item[1], item[2]
 
 
 def top(matches: list[Match], n: int) -> list[Match]:

@@ -24,6 +24,12 @@ from tests.browser.conftest import remove_case
 from tests.fixtures.services import free_port
 from tests.fixtures.staff import PASSWORD
 
+
+def _day(value: date) -> str:
+    """A date as every page shows it in English (service.i18n.format_day): "3 January 2027"."""
+    return f"{value.day} {value:%B %Y}"
+
+
 TREATMENT = "osseointegrated-prosthesis-transfemoral"
 # Clinic A answers in the browser; clinic B's quote is recorded directly. Both offer
 # the treatment. B is cheaper, so the patient's page lists it first (cheapest first)
@@ -244,9 +250,9 @@ def test_clinic_sends_a_quote_and_the_patient_compares_and_chooses_it(
     terms = version.locator(".quote-terms")
     expect(terms.locator(".price")).to_have_text(SHOWN_A)
     expect(terms).to_contain_text("Treatment, Hospital stay, Airport and hospital transfers")
-    expect(terms).to_contain_text(earliest.isoformat())
+    expect(terms).to_contain_text(_day(earliest))
     expect(terms).to_contain_text("12 days")
-    expect(terms).to_contain_text(valid_until.isoformat())
+    expect(terms).to_contain_text(_day(valid_until))
     expect(terms.locator(".notes")).to_contain_text("Bring your latest X-rays.")
     expect(terms.locator(".notes")).to_contain_text("No food from midnight before surgery.")
     # Answered: the accept and decline forms give way to a revision.
@@ -259,7 +265,7 @@ def test_clinic_sends_a_quote_and_the_patient_compares_and_chooses_it(
     clinic.get_by_role("link", name="← All referrals").click()
     expect(clinic).to_have_url(re.compile(r"/clinic/referrals$"))
     expect(row.locator(".badge")).to_have_text("Accepted")
-    expect(row.locator(".quote-summary")).to_have_text(f"{SHOWN_A}, valid until {valid_until.isoformat()}")
+    expect(row.locator(".quote-summary")).to_have_text(f"{SHOWN_A}, valid until {_day(valid_until)}")
 
     # ------------------------------------------------------------ the patient chooses
     patient = make_page(viewport={"width": 1024, "height": 900})
@@ -278,7 +284,7 @@ def test_clinic_sends_a_quote_and_the_patient_compares_and_chooses_it(
     )
     expect(card_b.locator(".included li")).to_have_text(["Treatment", "Hospital stay"])
     expect(card_a).to_contain_text("12 days")
-    expect(card_a).to_contain_text(valid_until.isoformat())
+    expect(card_a).to_contain_text(_day(valid_until))
     expect(card_a).to_contain_text("No food from midnight before surgery.")
     # Cheapest first, and side by side at 1024 px: one row, B on the left of A.
     expect(cards.nth(0).get_by_role("heading", level=3)).to_have_text(CLINIC_B[1])

@@ -12,7 +12,7 @@ from forms.widgets import CachedSelect
 LISTS = {
     "countries-en": choices.countries_in("en"),
     "countries-ru": choices.countries_in("ru"),
-    "languages-ru": choices.languages_in("ru"),
+    "languages-ru": choices.contact_languages("ru"),
     "currencies-en": choices.currencies_in("en"),
 }
 

@@ -3,7 +3,7 @@ the formats, plural forms, and that every string the code marks is translated.""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -79,8 +79,8 @@ def test_formats_follow_the_page_language(app: Flask):
     with app.test_request_context():
         # English keeps the service's established formats, shared with staff and clinic pages.
         assert i18n.format_money(Decimal("16900"), "EUR") == "16,900.00 EUR"
-        assert i18n.format_day(date(2026, 11, 25)) == "2026-11-25"
-        assert i18n.format_when(datetime(2026, 3, 6, 14, 5)) == "06 Mar 2026, 14:05 UTC"
+        assert i18n.format_day(date(2026, 11, 25)) == "25 November 2026"
+        assert i18n.format_when(datetime(2026, 3, 6, 14, 5)) == "6 March 2026, 14:05 UTC"
         assert i18n.format_size(1536 * 1024) == "1.5 MB"
         assert i18n.format_amount(Decimal("12500.00")) == "12500.00"
         assert i18n.country_name("DE") == "Germany"
@@ -89,7 +89,7 @@ def test_formats_follow_the_page_language(app: Flask):
         assert i18n.format_money(Decimal("16900"), "EUR") == "16\u00a0900,00\u00a0EUR"
         assert i18n.format_money(Decimal("16900"), "EUR") == paperwork_money(Decimal("16900"), "EUR", "ru")
         assert i18n.format_day(date(2026, 11, 25)) == "25 ноября 2026"
-        assert i18n.format_when(datetime(2026, 3, 6, 14, 5)) == "6 мар. 2026, 14:05 UTC"
+        assert i18n.format_when(datetime(2026, 3, 6, 14, 5)) == "6 марта 2026, 14:05 UTC"
         assert i18n.format_size(1536 * 1024) == "1,5 МБ"
         assert i18n.format_size(10 * 1024 * 1024) == "10 МБ"
         assert i18n.format_size(2048) == "2 КБ"
@@ -208,3 +208,41 @@ def test_placeholder_check_catches_a_dropped_or_renamed_placeholder():
     assert _placeholders("%(count)d файл") != _placeholders("%(num)d file")
     assert _placeholders("%(num)s файл") != _placeholders("%(num)d file")
     assert _placeholders("{left} из {max}") == _placeholders("{left} of {max}")
+
+
+# ---------------------------------------------------------------- one date form, the viewer's zone
+
+
+def test_a_date_has_one_form_per_language_on_pages_and_in_documents(app: Flask):
+    from service.paperwork import wording
+
+    with app.test_request_context():
+        day = date(2027, 1, 13)
+        assert i18n.format_day(day) == wording.format_date(day, "en") == "13 January 2027"
+        i18n.use_language("ru")
+        assert i18n.format_day(day) == wording.format_date(day, "ru") == "13 января 2027"
+
+
+def test_times_are_shown_in_the_viewers_zone_with_the_zone_named(app: Flask):
+    moment = datetime(2026, 3, 16, 14, 5, tzinfo=UTC)
+    with app.test_request_context():
+        assert i18n.current_zone() is None
+        assert i18n.format_when(moment) == "16 March 2026, 14:05 UTC"  # unknown: UTC, said so
+        assert i18n.remember_zone("Europe/Berlin") == "Europe/Berlin"
+        assert i18n.format_when(moment) == "16 March 2026, 15:05 CET"
+        assert i18n.format_when(datetime(2026, 7, 16, 14, 5)) == "16 July 2026, 16:05 CEST"  # naive is UTC
+        assert i18n.format_when(moment, "Asia/Almaty") == "16 March 2026, 19:05 Asia/Almaty"  # "+05" is no name
+        assert i18n.format_when(moment, "UTC") == "16 March 2026, 14:05 UTC"
+        i18n.use_language("ru")
+        assert i18n.format_when(moment, "Europe/Moscow") == "16 марта 2026, 17:05 MSK"
+    with app.test_request_context():
+        i18n.use_zone("America/New_York")  # a signed-in user's saved zone
+        assert i18n.format_when(moment) == "16 March 2026, 10:05 EDT"
+
+
+@pytest.mark.parametrize("name", ["", "Mars/Olympus", "../../etc/passwd", "Europe/Berlin" * 10, None, 7, "utc "])
+def test_only_iana_zones_are_taken(app: Flask, name):
+    with app.test_request_context():
+        assert i18n.valid_zone(name) is None
+        assert i18n.remember_zone(name) is None
+        assert i18n.current_zone() is None

@@ -75,7 +75,7 @@ def test_the_form_speaks_the_new_language(german_app: Flask):
     page = client.get("/requests/new", headers={"Accept-Language": "de-AT,de;q=0.9"}).get_data(as_text=True)
     assert 'lang="de"' in page
     assert "Vollständiger Name" in page and "Behandlung anfragen" in page
-    # Untranslated words fall back to English; country names come from pycountry's German.
+    # Untranslated words fall back to English; country names come from CLDR's German.
     assert '<option value="FR">Frankreich</option>' in page
     refused = client.post("/requests/new", data=valid_request(full_name="", language="de"),
                           content_type="multipart/form-data")
@@ -97,3 +97,42 @@ def test_emails_and_pdfs_find_the_new_language(german_app: Flask):
         assert email["Content-Language"] == "de"
         assert paperwork.words("de")("Request received") == "Anfrage erhalten"
         assert paperwork.format_date(date(2026, 11, 25), "de") == "25 November 2026"
+
+
+def _german_catalogue() -> dict:
+    """The demo catalogue with German texts for one treatment and one clinic: data only."""
+    import json
+
+    data = json.loads(CATALOG.read_text(encoding="utf-8"))
+    knee = next(t for t in data["treatments"] if t["slug"] == "knee-replacement")
+    knee["name"]["de"] = "Kniegelenkersatz"
+    knee["description"]["de"] = "Ein verschlissenes Kniegelenk wird durch ein künstliches ersetzt."
+    cologne = next(c for c in data["clinics"] if c["slug"] == "rhein-herzzentrum-cologne")
+    cologne["city"]["de"] = "Köln"
+    return data
+
+
+def test_a_catalogue_with_german_texts_shows_them_on_german_pages(german_app: Flask):
+    from service.catalog.loader import load_catalog, load_file
+    from service.paperwork import confirmation_content
+    from tests.service.paperwork import fakes
+
+    with german_app.app_context():
+        load_catalog(_german_catalogue())
+    try:
+        client = german_app.test_client()
+        form = client.get("/requests/new?lang=de").get_data(as_text=True)
+        assert '<option value="knee-replacement">Kniegelenkersatz</option>' in form
+        assert "Rhein Heart Centre — Köln, Deutschland" in form
+        # What has no German text is English, with the country still in German.
+        assert "Costa Salud Hospital — Valencia, Spanien" in form
+        assert "Kniegelenkersatz" in client.get("/?lang=de").get_data(as_text=True)
+        english = client.get("/requests/new?lang=en").get_data(as_text=True)
+        assert "Total knee replacement" in english and "Rhein Heart Centre — Cologne, Germany" in english
+        with german_app.app_context():
+            treatment = fakes.Treatment(name="Total knee replacement", translations={"de": {"name": "Kniegelenkersatz"}})
+            content = confirmation_content(fakes.Case(language="de", treatment=treatment), [], "care@medtour.test")
+            assert (content.language, content.treatment) == ("de", "Kniegelenkersatz")
+    finally:
+        with german_app.app_context():
+            load_file(CATALOG)

@@ -282,3 +282,20 @@ def test_a_stream_that_shrinks_after_it_was_hashed_fails_instead_of_hanging(
     assert time.monotonic() - started < 10
     assert s3_client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
     assert s3_client.list_objects_v2(Bucket=s3_bucket).get("KeyCount") == 0
+
+
+def test_warm_builds_the_client_and_after_fork_drops_only_its_pooled_connections(s3_endpoint, s3_bucket) -> None:
+    """A worker warms its store before forking; each horse then opens its own connections
+    instead of sharing the parent's sockets, with the client it inherited."""
+    store = make_store(s3_bucket, s3_endpoint)
+    store.warm()
+    client = store._client
+    assert client is not None
+    key = new_key()
+    put(store, key, b"%PDF-1.4 warm")
+    pools = client._endpoint.http_session._manager.pools
+    assert len(pools) == 1
+    store.after_fork()
+    assert len(pools) == 0
+    assert store.client is client
+    assert store.exists(key)

@@ -16,7 +16,7 @@ from tests.fixtures import files
 from tests.fixtures.cases import post_request, rows, run_worker
 from tests.fixtures.forms import upload
 from tests.fixtures.smtp import text_of
-from tests.service.paperwork.pdfs import flat, page_texts
+from tests.service.paperwork.pdfs import flat, link_uris, page_texts
 from workers import jobs, outbox
 
 
@@ -147,6 +147,19 @@ def test_added_files_regenerate_the_paperwork_in_place(app, client, redis_queue,
         assert document.sha256 != before[slot][1]
         assert "echo-2026.pdf" in flat("".join(page_texts(read(storage, document.storage_key))))
     assert len(mail.envelopes) == emails
+
+
+def test_the_dossier_sends_the_clinic_to_its_portal_page_and_says_why_in_plain_words(app, client, redis_queue, storage):
+    case, _status_path = submit_with_files(client)
+    run_worker(app)
+    for referral in db.session.scalars(select(Referral).where(Referral.case_id == case.id)):
+        document = db.session.scalar(select(Document).where(Document.slot == paperwork_store.dossier_slot(referral.id)))
+        data = read(storage, document.storage_key)
+        text = flat(" ".join(page_texts(data)))
+        assert app.config["BASE_URL"] + f"/clinic/referrals/{referral.id}" in link_uris(data)
+        assert app.config["CONTACT_EMAIL"] not in text
+        assert f"You offer {case.treatment.name}" in text
+        assert not any(internal in text for internal in ("open cases", "capped", "referrals accepted", "answers in ~"))
 
 
 def test_a_storage_outage_is_retried_until_the_dossier_is_stored(app, client, redis_queue, mail, storage, monkeypatch):

@@ -130,3 +130,38 @@ def test_no_clinic_qualifies_means_needs_attention_with_the_reason(app, client, 
     [change] = [e for e in case.events if e.kind == "status_changed"]
     assert change.details["reason"]
     assert db.session.scalar(select(func.count(Referral.id)).where(Referral.case_id == case.id)) == 0
+
+
+def test_relaying_a_commit_claims_its_rows_in_one_statement_and_reads_none_back(app, db_session, redis_queue):
+    """The relay of a case's jobs: one UPDATE … RETURNING, not a SELECT of the ids, the
+    claim, and a SELECT of the rows it had just written."""
+    from service import outbox as domain_outbox
+    from service.outbox import Job as OutboxJob, record
+    from tests.fixtures.statements import recorded_statements, touching
+
+    with app.app_context():
+        recorded = [record(OutboxJob.ERASE_CASE, case_id=None, note=n) for n in range(4)]
+        with recorded_statements(db.engine) as sent:
+            domain_outbox.commit()
+        relayed = [s for s in touching(sent, "outbox") if not s.lstrip().upper().startswith("INSERT")]
+        assert len(relayed) == 1, relayed
+        assert relayed[0].lstrip().upper().startswith("UPDATE") and "RETURNING" in relayed[0].upper()
+        ids = sorted(message.id for message in recorded)
+        assert [m.status for m in db.session.scalars(
+            select(outbox.OutboxMessage).where(outbox.OutboxMessage.id.in_(ids)))] == [outbox.ENQUEUED] * 4
+    assert sorted(Job.fetch(outbox.job_id(i), connection=redis_queue).origin for i in ids) == [queues.DEFAULT] * 4
+
+
+def test_the_sweep_relays_the_oldest_pending_rows_up_to_its_limit(app, db_session, redis_queue):
+    from service.outbox import Job as OutboxJob, record
+
+    with app.app_context():
+        recorded = [record(OutboxJob.ERASE_CASE, case_id=None, note=n) for n in range(3)]
+        db.session.commit()  # not the commit point: nothing relayed yet
+        ids = sorted(message.id for message in recorded)
+        assert outbox.relay(limit=2) == 2
+        statuses = {m.id: m.status for m in db.session.scalars(
+            select(outbox.OutboxMessage).where(outbox.OutboxMessage.id.in_(ids)))}
+        assert statuses == {ids[0]: outbox.ENQUEUED, ids[1]: outbox.ENQUEUED, ids[2]: outbox.PENDING}
+        assert outbox.relay(ids=[ids[2]]) == 1
+        assert outbox.relay(ids=[ids[2]]) == 0

@@ -91,7 +91,8 @@
       overall: word("textOverall", "Files uploaded: {done} of {total}"),
       overallLabel: word("textOverallLabel", "All files"),
       inFlight: word("textInFlight", "Still uploading: {count}. Your request is sent as soon as they finish."),
-      blocked: word("textBlocked", "A file could not be uploaded: retry it or remove it, then send your request.")
+      blocked: word("textBlocked", "A file could not be uploaded: retry it or remove it, then send your request."),
+      duplicate: word("textDuplicate", "the same file as {name} (identical contents); it is not sent twice")
     };
     var endpoint = data.uploadUrl;
     var filesLeft = parseInt(data.filesLeft, 10);
@@ -103,6 +104,7 @@
     var uploads = [];
     var pendingSubmit = false;
     var submitting = false;
+    var hashing = 0;           // batches of picked files whose SHA-256 is being computed
 
     function size(bytes) { return shared.formatSize(bytes, text); }
 
@@ -406,8 +408,8 @@
       list.appendChild(row);
     }
 
-    function addUpload(file) {
-      var upload = { file: file, name: file.name, size: file.size, offset: 0, loaded: 0, attempts: 0,
+    function addUpload(file, sha256) {
+      var upload = { file: file, name: file.name, size: file.size, sha256: sha256, offset: 0, loaded: 0, attempts: 0,
                      url: null, id: null, xhr: null, timer: null, state: null, removed: false };
       uploads.push(upload);
       addRow(upload);
@@ -492,7 +494,7 @@
 
     function settle() {
       showOverall();
-      var busy = uploads.filter(function (u) { return BUSY[u.state]; }).length;
+      var busy = hashing + uploads.filter(function (u) { return BUSY[u.state]; }).length;
       var failed = uploads.filter(function (u) { return u.state === "failed"; }).length;
       if (failed) {
         if (pendingSubmit || !note.hidden) {
@@ -522,7 +524,7 @@
     }
 
     form.addEventListener("submit", function (event) {
-      var busy = uploads.filter(function (u) { return BUSY[u.state]; }).length;
+      var busy = hashing + uploads.filter(function (u) { return BUSY[u.state]; }).length;
       var failed = uploads.filter(function (u) { return u.state === "failed"; }).length;
       if (failed) {
         event.preventDefault();
@@ -544,26 +546,57 @@
 
     // ---------------------------------------------------------------- picking, connection, staged files
 
-    input.addEventListener("change", function () {
-      var files = Array.prototype.slice.call(input.files || []);
-      input.value = "";
+    // The file's SHA-256 (hex) as the server records it, "" where the browser cannot tell.
+    function digest(file) {
+      if (!window.crypto || !crypto.subtle || !file.arrayBuffer) return Promise.resolve("");
+      return file.arrayBuffer().then(function (bytes) {
+        return crypto.subtle.digest("SHA-256", bytes);
+      }).then(function (hash) {
+        return Array.prototype.map.call(new Uint8Array(hash), function (b) {
+          return (b < 16 ? "0" : "") + b.toString(16);
+        }).join("");
+      }, function () { return ""; });
+    }
+
+    function sameAs(sha256) {
+      if (!sha256) return null;
+      var found = counted().filter(function (u) { return u.sha256 === sha256; });
+      return found.length ? found[0] : null;
+    }
+
+    function place(files, digests) {
       var left = filesLeft - counted().length;
       var taken = 0;
       var tooMany = null;
-      files.forEach(function (file) {
+      files.forEach(function (file, index) {
         var problem = "";
+        var twin = null;
         if (file.size === 0) problem = text.empty;
         else if (file.size > maxBytes) problem = fill(text.tooLarge, { size: size(file.size), limit: size(maxBytes) });
         else if (!typeAccepted(file, accept)) problem = t.type;
+        else if ((twin = sameAs(digests[index]))) problem = fill(t.duplicate, { name: twin.name });
         else if (taken >= left) {
           problem = fill(text.over, { max: maxFiles });
           tooMany = { picked: files.length, left: Math.max(0, left) };
         }
         if (problem) addRefused(file, problem);
-        else { taken += 1; addUpload(file); }
+        else { taken += 1; addUpload(file, digests[index]); }
       });
       showAllowance(tooMany);
       pump();
+    }
+
+    // The same file picked twice is pointed out before anything is sent (the server checks too).
+    input.addEventListener("change", function () {
+      var files = Array.prototype.slice.call(input.files || []);
+      input.value = "";
+      hashing += 1;
+      Promise.all(files.map(function (file) {
+        return file.size > 0 && file.size <= maxBytes ? digest(file) : Promise.resolve("");
+      })).then(function (digests) {
+        hashing -= 1;
+        place(files, digests);
+      });
     });
 
     window.addEventListener("offline", function () {
@@ -594,7 +627,8 @@
         var label = holder.querySelector("[data-filename], .filename");
         name = (label ? label.textContent : holder.textContent).trim();
       }
-      var upload = { file: null, name: name || kept.value, size: isNaN(bytes) ? 0 : bytes, offset: 0, loaded: 0,
+      var upload = { file: null, name: name || kept.value, size: isNaN(bytes) ? 0 : bytes,
+                     sha256: (holder && holder.getAttribute("data-upload-sha256")) || "", offset: 0, loaded: 0,
                      attempts: 0, url: endpoint + "/" + encodeURIComponent(kept.value), id: kept.value,
                      xhr: null, timer: null, state: null, removed: false };
       upload.offset = upload.size;

@@ -124,11 +124,21 @@ TABLE: tuple[Row, ...] = (
     Row("GET", "/", lambda w: "/", everyone(200)),
     Row("GET", "/healthz", lambda w: "/healthz", everyone(200)),
     Row("GET", "/favicon.ico", lambda w: "/favicon.ico", everyone(301)),
+    Row("GET", "/privacy", lambda w: "/privacy", everyone(200)),
+    Row("GET", "/contact", lambda w: "/contact", everyone(200)),
+    Row("GET", "/imprint", lambda w: "/imprint", everyone(200)),
+    Row("GET", "/clinics", lambda w: "/clinics", everyone(200)),
+    Row("GET", "/clinics/<slug>", lambda w: f"/clinics/{w.referral.clinic.slug}", everyone(200)),
+    Row("GET", "/treatments", lambda w: "/treatments", everyone(200)),
+    Row("GET", "/treatments/<slug>", lambda w: f"/treatments/{w.referral.case.treatment.slug}", everyone(200)),
     Row("GET", "/static/<path:filename>", lambda w: "/static/css/site.css", everyone(200)),
     Row("GET", "/requests/new", lambda w: "/requests/new", everyone(200)),
     Row("POST", "/requests/new", lambda w: "/requests/new", everyone(303), lambda w: valid_request()),
     # A signed, expiring link is the key itself: whoever holds it gets the file.
     Row("GET", "/files/<token>", lambda w: w.download, everyone(200)),
+    # The browser reports its time zone (time-zone.js): anyone's own session, JSON only.
+    Row("POST", "/time-zone", lambda w: "/time-zone", everyone(204), lambda w: '{"zone": "Europe/Berlin"}',
+        headers={"Content-Type": "application/json"}),
     # --- resumable uploads: open to all, each upload only to the browser that started it --
     Row("OPTIONS", "/uploads", lambda w: "/uploads", everyone(204)),
     Row("POST", "/uploads", lambda w: "/uploads", everyone(201), headers={**TUS, "Upload-Length": "10"}),
@@ -272,6 +282,7 @@ TABLE: tuple[Row, ...] = (
     Row("POST", "/staff/users/<int:user_id>/enable", lambda w: f"/staff/users/{w.target.id}/enable", ADMIN_ONLY),
     Row("POST", "/staff/users/<int:user_id>/sessions/revoke", lambda w: f"/staff/users/{w.target.id}/sessions/revoke",
         ADMIN_ONLY),
+    Row("POST", "/staff/users/<int:user_id>/reset", lambda w: f"/staff/users/{w.target.id}/reset", ADMIN_ONLY),
     # --- sign-in pages: open to everyone; the signed-in are sent on ------------------------
     Row("GET", "/staff/login", lambda w: "/staff/login", staff(200, 302, 302, 200, LOGIN)),
     Row("POST", "/staff/login", lambda w: "/staff/login", staff(422, 302, 302, 422, LOGIN)),
@@ -283,6 +294,11 @@ TABLE: tuple[Row, ...] = (
     Row("POST", "/clinic/login/link", lambda w: "/clinic/login/link", everyone(422)),
     Row("GET", "/clinic/login/link/<token>", lambda w: "/clinic/login/link/not-a-link", everyone(410)),
     Row("POST", "/clinic/login/link/<token>", lambda w: "/clinic/login/link/not-a-link", everyone(410)),
+    # --- a password reset link's page: open to everyone holding a link ----------------------
+    Row("GET", "/staff/reset/<token>", lambda w: "/staff/reset/not-a-link", everyone(410)),
+    Row("POST", "/staff/reset/<token>", lambda w: "/staff/reset/not-a-link", everyone(410)),
+    Row("GET", "/clinic/reset/<token>", lambda w: "/clinic/reset/not-a-link", everyone(410)),
+    Row("POST", "/clinic/reset/<token>", lambda w: "/clinic/reset/not-a-link", everyone(410)),
     # --- last: what ends the world ----------------------------------------------------------
     Row("POST", "/s/<token>/erase", lambda w: f"{w.status}/erase", patient_link(303),
         lambda w: {"reference": w.ref}),

@@ -220,7 +220,7 @@ def test_valid_files_must_be_picked_again_after_a_text_error_and_the_page_says_s
 
 
 def test_ten_files_are_accepted(client):
-    response = _post(client, valid_request(files=[upload(files.png(), f"p{i}.png") for i in range(10)]))
+    response = _post(client, valid_request(files=[upload(files.png(i), f"p{i}.png") for i in range(10)]))
     assert response.status_code == 303
     assert "Осталось файлов: 0 из 10" in client.get(response.location).text  # a Russian case's page
 

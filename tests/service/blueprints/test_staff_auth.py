@@ -350,7 +350,7 @@ def test_users_page_lists_accounts(client, admin):
     assert page.headers["Cache-Control"] == "no-store"
     assert admin.email in page.text and other.email in page.text
     assert "Disabled" in page.text and 'value="7"' in page.text
-    assert "04 Mar 2026, 09:30 UTC" in page.text
+    assert "4 March 2026, 09:30 UTC" in page.text
     assert f"Enable {other.email}" in page.text
     assert f"Disable {admin.email}" not in page.text
     # Live sessions: the admin's own (one), none for the other, who has nothing to end.

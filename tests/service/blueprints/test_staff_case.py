@@ -115,7 +115,7 @@ def test_the_case_file_shows_every_section(staff_client, case, coordinator, app,
     assert page.status_code == 200, page.text
     body = page.text
     for expected in (
-        case.reference, "Amina Petrova", "amina@example.org", case.phone, "1979-04-02",
+        case.reference, "Amina Petrova", "amina@example.org", case.phone, "2 April 1979",
         "Kazakhstan (KZ)", "Russian (ru)", case.treatment.name, "the socket prosthesis causes sores",
         "none known", "Not answered", "Type 2 diabetes, controlled", "Spring 2027", "30,000.00 EUR",
         "knee.png", "mri report.pdf", "ct.dcm", "No preview: ", "Clinics get a de-identified copy",
@@ -516,3 +516,12 @@ def test_the_release_page_of_another_cases_referral_is_404(staff_client, exchang
     quoted, stranger = _quoted(staff_client), _quoted(staff_client)
     assert staff_client.get(
         f"/staff/cases/{quoted.case.reference}/referrals/{stranger.referrals[0].id}/release").status_code == 404
+
+
+def test_the_routing_section_says_what_auto_route_does_with_a_new_case(staff_client, case, app, monkeypatch):
+    monkeypatch.setitem(app.config, "AUTO_ROUTE", False)
+    page = staff_client.get(f"/staff/cases/{case.reference}").text
+    assert "Automatic routing is off (AUTO_ROUTE=0): a new case waits for a coordinator to route it" in page
+    monkeypatch.setitem(app.config, "AUTO_ROUTE", True)
+    page = staff_client.get(f"/staff/cases/{case.reference}").text
+    assert "New cases are routed to the best-matched clinics as soon as they arrive" in page

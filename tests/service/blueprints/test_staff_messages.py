@@ -297,8 +297,7 @@ def test_forwarding_the_text_only_keeps_the_files_from_the_clinic_until_they_are
     page = clinic.get(f"/clinic/referrals/{first.id}").text
     assert FORWARDED in page and "swelling.pdf" not in page
     assert clinic.get(f"/clinic/referrals/{first.id}/attachments/{attachment.id}").status_code == 404
-    dossier = _pdf_text(storage, store_dossier(first, storage, base_url="https://medtour.test", link_ttl=300,
-                                               reply_to="cases@medtour.test").document.storage_key)
+    dossier = _pdf_text(storage, store_dossier(first, storage, base_url="https://medtour.test", link_ttl=300).document.storage_key)
     assert "swelling.pdf" not in dossier and "SwellingExhibit" not in dossier
 
     # The case file offers what is left: the files, to the same clinic.
@@ -421,7 +420,7 @@ def test_a_clinic_page_and_dossier_never_show_an_unforwarded_message(app, staff_
     assert PRIVATE not in unescape(page) and "private-scan.pdf" not in page
     assert clinic.get(f"/clinic/referrals/{first.id}/attachments/{private_file.id}").status_code == 404
 
-    saved = store_dossier(first, storage, base_url="https://medtour.test", link_ttl=300, reply_to="cases@medtour.test")
+    saved = store_dossier(first, storage, base_url="https://medtour.test", link_ttl=300)
     dossier = _pdf_text(storage, saved.document.storage_key)
     assert "forwarded-scan.pdf" in dossier and "ForwardedExhibit" in dossier
     assert "private-scan.pdf" not in dossier and "PrivateExhibit" not in dossier

@@ -192,3 +192,11 @@ def test_the_page_links_the_export_with_the_same_filters(staff_client):
     case(age_hours=30, first_response_at=None)
     text = page(staff_client, "?q=example&overdue=y&page=1&sort=oldest")
     assert 'href="/staff/cases.csv?q=example&overdue=y&sort=oldest"' in text
+
+
+def test_the_queue_says_what_happens_to_a_new_case_as_auto_route_has_it(app, staff_client, monkeypatch):
+    monkeypatch.setitem(app.config, "AUTO_ROUTE", True)
+    assert "routed to the best-matched clinics as soon as they arrive; a coordinator reviews each one alongside" in page(staff_client)
+    monkeypatch.setitem(app.config, "AUTO_ROUTE", False)
+    text = page(staff_client)
+    assert "Automatic routing is off (AUTO_ROUTE=0): a new case waits for a coordinator to route it" in text

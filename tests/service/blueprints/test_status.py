@@ -49,7 +49,7 @@ def test_unknown_or_malformed_token_is_404(client):
 
 
 def test_patient_adds_files_later_within_the_same_limit(client):
-    token = _submit(client, [(files.png(), f"p{i}.png") for i in range(7)])
+    token = _submit(client, [(files.png(i), f"p{i}.png") for i in range(7)])
     response = _add(client, token, [(files.jpeg(), "later.jpg"), (files.dicom(), "ct.dcm")])
     assert response.status_code == 303
     page = client.get(f"/s/{token}")
@@ -73,7 +73,7 @@ def test_adding_files_refuses_bad_ones_by_name(client):
 
 
 def test_full_case_shows_no_upload_form(client):
-    token = _submit(client, [(files.png(), f"p{i}.png") for i in range(10)])
+    token = _submit(client, [(files.png(i), f"p{i}.png") for i in range(10)])
     page = client.get(f"/s/{token}")
     assert "0 of 10 files left" in page.text
     assert f'action="/s/{token}/files"' not in page.text

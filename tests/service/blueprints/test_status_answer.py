@@ -42,7 +42,7 @@ def answer(client, path: str, text: str = "The left one; X-ray attached.", parts
 @pytest.fixture
 def waiting(client, coordinator) -> tuple[Case, str, PatientQuestion]:
     # An English case: these tests read the page's English; test_status_i18n.py reads Russian.
-    case, path = post_request(client, files=[upload(files.png(), f"p{i}.png") for i in range(8)], language="en")
+    case, path = post_request(client, files=[upload(files.png(i), f"p{i}.png") for i in range(8)], language="en")
     return case, path, ask(case, coordinator)
 
 

@@ -47,7 +47,7 @@ def test_the_cards_are_cheapest_first_in_the_patients_currency(
     expected = sorted(HIDDEN_CASE, key=lambda p: in_currency(p[0], p[1], budget_currency))
     assert card_order(quoted, text) == [currency for _, currency in expected]
     as_of = format_date(exchange_rates.get("INR").as_of, language) if language == "ru" else \
-        exchange_rates.get("INR").as_of.isoformat()
+        f"{exchange_rates.get('INR').as_of.day} {exchange_rates.get('INR').as_of:%B %Y}"
     for amount, currency in HIDDEN_CASE:
         converted = f"≈ {format_whole_money(in_currency(amount, currency, budget_currency), budget_currency, language)}"
         if currency == budget_currency:

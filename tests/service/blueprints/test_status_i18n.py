@@ -47,7 +47,8 @@ def test_a_russian_request_gets_its_status_page_in_russian(client):
     assert f"Спасибо. Ваша заявка {case.reference} принята." in page
     assert f"Ваша заявка {case.reference}" in page
     assert "Статус: Получена" in page
-    assert "Координатор рассмотрит вашу заявку и свяжется с вами — обычно в течение одного рабочего дня." in page
+    assert ("Мы направляем вашу заявку в клиники, которые лучше всего подходят для вашего лечения; "
+            "одновременно её рассматривает координатор — обычно в течение одного рабочего дня.") in page
     assert "Предложения клиник" in page and "Предложений пока нет." in page
     assert "Удалить мои данные" in page and "Отменить удаление будет невозможно." in page
     assert "Отозвать заявку" in page and "История заявки" in page
@@ -112,7 +113,7 @@ def test_a_question_and_the_answer_on_a_russian_page(client, coordinator):
 
 
 def test_refusals_on_a_russian_page_are_in_russian(client):
-    case, path = post_request(client, files=[upload(files.png(), f"p{i}.png") for i in range(8)])
+    case, path = post_request(client, files=[upload(files.png(i), f"p{i}.png") for i in range(8)])
     bad_type = client.post(f"{path}/files", data={"files": [upload(files.elf_executable(), "notes.pdf")]},
                            content_type="multipart/form-data")
     assert bad_type.status_code == 422
@@ -145,7 +146,9 @@ def test_quotes_on_a_russian_page_speak_russian_money_dates_and_days(client, db_
         shown = format_money(Decimal(money), "EUR", "ru")  # the PDFs' Russian money
         assert shown in page and shown.startswith(f"{money[:-3]}{NBSP}")
     assert page.index(format_money(Decimal("9900"), "EUR", "ru")) < page.index(format_money(Decimal("12500"), "EUR", "ru"))
-    assert "Antalya, Турция" in page and "Phuket, Таиланд" in page
+    # The city and the country in one language, and the treatment's Russian name (the catalogue's).
+    assert "Анталья, Турция" in page and "Пхукет, Таиланд" in page and "Antalya" not in page
+    assert "Лечение Остеоинтегрированный протез при ампутации выше колена" in page
     assert "Что входит Лечение Пребывание в клинике" in page
     assert "Длительность пребывания 7 дней" in page
     valid_until = today() + timedelta(days=60)

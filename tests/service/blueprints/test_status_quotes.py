@@ -79,6 +79,11 @@ def choose_links(text: str) -> int:
     return text.count(">Choose this clinic</a>")
 
 
+def _day(value) -> str:
+    """A date as the English pages show it: "3 January 2027"."""
+    return f"{value.day} {value:%B %Y}"
+
+
 def test_the_quotes_are_side_by_side_with_everything_the_patient_compares(client, two):
     page = client.get(two.page)
     assert page.status_code == 200
@@ -88,7 +93,7 @@ def test_the_quotes_are_side_by_side_with_everything_the_patient_compares(client
         "Quotes from clinics", "Anatolia Smile Dental", f"Antalya, {names['TR']}", "ISO 9001, TEMOS",
         "Andaman Aesthetic Surgery", f"Phuket, {names['TH']}", "ACHSI",
         "12,500.00 EUR", "9,900.00 EUR", "Treatment", "Hospital stay", "7 days",
-        (today() + timedelta(days=30)).isoformat(), (today() + timedelta(days=60)).isoformat(),
+        _day(today() + timedelta(days=30)), _day(today() + timedelta(days=60)),
     ):
         assert escape(expected) in text, expected
     assert "Airport and hospital transfers" not in text
@@ -133,7 +138,7 @@ def test_an_expired_quote_is_marked_and_cannot_be_chosen(client, two):
     expired.valid_until = today() - timedelta(days=1)
     db.session.commit()
     page = client.get(two.page)
-    assert f"Expired on {expired.valid_until.isoformat()}" in page.text
+    assert f"Expired on {_day(expired.valid_until)}" in page.text
     assert choose_links(page.text) == 1
     # Expired quotes come last, whatever their price.
     assert page.text.index("12,500.00 EUR") < page.text.index("9,900.00 EUR")
@@ -142,7 +147,7 @@ def test_an_expired_quote_is_marked_and_cannot_be_chosen(client, two):
     jobs_before = len(outbox_jobs(two.case))
     refused = client.post(f"{two.page}/quotes/{expired.id}/choose")
     assert refused.status_code == 422
-    assert f"This quote expired on {expired.valid_until.isoformat()}" in refused.text
+    assert f"This quote expired on {_day(expired.valid_until)}" in refused.text
     assert "Nothing was changed." in refused.text
     case = reload(two.case)
     assert case.status == CaseStatus.ROUTED and case.chosen_quote_id is None

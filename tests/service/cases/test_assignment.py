@@ -4,7 +4,7 @@ one system "assigned" event per automatic assignment; people's decisions stand."
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from service.accounts import users as accounts
 from service.accounts.roles import ADMIN, COORDINATOR
@@ -184,3 +184,27 @@ def test_no_assignment_job_is_recorded_when_auto_assignment_is_off(app, client, 
     case = submit(client)
     assert rows(case, "assign_case") == []
     assert rows(case, "route_case") != []
+
+
+def test_with_no_room_the_queue_is_not_loaded_beyond_its_first_case(app, db_session):
+    """Every new case's `assign_case` runs `assign_waiting`: loading the whole queue made
+    each run cost as much as the queue is long."""
+    coordinator = make_user(capacity=1)
+    holding(coordinator, open_=1)
+    queued = [make_case(age=hours(n)) for n in (3, 2, 1)]
+    for case in queued:
+        assignment.assign_new(case)
+    db.session.commit()
+    oldest = queued[0].id
+    db.session.expunge_all()
+    loaded: list[int] = []
+
+    def count(case: Case, _context) -> None:
+        loaded.append(case.id)
+
+    event.listen(Case, "load", count)
+    try:
+        assert assignment.assign_waiting() == []
+    finally:
+        event.remove(Case, "load", count)
+    assert loaded == [oldest]

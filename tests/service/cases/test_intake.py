@@ -19,6 +19,7 @@ from service.extensions import db
 from service.models import Attachment, Case, Treatment
 from storage import StorageUnavailable, from_url
 from tests.fixtures import files
+from tests.fixtures.cases import rows, submit
 from tests.fixtures.forms import upload, valid_request
 from tests.fixtures.services import free_port
 
@@ -365,3 +366,30 @@ def test_the_reference_counter_is_not_locked_while_files_are_stored(app, client,
     assert response.status_code == 303
     assert probe.waited == [False, False]
     assert _latest_case().reference.startswith(f"MT-{year}-")
+
+
+@pytest.mark.parametrize("auto_route", [True, False])
+def test_a_new_case_is_routed_on_arrival_only_with_auto_route(app, client, monkeypatch, auto_route):
+    monkeypatch.setitem(app.config, "AUTO_ROUTE", auto_route)
+    case = submit(client)
+    assert len(rows(case, "route_case")) == (1 if auto_route else 0)
+    assert rows(case, "render_confirmation") and rows(case, "notify_patient")
+
+
+def test_submissions_share_the_processs_put_threads(app, client, storage):
+    """The puts run on the process's pool, not on threads started for each submission."""
+    seen: list[threading.Thread] = []
+
+    def note(store, name):
+        seen.append(threading.current_thread())
+
+    app.extensions["storage"] = Choreographed(storage, note)
+    try:
+        for _ in range(6):
+            assert _post(client, FIVE[:1]).status_code == 303
+    finally:
+        app.extensions["storage"] = storage
+    assert len(seen) == 6 and threading.current_thread() not in seen
+    # Threads of a pool made per submission would have been joined when it answered.
+    assert all(thread.is_alive() and thread.name.startswith("store-files") for thread in seen)
+    assert len(set(seen)) <= intake.PARALLEL_PUTS

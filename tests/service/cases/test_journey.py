@@ -200,3 +200,22 @@ def test_russian_actions_for_a_question_and_a_revision(app: Flask, db_session, c
 def test_the_step_codes_are_stable():
     assert [str(s) for s in Step] == ["received", "reviewing", "clinics_answering", "choose", "trip", "treatment"]
     assert [str(a) for a in ActionCode] == ["answer_question", "choose_quote", "accept_revision"]
+
+
+def test_a_new_requests_headline_says_what_auto_routing_does(app: Flask, db_session, monkeypatch):
+    case = make_case()
+    monkeypatch.setitem(app.config, "AUTO_ROUTE", True)
+    assert journey(case, TODAY).summary == (
+        "We are sending your request to the clinics best suited to your treatment; "
+        "a coordinator reviews it alongside, usually within one working day."
+    )
+    monkeypatch.setitem(app.config, "AUTO_ROUTE", False)
+    assert journey(case, TODAY).summary == (
+        "A coordinator reviews your request and then sends it to the clinics best suited to your "
+        "treatment, usually within one working day."
+    )
+    with app.test_request_context():
+        i18n.use_language("ru")
+        assert journey(case, TODAY).summary.startswith("Координатор рассмотрит вашу заявку и затем направит её")
+        monkeypatch.setitem(app.config, "AUTO_ROUTE", True)
+        assert journey(case, TODAY).summary.startswith("Мы направляем вашу заявку в клиники")

@@ -61,8 +61,9 @@ def test_the_converted_price_is_said_with_the_rates_date(app_ctx, exchange_rates
     eur = next(r for r in compared.rows if r.quote.currency == "EUR")
     usd = next(r for r in compared.rows if r.quote.currency == "USD")
     amount = in_currency("9450", "EUR", "USD")
+    as_of = exchange_rates.get("USD").as_of
     assert quotes.converted_text(eur, "USD") == (
-        f"≈ {amount.quantize(Decimal('1')):,} USD at the rate of {exchange_rates.get('USD').as_of.isoformat()}"
+        f"≈ {amount.quantize(Decimal('1')):,} USD at the rate of {as_of.day} {as_of:%B %Y}"
     )
     assert quotes.converted_text(usd, "USD") == ""  # already in the patient's currency
 

@@ -1,6 +1,7 @@
 """SLA clocks: first staff response within 24 h, clinic answer within 72 h, paused
 while the case waits on the patient. Every scenario is checked twice: with the plain
-functions and with the SQL condition the queue filters on (SQLite and PostgreSQL)."""
+functions and with the stored deadline (`cases.sla_due_at`) through the SQL condition
+and sort key the queue uses (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -22,13 +23,29 @@ def sql_overdue(now: datetime) -> set[str]:
 
 
 def sql_next_due(case: Case, now: datetime) -> datetime | None:
-    value = db.session.scalar(select(sla.next_due_sql(now)).select_from(Case).where(Case.id == case.id))
-    return sla.from_epoch(value)
+    value = db.session.scalar(select(sla.due_sort_key(now)).where(Case.id == case.id))
+    return None if value is None else datetime.fromtimestamp(float(value), timezone.utc)
 
 
-def overdue_both_ways(case: Case, now: datetime) -> bool:
-    """The plain functions and the SQL agree, and say whether the case is overdue."""
+def stored_agrees(case: Case, now: datetime) -> None:
+    """The stored deadline, read in Python and in SQL, is the plain functions' next one."""
+    plain = sla.case_sla(case, now).next_due
+    stored, in_sql = sla.due_at(case, now), sql_next_due(case, now)
+    if plain is None:
+        assert stored is None and in_sql is None, (stored, in_sql)
+    else:
+        assert close_to(stored, plain) and close_to(in_sql, plain), (plain, stored, in_sql)
+
+
+def overdue_both_ways(case: Case, now: datetime, *, refresh: bool = True) -> bool:
+    """The plain functions and the stored deadline agree, and say whether the case is
+    overdue. `refresh`: the scenario was written by hand, so store its deadline first;
+    without it, whatever changed the case must have kept the deadline itself."""
     db.session.flush()
+    if refresh:
+        sla.refresh_deadline(case)
+        db.session.flush()
+    stored_agrees(case, now)
     plain = sla.case_sla(case, now).overdue
     in_sql = case.reference in sql_overdue(now)
     assert plain == in_sql, f"functions say {plain}, SQL says {in_sql}"
@@ -172,10 +189,65 @@ def test_asking_and_answering_through_the_workflow_pauses_and_resumes(db_session
     question.asked_at = start
     clock["now"] = start + hours(30)
     assert case.sla_paused_since == start
-    assert not overdue_both_ways(case, clock["now"])  # a 90 h old referral, 30 h of it paused
+    assert not overdue_both_ways(case, clock["now"], refresh=False)  # a 90 h old referral, 30 h of it paused
 
     workflow.patient_answered(case, question, "The left one.")
     assert case.sla_paused_since is None
     assert case.sla_paused_seconds == int(hours(30).total_seconds())
-    assert not overdue_both_ways(case, clock["now"] + hours(11))
-    assert overdue_both_ways(case, clock["now"] + hours(13))
+    assert not overdue_both_ways(case, clock["now"] + hours(11), refresh=False)
+    assert overdue_both_ways(case, clock["now"] + hours(13), refresh=False)
+
+
+def test_the_stored_deadline_follows_every_change_of_the_clocks(db_session, monkeypatch):
+    """Each way the clocks' inputs change (status, pause, answer, first response,
+    referral sent, clinic answered) stores the deadline the plain functions give."""
+    from service.cases import quotes, referrals
+
+    coordinator = make_user()
+    start = datetime.now(timezone.utc)
+    clock = {"now": start}
+    monkeypatch.setattr(workflow, "_now", lambda: clock["now"])
+    case = make_case(age=hours(2), now=start)
+
+    def check() -> None:
+        db.session.flush()
+        for later in (0, 5, 30, 100):
+            stored_agrees(case, clock["now"] + hours(later))
+            overdue_both_ways(case, clock["now"] + hours(later), refresh=False)
+
+    check()
+    workflow.perform(case, "add_note", coordinator, body="Looks complete.")  # not a response
+    assert case.first_response_at is None and case.sla_due_at is not None
+    check()
+    workflow.perform(case, "request_info", coordinator, question="Which knee is it, left or right?")
+    check()
+    clock["now"] += hours(20)
+    workflow.patient_answered(case, workflow.open_question(case), "The left one.")
+    check()
+    workflow.perform(case, "route", coordinator, top_n=1)
+    [first] = db.session.scalars(select(Referral).where(Referral.case_id == case.id)).all()
+    check()
+    workflow.perform(case, "request_info", coordinator, question="And since when, roughly?")
+    clock["now"] += hours(10)
+    check()
+    workflow.patient_answered(case, workflow.open_question(case), "Two years.")
+    check()
+    referrals.refer_next(case)
+    check()
+    quotes.decline(first, "No capacity this month.", coordinator)
+    check()
+    workflow.perform(case, "close", coordinator, reason="duplicate")
+    assert case.sla_due_at is None
+    check()
+    workflow.perform(case, "reopen", coordinator)
+    check()
+
+
+def test_a_first_message_to_the_patient_stops_the_stored_clock(db_session):
+    from service.cases import messages
+
+    case = make_case(age=hours(30))
+    assert case.sla_due_at == case.created_at + hours(24)
+    messages.post_staff_message(case, make_user(), "We have your request and are reading it.")
+    db.session.flush()
+    assert case.sla_due_at is None and sql_overdue(NOW) == set()

@@ -177,3 +177,24 @@ def test_staff_see_why_a_chosen_case_has_no_visa_letter(client):
     add_passport(case)
     db.session.commit()
     assert "No visa letter yet" not in client.get(f"/staff/cases/{case.reference}").get_data(as_text=True)
+
+
+def test_the_letters_translation_names_the_treatment_in_russian(trip, storage):
+    case, _legs = trip
+    patient = read(storage, store_letters(case, storage)[0].document)
+    english, translation = patient.split("Перевод для сведения путешественника", 1)
+    assert f"Medical treatment: {case.treatment.name}" in english
+    assert f"Лечение: {case.treatment.text('name', 'ru')}" in translation
+    assert case.treatment.text("name", "ru") != case.treatment.name and case.treatment.name not in translation
+
+
+def test_without_a_street_address_the_city_and_country_are_in_the_documents_language(db_session, storage):
+    case, _legs = full_trip(chosen_case(language="ru"), companions=0)
+    case.chosen_quote.referral.clinic.address = None
+    db.session.flush()
+    jobs.render_itinerary(case.id)
+    itinerary = db.session.scalars(select(Document).where(
+        Document.case_id == case.id, Document.slot == paperwork_store.ITINERARY)).one()
+    assert "Стамбул, Турция" in read(storage, itinerary)
+    letter = read(storage, store_letters(case, storage)[0].document)
+    assert "Clinic's address Istanbul, Türkiye" in letter and "Адрес клиники Istanbul, Türkiye" in letter

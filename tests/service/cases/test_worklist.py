@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from service.cases import worklist
 from service.cases.worklist import QueueFilters
 from service.cases.status import CaseStatus
@@ -110,6 +112,22 @@ def test_pagination(db_session):
     assert beyond.page == 3 and [r.case.id for r in beyond.rows] == [r.case.id for r in third.rows]
     ids = [r.case.id for p in (1, 2, 3) for r in worklist.page(db.session, QueueFilters(page=p), user_id=0, now=NOW).rows]
     assert len(ids) == len(set(ids)) == 53
+
+
+@pytest.mark.parametrize("sort", list(worklist.SORTS))
+def test_pages_read_from_the_far_end_are_the_same_rows_in_the_same_order(db_session, sort):
+    """Pages in the second half are read in the reverse order (no growing offset); page
+    by page, the queue is still exactly the one ordered list, NULL deadlines last."""
+    priorities = ("low", "normal", "high", "urgent")
+    for i in range(23):
+        fields = {"first_response_at": NOW} if i % 3 else {}  # every third has a running clock
+        if i % 7 == 0:
+            fields["sla_paused_since"] = NOW - hours(i)
+        make_case(age=hours(i % 11), priority=priorities[i % 4], **fields)
+    whole = [r.case.id for r in worklist.page(db.session, QueueFilters(sort=sort), user_id=0, now=NOW, per_page=100).rows]
+    paged = [r.case.id for p in range(1, 6)
+             for r in worklist.page(db.session, QueueFilters(sort=sort, page=p), user_id=0, now=NOW, per_page=5).rows]
+    assert paged == whole and len(whole) == 23
 
 
 def test_page_links_show_first_last_and_a_window(db_session):

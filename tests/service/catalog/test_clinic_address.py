@@ -20,7 +20,7 @@ def test_every_demo_clinic_has_a_street_address():
     for clinic in clinics:
         address = clinic.get("address") or ""
         # A street, a number and a postcode, not the city alone (what the old visa letter printed).
-        assert len(address) > len(clinic["city"]) + 10 and any(ch.isdigit() for ch in address), clinic["slug"]
+        assert len(address) > len(clinic["city"]["en"]) + 10 and any(ch.isdigit() for ch in address), clinic["slug"]
     assert len({c["address"] for c in clinics}) == len(clinics)
 
 

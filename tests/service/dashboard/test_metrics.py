@@ -8,6 +8,8 @@ import pytest
 from service.cases.status import CaseStatus, ReferralStatus
 from service.dashboard import metrics
 from service.dashboard.period import Period
+from service.extensions import db
+from tests.fixtures.statements import recorded_statements
 from tests.service.dashboard.factories import case, refer
 
 S = CaseStatus
@@ -60,7 +62,7 @@ def test_cases_per_day_by_current_status(week, db_session):
 
 def test_time_to_first_response(week, db_session):
     response = metrics.first_response(db_session, week)
-    assert response.hours == [1, 2, 4, 10, 30]
+    assert response.responded == 5
     assert response.median == 4
     assert response.p90 == 30  # nearest rank: the 5th of 5
     assert response.waiting == 1
@@ -128,7 +130,17 @@ def test_collect_and_overall_acceptance(week, db_session):
 def test_an_empty_period_has_zeros_not_errors(db_session):
     data = metrics.collect(db_session, Period(date(2001, 1, 1), date(2001, 1, 31)))
     assert data.requests == 0 and len(data.per_day.days) == 31
-    assert data.response.hours == [] and data.response.median is None and data.response.p90 is None
+    assert data.response.responded == 0 and data.response.median is None and data.response.p90 is None
     assert data.treatments == data.residences == data.destinations == data.clinics == []
     assert [s.count for s in data.funnel] == [0, 0, 0, 0]
     assert data.acceptance_rate is None
+
+
+def test_collect_reads_the_chart_and_the_funnel_from_one_scan_of_the_cases(week, db_session):
+    with recorded_statements(db.engine) as sent:
+        data = metrics.collect(db_session, week)
+    grouped_by_status = [s for s in sent if "FROM cases" in s and "GROUP BY" in s and "cases.status" in s]
+    assert len(grouped_by_status) == 1
+    assert len(sent) == 8
+    assert data.per_day == metrics.cases_per_day(db_session, week)
+    assert data.funnel == metrics.funnel(db_session, week)

@@ -25,6 +25,7 @@ from service.models import (
 from service.models.trip import Traveller
 from service.notifications import CLINIC_REFERRAL, SENT
 from service.outbox import DONE, Job
+from service.trust import CONSENT_VERSION
 from tests.fixtures.cases import run_worker
 from tests.fixtures.gunicorn import private_redis
 from tests.fixtures.staff import sign_in
@@ -204,7 +205,7 @@ def test_the_dashboard_then_shows_real_figures(client, seeded):
     today = datetime.now(timezone.utc).date()
     data = metrics.collect(db.session, Period(today - timedelta(days=45), today))
     assert data.requests == len(demo_cases())
-    assert data.response.hours and data.response.waiting
+    assert data.response.responded and data.response.waiting
     assert data.clinics and data.acceptance_rate is not None
     assert [s.count for s in data.funnel][-1] == 4  # the booked ones
     assert data.treatments and data.destinations and data.residences
@@ -392,3 +393,7 @@ def test_the_worker_renders_every_demo_document(app, db_session, own_redis, capl
     page = client.get(f"/clinic/referrals/{waiting.id}")
     assert page.status_code == 200
     assert 'id="dossier-link"' in page.text and "being prepared" not in page.text
+
+
+def test_every_demo_case_records_the_consent_version(seeded):
+    assert {c.consent_version for c in demo_cases()} == {CONSENT_VERSION}

@@ -191,10 +191,30 @@ def test_no_email_carries_health_data_or_the_patients_name(build):
 
 def test_builders_cannot_be_handed_case_details():
     """The guarantee is structural: no builder has a parameter that could carry them."""
-    # headers: the case's Reply-To and Message-ID (reply_address.headers_for), nothing else.
+    # headers: the case's Reply-To and Message-ID (reply_address.headers_for), nothing else;
+    # routed_at_once: the AUTO_ROUTE setting, not a fact of the case.
     allowed = {"reference", "status_url", "portal_url", "language", "contact_email", "mail_from", "to", "clinic_name",
-               "headers"}
+               "headers", "routed_at_once"}
     for builder in (emails.patient_confirmation, emails.clinic_referral):
         parameters = inspect.signature(builder).parameters
         assert set(parameters) <= allowed, builder.__name__
         assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters.values())
+
+
+@pytest.mark.parametrize(("language", "at_once", "waiting"), [
+    ("en", "We send your case at once to the clinics best suited to you",
+     "- A coordinator reviews your request, usually within one working day.\n- We send your case"),
+    ("ru", "Мы сразу направим ваше дело в клиники", "- Координатор рассмотрит ваш запрос, обычно"),
+])
+def test_what_happens_next_is_what_auto_route_does(language, at_once, waiting):
+    def body(routed_at_once: bool) -> str:
+        message = emails.patient_confirmation(
+            reference=CASE["reference"], status_url=STATUS_URL, language=language, contact_email=CONTACT,
+            mail_from=MAIL_FROM, to=CASE["email"], routed_at_once=routed_at_once,
+        )
+        return message.get_body(("plain",)).get_content()
+
+    routed, manual = body(True), body(False)
+    assert at_once in routed and waiting not in routed
+    assert waiting in manual and at_once not in manual
+    assert all(len(line) <= 78 for line in routed.splitlines())

@@ -8,22 +8,28 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
+from service.models.catalog import ClinicTexts, LocalizedTexts
 from tests.fixtures import files
 
 
 @dataclass
-class Treatment:
+class Treatment(LocalizedTexts):
     name: str = "Osseointegrated prosthesis (transfemoral)"
     slug: str = "osseointegrated-prosthesis-transfemoral"
+    # The other languages' texts, as the catalogue loads them ({"ru": {"name": ...}}).
+    translations: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
-class Clinic:
+class Clinic(ClinicTexts):
     name: str = "Klinikum Lübeck Orthopädie"
     city: str = "Lübeck"
     country: str = "DE"
     accreditations: list[str] = field(default_factory=lambda: ["JCI"])
     email: str = "international@klinikum-luebeck.test"
+    languages: list[str] = field(default_factory=lambda: ["de", "en", "ru"])
+    address: str | None = None
+    translations: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -61,9 +67,17 @@ class Case:
 @dataclass
 class Referral:
     clinic: Clinic = field(default_factory=Clinic)
+    # As `service.cases.referrals` stores the routing components: staff wording and points.
     reasons: list[dict[str, Any]] = field(default_factory=lambda: [
-        {"key": "treatment", "points": 40, "reason": "Offers the requested treatment"},
-        {"key": "language", "points": 10, "reason": "Staff speak Russian"},
+        {"key": "treatment", "points": 40.0, "reason": "offers Osseointegrated prosthesis (transfemoral)"},
+        {"key": "language", "points": 30.0, "reason": "speaks ru"},
+        {"key": "accreditation:JCI", "points": 20.0, "reason": "JCI accredited"},
+        {"key": "accreditation:ISO 9001", "points": 0.0,
+         "reason": "ISO 9001 certified (accreditation points capped at 20)"},
+        {"key": "budget", "points": 15.0, "reason": "within budget"},
+        {"key": "response", "points": 8.0, "reason": "answers in ~20 h"},
+        {"key": "acceptance", "points": 6.0, "reason": "accepts 60% of referrals"},
+        {"key": "load", "points": 7.0, "reason": "7 of 22 open cases"},
     ])
 
 

@@ -43,7 +43,7 @@ def test_russian_confirmation():
     assert content.language == "ru"
     assert "Заявка получена" in text
     assert "Что будет дальше" in text
-    assert "Координатор рассмотрит вашу заявку, обычно в течение одного рабочего дня." in text
+    assert "а координатор одновременно рассмотрит вашу заявку, обычно в течение одного рабочего дня." in text
     assert "Дата получения 25 ноября 2026" in text
     assert "Пишите на care@medtour.test и укажите номер заявки MT-2026-000042." in text
     assert "Ваши медицинские данные передаются только клиникам" in text
@@ -103,3 +103,20 @@ def test_the_documents_language_is_the_cases_never_the_requests(app):
     with app.app_context():
         *_, russian = _confirmation("ru", with_files=False)
         assert "Заявка получена" in russian and "Request received" not in russian
+
+
+@pytest.mark.parametrize(("language", "at_once", "waiting"), [
+    ("en", "We send your case at once to the clinics best suited to your treatment, and a coordinator reviews",
+     "A coordinator reviews your request, usually within one working day."),
+    ("ru", "Мы сразу направим ваш случай в клиники",
+     "Координатор рассмотрит вашу заявку, обычно в течение одного рабочего дня."),
+])
+def test_what_happens_next_is_what_auto_route_does(language, at_once, waiting):
+    def text(routed_at_once: bool) -> str:
+        case = fakes.Case(language=language)
+        content = confirmation_content(case, [], "care@medtour.test", routed_at_once=routed_at_once)
+        return pdfs.flat(" ".join(pdfs.page_texts(build_confirmation_pdf(content).data)))
+
+    routed, manual = text(True), text(False)
+    assert at_once in routed and waiting not in routed
+    assert waiting in manual and at_once not in manual

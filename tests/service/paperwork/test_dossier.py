@@ -147,8 +147,7 @@ def test_age_country_language_treatment_and_reasons(dossier):
     assert "Preferred language Russian (ru)" in text
     assert "Osseointegrated prosthesis (transfemoral)" in text
     assert "Travel window Spring 2027" in text
-    assert "Offers the requested treatment" in text and "Staff speak Russian" in text
-    assert "How to answer" in text
+    assert "Why this case suits you" in text and "How to answer" in text
 
 
 def test_none_known_is_shown_as_given_and_blank_as_not_provided(dossier):
@@ -268,3 +267,43 @@ def test_real_orm_objects_work_without_a_session():
     assert "Age 35 years" in text
     assert "Exhibit 1 — МРТ колена.pdf" in text and "Lab result" in text
     assert "Петров" not in text and "ivan@example.org" not in text
+
+
+def test_clinics_read_why_the_case_suits_them_in_plain_words_without_routing_internals(dossier):
+    assert dossier["content"].referral_reasons == (
+        "You offer Osseointegrated prosthesis (transfemoral)",
+        "Your team speaks Russian, the patient's language",
+        "JCI accredited",
+        "ISO 9001 certified",
+        "The patient's budget covers your indicative price",
+    )
+    text = dossier["all"]
+    assert "Your team speaks Russian, the patient's language" in text
+    for internal in ("capped", "open cases", "points", "score", "accepts 60%", "answers in", "speaks ru"):
+        assert internal not in text
+
+
+def test_plain_reasons_name_the_patients_choice_and_english_as_the_shared_language():
+    referral = fakes.Referral(clinic=fakes.Clinic(languages=["de", "EN"]), reasons=[
+        {"key": "preferred", "points": 1000.0, "reason": "patient's chosen clinic"},
+        {"key": "treatment", "points": 40.0, "reason": "offers X"},
+        {"key": "language", "points": 10.0, "reason": "speaks English (not ru)"},
+        {"key": "budget", "points": -4.0, "reason": "over budget by ~12%"},
+    ])
+    content = dossier_content(fakes.Case(), referral, [], fakes.link_for, today=TODAY)
+    assert content.referral_reasons == (
+        "The patient asked for your clinic",
+        "You offer Osseointegrated prosthesis (transfemoral)",
+        "Your team speaks English (the patient's language is Russian)",
+    )
+
+
+def test_how_to_answer_points_to_the_referrals_portal_page_not_to_an_email_address():
+    portal = "https://medtour.test/clinic/referrals/7"
+    content = dossier_content(fakes.Case(), fakes.Referral(), [], fakes.link_for, portal_url=portal, today=TODAY)
+    rendered = build_dossier_pdf(content, fakes.Store().read)
+    text = pdfs.flat(" ".join(pdfs.page_texts(rendered.data)))
+    answer = text[text.index("How to answer"):]
+    assert "Medtour clinic portal" in answer and "Accept with a quote" in answer and "Ask the agency" in answer
+    assert portal in pdfs.link_uris(rendered.data)
+    assert "@" not in answer

@@ -238,3 +238,36 @@ def test_clinic_facts_costs_one_query_whatever_the_catalogue(app_ctx, catalog):
     assert after == before
     sizes = {t.slug: len(clinic_facts(db.session, t.id)) for t in treatments}
     assert min(sizes.values()) >= len(catalog["clinics"]) * 10
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def _candidate_plan(treatment_id: int) -> str:
+    """The database's plan of the candidate query, as one string. PostgreSQL would
+    rightly scan the tiny test tables, so sequential scans are priced out: what is
+    checked is that an index fitting the query exists and the planner can use it."""
+    from service.routing.facts import _CLINIC_FACTS
+
+    connection = db.session.connection()
+    sql = str(_CLINIC_FACTS.params(treatment_id=treatment_id).compile(
+        dialect=connection.dialect, compile_kwargs={"literal_binds": True}
+    ))
+    if connection.dialect.name == "sqlite":
+        return "\n".join(row[3] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+    connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    try:
+        return "\n".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {sql}"))
+    finally:
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = on")
+
+
+def test_the_candidate_query_finds_offers_and_counts_open_referrals_through_their_indexes(app_ctx):
+    plan = _candidate_plan(treatment(TRANSFEMORAL).id)
+    # The offers of one treatment, not a scan of every clinic's offers.
+    assert "ix_clinic_treatments_treatment_id_clinic_id" in plan, plan
+    # Each candidate's open referrals counted in the index, without reading the rows.
+    assert "ix_referrals_clinic_id_status" in plan, plan
+    if db.session.get_bind().dialect.name == "sqlite":
+        assert "SCAN clinics" not in plan and "SCAN clinic_treatments" not in plan, plan
+        assert "COVERING INDEX ix_referrals_clinic_id_status" in plan, plan

@@ -1,0 +1,31 @@
+"""CPU time of a process tree, read from /proc (Linux): for benches that measure what
+worker processes spend, work horses included."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def process_tree_cpu(root: int) -> float:
+    """CPU seconds of `root` and its live descendants, each with the children it has
+    reaped (utime, stime, cutime, cstime of /proc/<pid>/stat): a worker's own time, its
+    finished work horses' and its scheduler's."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        ticks[pid] = sum(int(value) for value in fields[11:15])
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(ticks.get(pid, 0) for pid in tree) / os.sysconf("SC_CLK_TCK")
