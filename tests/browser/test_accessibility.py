@@ -627,10 +627,11 @@ def test_axe_is_loaded_and_reports_what_it_should(page: Page, axe, browser_log) 
     browser_log.assert_clean()
 
 
-# ---------------------------------------------------------------- the public catalogue (issue 19)
+# ---------------------------------------------------------------- the catalogue and the trust pages (issue 19)
 
 # Each catalogue page a patient reaches, with a filter, an empty state, prices in
-# another currency and the unknown-treatment message among them (the demo catalogue).
+# another currency and the unknown-treatment message among them (the demo catalogue),
+# then the privacy notice, the contact page and the imprint.
 CATALOGUE_PAGES = (
     "/clinics",
     "/clinics?treatment=knee-replacement&currency=USD",
@@ -640,55 +641,29 @@ CATALOGUE_PAGES = (
     "/treatments",
     "/treatments/knee-replacement",
 )
-
-
-@pytest.mark.browser
-@pytest.mark.parametrize("width", WIDTHS)
-@pytest.mark.parametrize("language", LANGUAGES)
-def test_catalogue_pages_pass_axe_fit_and_stay_on_their_origin(
-    make_page, live_server: str, axe, screenshot, browser_log, language: str, width: str
-) -> None:
-    page = make_page(viewport=WIDTHS[width], device_scale_factor=1)
-    origins = Origins(page, live_server)
-    for number, path in enumerate(CATALOGUE_PAGES):
-        separator = "&" if "?" in path else "?"
-        response = page.goto(f"{path}{separator}lang={language}")
-        assert response.status == 200, path
-        assert_csp_forbids_inline_script(response.headers.get("content-security-policy"), path)
-        expect(page.locator("html")).to_have_attribute("lang", language)
-        where = f"{path} ({width}, {language})"
-        no_sideways_scroll(page, where)
-        screenshot(page, f"catalogue-{number}")
-        axe.assert_clean(page, where)
-    origins.assert_same_origin()
-    browser_log.assert_clean()
-
-
-# ---------------------------------------------------------------- the trust pages
-
-
 TRUST_PAGES = ("/privacy", "/contact", "/imprint")
 
 
 @pytest.mark.browser
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_trust_pages_pass_axe_fit_and_stay_on_their_origin(
+def test_catalogue_and_trust_pages_pass_axe_fit_and_stay_on_their_origin(
     make_page, live_server: str, axe, screenshot, browser_log, language: str, width: str
 ) -> None:
     page = make_page(viewport=WIDTHS[width], device_scale_factor=1)
     origins = Origins(page, live_server)
-    for path in TRUST_PAGES:
-        response = page.goto(f"{path}?lang={language}")
+    for number, path in enumerate((*CATALOGUE_PAGES, *TRUST_PAGES)):
+        separator = "&" if "?" in path else "?"
+        response = page.goto(f"{path}{separator}lang={language}")
         assert response.status == 200, path
         assert_csp_forbids_inline_script(response.headers.get("content-security-policy"), path)
         expect(page.locator("html")).to_have_attribute("lang", language)
         expect(page.locator("h1")).to_have_count(1)
-        # The footer links all three, in the page's language.
+        # The footer links the three trust pages, in the page's language.
         expect(page.locator(".footer-nav a")).to_have_count(len(TRUST_PAGES))
         where = f"{path} ({width}, {language})"
         no_sideways_scroll(page, where)
-        screenshot(page, f"trust{path.replace('/', '-')}")
+        screenshot(page, f"public-{number}")
         axe.assert_clean(page, where)
     origins.assert_same_origin()
     browser_log.assert_clean()
