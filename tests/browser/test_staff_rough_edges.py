@@ -96,14 +96,16 @@ def _check_the_queue_at_1280(make_page, email: str, screenshot) -> None:
         table: (r => r.scrollWidth - r.clientWidth)(document.querySelector('.table-scroll')),
     })""")
     assert overflow == {"page": 0, "table": 0}, f"the queue scrolls sideways at 1280 px: {overflow}"
-    dates = page.locator(".queue-table td.when")
-    assert dates.count() >= 3
-    for index in range(dates.count()):
-        lines = dates.nth(index).evaluate(
-            "td => { const r = document.createRange(); r.selectNodeContents(td);"
+    # Each received date and its time (the line below it, in the viewer's zone) on one line.
+    cells = page.locator(".queue-table td.when").count()
+    parts = page.locator(".queue-table td.when .day, .queue-table td.when .clock")
+    assert cells >= 3 and parts.count() == 2 * cells
+    for index in range(parts.count()):
+        lines = parts.nth(index).evaluate(
+            "part => { const r = document.createRange(); r.selectNodeContents(part);"
             " return new Set([...r.getClientRects()].map(c => Math.round(c.top))).size; }"
         )
-        assert lines == 1, f"date {dates.nth(index).inner_text()!r} wraps over {lines} lines"
+        assert lines == 1, f"{parts.nth(index).inner_text()!r} wraps over {lines} lines"
 
 
 @pytest.mark.browser
