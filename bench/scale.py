@@ -72,6 +72,7 @@ from service.cases import sla  # noqa: E402
 from service.catalog.loader import load_file  # noqa: E402
 from service.extensions import db  # noqa: E402
 from service.models import Case, Clinic, Treatment, User  # noqa: E402
+from tests.fixtures.staff import sign_in  # noqa: E402
 from wsgi import create_app  # noqa: E402
 
 SIZES = (1000, 10000, 100000)
@@ -339,22 +340,6 @@ class Statements:
 
     def _count(self, *_args) -> None:
         self.count += 1
-
-
-def sign_in(client, user: User) -> None:
-    """As tests/fixtures/staff.sign_in: a server-side session and its cookie."""
-    from service.accounts import sessions
-    from service.accounts.guard import login_manager
-
-    with client.application.test_request_context(environ_base=client.environ_base):
-        identifier = login_manager._session_identifier_generator()
-    _, token = sessions.create(user)
-    db.session.commit()
-    with client.session_transaction() as session:
-        session["_id"] = identifier
-        session["_user_id"] = str(user.id)
-        session["_fresh"] = True
-        session[sessions.KEY] = token
 
 
 def pages(app, special: tuple[str, str], today) -> dict[str, str]:
