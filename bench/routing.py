@@ -28,6 +28,17 @@ A last table, "every clinic a candidate", repeats the full path for a tenth of t
 cases with a treatment offered by every clinic: the worst case for a catalogue of that
 size.
 
+The code measured is the tree the script sits in. `--before DIR` times an older
+checkout side by side instead: for each database and size, two subprocesses run this
+script, one with DIR's code (its models, migrations and routing; this script's
+catalogue, so both see the same data) and one with this tree's, each on a database of
+its own (PostgreSQL: `bench_routing_before`, `bench_routing_after`); the rounds of the
+full path alternate between them, so both see the same machine load. It prints, per
+size, both sides' ms per case (min/median/max), after/before of the medians, the cost
+per candidate of each, the growth of both, and both plans. (The older tree needs only
+`clinic_facts(session, treatment_id)`, `rank_clinics`, `top` and `CaseFacts.rates`, and
+tables with the columns inserted here.)
+
 `--smoke` routes 20 cases against 10, 100 and 500 clinics, one round, in seconds: it
 checks that the bench still runs (tests/bench/test_smoke.py), its figures mean nothing.
 
@@ -42,9 +53,11 @@ import hashlib
 import io
 import json
 import logging
+import os
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -54,7 +67,10 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+# The tree whose code is measured: this script's, or the older checkout a `--before`
+# run starts this script in (the environment variable is set only for that subprocess).
+TREE_VARIABLE = "ROUTING_BENCH_TREE"
+REPO = Path(os.environ.get(TREE_VARIABLE) or Path(__file__).resolve().parent.parent).resolve()
 sys.path.insert(0, str(REPO))
 
 import psycopg  # noqa: E402
@@ -247,25 +263,28 @@ def candidate_plan(connection) -> list[str]:
 
 
 @contextlib.contextmanager
-def database(kind: str, size: int, workdir: Path, admin_url: str):
+def database(kind: str, size: int, workdir: Path, admin_url: str, name: str = POSTGRES_DATABASE):
     """The URL of an empty database for one catalogue: a file, or a fresh PostgreSQL database."""
     if kind == "sqlite":
         yield f"sqlite:///{workdir / f'routing-{size}.db'}"
         return
     with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{POSTGRES_DATABASE}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{POSTGRES_DATABASE}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
     server = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
     try:
-        yield f"{server}/{POSTGRES_DATABASE}"
+        yield f"{server}/{name}"
     finally:
         with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{POSTGRES_DATABASE}" WITH (FORCE)')
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def measure(kind: str, size: int, args: argparse.Namespace, workdir: Path) -> SizeResult:
+@contextlib.contextmanager
+def catalogue_app(kind: str, size: int, args: argparse.Namespace, workdir: Path, name: str = POSTGRES_DATABASE):
+    """An app context on a fresh database holding the synthetic catalogue of `size`
+    clinics, schema by this tree's migrations; yields the catalogue and the seeded rng."""
     rng = random.Random(args.seed + size)
-    with database(kind, size, workdir, args.postgres) as url:
+    with database(kind, size, workdir, args.postgres, name) as url:
         app = create_app({
             "SQLALCHEMY_DATABASE_URI": url,
             "STORAGE_URL": f"file://{workdir / f'store-{size}'}",
@@ -274,19 +293,25 @@ def measure(kind: str, size: int, args: argparse.Namespace, workdir: Path) -> Si
         })
         with app.app_context():
             try:
-                return _measure(kind, size, args, rng)
+                with contextlib.redirect_stderr(io.StringIO()):  # Alembic's own log configuration
+                    upgrade()
+                catalogue = build_catalogue(size, rng)
+                if kind == "postgresql":  # what autovacuum does to a table after a bulk load
+                    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                        conn.execute(text("VACUUM ANALYZE"))
+                yield catalogue, rng
             finally:
                 db.session.remove()
                 db.engine.dispose()
 
 
-def _measure(kind: str, size: int, args: argparse.Namespace, rng: random.Random) -> SizeResult:
-    with contextlib.redirect_stderr(io.StringIO()):  # Alembic's own log configuration
-        upgrade()
-    catalogue = build_catalogue(size, rng)
-    if kind == "postgresql":  # what autovacuum does to a table after a bulk load
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE"))
+def measure(kind: str, size: int, args: argparse.Namespace, workdir: Path) -> SizeResult:
+    with catalogue_app(kind, size, args, workdir) as (catalogue, rng):
+        return _measure(catalogue, rng, args)
+
+
+def _measure(catalogue: Catalogue, rng: random.Random, args: argparse.Namespace) -> SizeResult:
+    size = len(catalogue.clinic_slugs)
     cases = make_cases(args.cases, catalogue, rng)
     session = db.session
     ids = catalogue.treatment_ids
@@ -360,6 +385,139 @@ def report(kind: str, results: dict[int, SizeResult], args: argparse.Namespace) 
     print()
 
 
+# ---------------------------------------------------------------- --before: side by side
+
+SIDE_MARK = "routing-side "  # prefixes the JSON lines a side writes to the bench
+
+
+def serve(args: argparse.Namespace) -> int:
+    """One side of a `--before` run (`--serve-size`): builds the catalogue with the tree
+    it runs in (REPO), says so in one JSON line (candidates per case, plan), then times
+    one round of the full path for each "round" line read, one JSON line each (ms/case),
+    until its input ends."""
+    workdir = Path(tempfile.mkdtemp(prefix="medtour-routing-side-"))
+    try:
+        with catalogue_app(args.database, args.serve_size, args, workdir, args.postgres_database) as (catalogue, rng):
+            cases = make_cases(args.cases, catalogue, rng)
+            session = db.session
+            ids = catalogue.treatment_ids
+
+            def full_path(case: CaseFacts) -> list:
+                return top(rank_clinics(case, clinic_facts(session, ids[case.treatment_slug])), 3)
+
+            mean_candidates = statistics.fmean(catalogue.candidates.get(c.treatment_slug, 0) for c in cases)
+            ready = {"candidates": mean_candidates, "plan": candidate_plan(session.connection())}
+            print(SIDE_MARK + json.dumps(ready), flush=True)
+            for line in sys.stdin:
+                if line.strip() != "round":
+                    break
+                ms = time_per_case(cases, full_path, 1).rounds[0]
+                print(SIDE_MARK + json.dumps({"ms": ms}), flush=True)
+            session.rollback()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+@dataclass
+class Side:
+    """One tree's full path at one size, timed in a subprocess of its own."""
+
+    tree: Path
+    candidates: float
+    plan: list[str]
+    timing: Timing
+
+    @property
+    def us_per_candidate(self) -> float:
+        return self.timing.median * 1000 / self.candidates
+
+
+def _read_side(process: subprocess.Popen) -> dict:
+    for line in process.stdout:
+        if line.startswith(SIDE_MARK):
+            return json.loads(line[len(SIDE_MARK):])
+    raise RuntimeError(f"a side exited early (status {process.wait()})")
+
+
+def side_by_side(kind: str, size: int, args: argparse.Namespace) -> dict[str, Side]:
+    """Both trees at one size: each builds the same catalogue (same seed, same code
+    here, its own models and migrations) in a subprocess, then the rounds alternate
+    between them, first one then the other, so both see the same machine load."""
+    trees = {"before": Path(args.before).resolve(), "after": Path(__file__).resolve().parent.parent}
+    processes: dict[str, subprocess.Popen] = {}
+    try:
+        for name, tree in trees.items():
+            command = [
+                sys.executable, str(Path(__file__).resolve()), "--serve-size", str(size), "--database", kind,
+                "--cases", str(args.cases), "--seed", str(args.seed), "--postgres", args.postgres,
+                "--postgres-database", f"{POSTGRES_DATABASE}_{name}",
+            ]
+            processes[name] = subprocess.Popen(
+                command, cwd=tree, env={**os.environ, TREE_VARIABLE: str(tree)},
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            )
+        ready = {name: _read_side(process) for name, process in processes.items()}
+        rounds: dict[str, list[float]] = {name: [] for name in processes}
+        for r in range(args.rounds):
+            for name in (("before", "after") if r % 2 == 0 else ("after", "before")):
+                processes[name].stdin.write("round\n")
+                processes[name].stdin.flush()
+                rounds[name].append(_read_side(processes[name])["ms"])
+    finally:
+        for process in processes.values():
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+        for process in processes.values():
+            process.wait(timeout=120)
+    return {
+        name: Side(trees[name], ready[name]["candidates"], ready[name]["plan"], Timing(rounds[name]))
+        for name in processes
+    }
+
+
+def report_side_by_side(kind: str, results: dict[int, dict[str, Side]], args: argparse.Namespace) -> None:
+    name = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[kind]
+    first = next(iter(results.values()))
+    print(f"Routing {args.cases} cases per catalogue, {args.rounds} round(s) alternating, full path"
+          f" ({name}, Python {sys.version.split()[0]})")
+    print(f"before = {first['before'].tree}, after = {first['after'].tree}")
+    print("ms per case: min / median / max of the rounds' means")
+    print()
+    print(f"{'clinics':>8} {'cand/case':>10} {'before ms/case':>26} {'after ms/case':>26} {'after/before':>13}"
+          f" {'us/cand before':>15} {'after':>7}")
+    for size, sides in results.items():
+        before, after = sides["before"], sides["after"]
+        print(
+            f"{size:>8,} {after.candidates:>10.0f} {before.timing.spread():>26} {after.timing.spread():>26}"
+            f" {after.timing.median / before.timing.median:>13.2f} {before.us_per_candidate:>15.2f}"
+            f" {after.us_per_candidate:>7.2f}"
+        )
+    print()
+    print(f"growth of the cost per candidate (<= {GOAL_GROWTH:g} means linear):")
+    growths = []
+    for small, big in zip(args.sizes, args.sizes[1:]):
+        grow = {side: results[big][side].us_per_candidate / results[small][side].us_per_candidate
+                for side in ("before", "after")}
+        growths.append(grow["after"])
+        print(f"  {big:,} vs {small:,} ({big / small:g}x clinics): before {grow['before']:.2f}, after {grow['after']:.2f}")
+    goal_size = GOAL_SIZE if GOAL_SIZE in results else max(results)
+    for side in ("before", "after"):
+        print()
+        print(f"plan of the candidate query at {goal_size:,} clinics, {side}:")
+        for line in results[goal_size][side].plan:
+            print(f"  {line}")
+    print()
+    if GOAL_SIZE in results:
+        after = results[GOAL_SIZE]["after"].timing.median
+        print(f"goal (after): under {GOAL_MS:g} ms per case at {GOAL_SIZE:,} clinics on {name}:"
+              f" {'met' if after < GOAL_MS else 'NOT met'} ({after:.3f} ms)")
+    worst = max(growths) if growths else 0.0
+    print(f"goal (after): growth <= {GOAL_GROWTH:g} on {name}: {'met' if worst <= GOAL_GROWTH else 'NOT met'}"
+          f" (worst {worst:.2f})")
+    print()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1000, help="cases routed per catalogue size and round")
@@ -370,12 +528,27 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"PostgreSQL to create {POSTGRES_DATABASE} on (default {POSTGRES_ADMIN_URL})")
     parser.add_argument("--smoke", action="store_true",
                         help="only check that the bench runs: 20 cases, 10/100/500 clinics, one round")
+    parser.add_argument("--before", metavar="DIR",
+                        help="an older checkout to time side by side with this tree (full path only)")
+    parser.add_argument("--serve-size", type=int, help=argparse.SUPPRESS)  # one side of --before
+    parser.add_argument("--postgres-database", default=POSTGRES_DATABASE, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.sizes = SIZES
     if args.smoke:
         vars(args).update(SMOKE)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    if args.serve_size is not None:
+        return serve(args)
     kinds = ("sqlite", "postgresql") if args.database == "both" else (args.database,)
+    if args.before:
+        for kind in kinds:
+            try:
+                side_results = {size: side_by_side(kind, size, args) for size in args.sizes}
+            except Exception as exc:  # noqa: BLE001 - report and exit 1, as documented
+                print(f"measurement failed on {kind}: {exc!r}", file=sys.stderr)
+                return 1
+            report_side_by_side(kind, side_results, args)
+        return 0
 
     workdir = Path(tempfile.mkdtemp(prefix="medtour-routing-bench-"))
     try:

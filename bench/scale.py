@@ -14,13 +14,16 @@ analysed, as autovacuum would.
 
 It then times in-process, with a signed-in coordinator's test client, `--rounds` times
 per page: the queue (each status tab, a search, a filter by treatment, country and
-assignee, overdue, sorted by due date, the last page), the CSV export of every case
-(time, and peak Python memory while streaming it: tracemalloc), the dashboard for 30
-and 366 days, the case file and the status page. It prints, per size and page, the
-time (min/median/max of the rounds, ms) and the number of SQL statements, then whether
-the goals hold at the largest size: statement counts the same at every size, every
-queue view <= 150 ms, the dashboard <= 500 ms for 366 days, and the export's peak memory
-flat (the largest size's at most 1.5x the smallest's, with 100x the rows).
+assignee, overdue, sorted by due date, the last page, and the page just past the middle
+of every case newest first, of the due sort and of every case by priority, once by
+number and once by the Next link's cursor, with the ratio of the two), the CSV export
+of every case (time, and peak Python memory while streaming it: tracemalloc), the
+dashboard for 30 and 366 days, the case file and the status page. It prints, per size
+and page, the time (min/median/max of the rounds, ms) and the number of SQL
+statements, then whether the goals hold at the largest size: statement counts the same
+at every size, every queue view <= 150 ms, the dashboard <= 500 ms for 366 days, and
+the export's peak memory flat (the largest size's at most 1.5x the smallest's, with
+100x the rows).
 
 The code measured is the tree the script sits in. `--before DIR` times an older
 checkout side by side on the same data: copy this script into DIR (with a `.venv`);
@@ -45,6 +48,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 import os
 import random
 import statistics
@@ -54,6 +58,7 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -68,7 +73,7 @@ from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import event, func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from service.cases import sla  # noqa: E402
+from service.cases import sla, worklist  # noqa: E402
 from service.catalog.loader import load_file  # noqa: E402
 from service.extensions import db  # noqa: E402
 from service.models import Case, Clinic, Treatment, User  # noqa: E402
@@ -358,6 +363,7 @@ def pages(app, special: tuple[str, str], today) -> dict[str, str]:
         "queue sort due last page": "/staff/cases?sort=due&page=999999",
         "queue last page (all)": "/staff/cases?status=all&page=999999",
     })
+    queue.update(middle_pages(app))
     return {
         **queue,
         "dashboard 30 days": f"/staff/dashboard?from={today - timedelta(days=29)}&to={today}",
@@ -365,6 +371,31 @@ def pages(app, special: tuple[str, str], today) -> dict[str, str]:
         "case file (10 files, 200 events)": f"/staff/cases/{special[0]}",
         "status page": f"/s/{special[1]}",
     }
+
+
+MIDDLE_PAGES = (("all", "status=all"), ("due", "sort=due"), ("priority", "status=all&sort=priority"))
+
+
+def middle_pages(app) -> dict[str, str]:
+    """The page just past the middle, the worst case for OFFSET (read from the nearer
+    end, it still skips half the rows), twice: by its number (`?page=`, LIMIT/OFFSET)
+    and by the cursor of the last row of the page before (`?after=`, as the Next link
+    has it: a keyset read and a count of the rows before, no OFFSET)."""
+    found: dict[str, str] = {}
+    now = datetime.now(timezone.utc)
+    with app.app_context():
+        for label, query in MIDDLE_PAGES:
+            filters = worklist.QueueFilters(
+                status="all" if "status=all" in query else worklist.OPEN, sort=query.partition("sort=")[2] or "newest"
+            )
+            total = worklist.count(db.session, filters, user_id=0, now=now)
+            number = math.ceil(total / worklist.PER_PAGE) // 2 + 1
+            before = worklist.page(db.session, replace(filters, page=number - 1), user_id=0, now=now)
+            token = worklist.cursor_token(before.last_position, app.config["SECRET_KEY"])
+            found[f"queue middle page {label} (offset)"] = f"/staff/cases?{query}&page={number}"
+            found[f"queue middle page {label} (cursor)"] = f"/staff/cases?{query}&after={token}"
+        db.session.remove()
+    return found
 
 
 def measure(app, client, statements: Statements, path: str, rounds: int) -> tuple[list[float], int]:
@@ -542,6 +573,10 @@ def report(sizes, results, exports) -> None:
             print(f"  {label:34} {fmt(times)}  {count:5d}")
         times, count, peak, lines = exports[size]
         print(f"  {'CSV export, every case':34} {fmt(times)}  {count:5d}   rows {lines:,}  peak {peak:.2f} MiB")
+        for label, _query in MIDDLE_PAGES:
+            offset = statistics.median(results[size][f"queue middle page {label} (offset)"][0])
+            cursor = statistics.median(results[size][f"queue middle page {label} (cursor)"][0])
+            print(f"  middle page {label}: cursor / offset (medians) {cursor / offset:.2f}x")
     largest = sizes[-1]
     same = all(results[s][label][1] == results[sizes[0]][label][1] for s in sizes for label in labels)
     queue = {label: statistics.median(results[largest][label][0]) for label in labels if label.startswith("queue")}

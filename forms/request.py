@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cache
+from typing import Final
 
 import phonenumbers
+from babel import support
 from flask import current_app
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
@@ -22,6 +26,7 @@ from wtforms import (
     TextAreaField,
     ValidationError,
 )
+from wtforms.i18n import messages_path
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
 
 from forms.files import FileBatchMixin, picked_files
@@ -32,7 +37,7 @@ from service.cases.intake import RequestData
 from service.i18n import gettext, lazy_gettext
 from service.catalog import choice
 from service.catalog.choice import Choice
-from service.catalog.snapshot import Catalog
+from service.catalog.snapshot import Catalog, ClinicEntry
 from service.models import Clinic, StagedUpload, Treatment
 
 # C0 controls but tab, newline and carriage return, and DEL: invisible, never meant, and
@@ -68,7 +73,61 @@ class RepeatedIdsField(Field):
         self.data = list(value) if isinstance(value, (list, tuple)) else []
 
 
+@dataclass(frozen=True)
+class _CatalogueLists:
+    """The form's lists that depend on the catalogue and the page's language only: made
+    once per catalogue reading and language (`Catalog.derived`), not on every page view."""
+
+    languages: list[tuple[str, str]]
+    treatments: list[tuple[str, str]]
+    # Each clinic, its "name — place" label and its treatments' slugs (data-treatments).
+    clinics: tuple[tuple[ClinicEntry, str, str], ...]
+    language_codes: frozenset[str]
+
+    @classmethod
+    def make(cls, catalog: Catalog, language: str) -> _CatalogueLists:
+        # Related treatments together (by category), each category's names in the page's collation.
+        named = [(t.category, t.slug, t.text("name", language)) for t in catalog.treatments]
+        by_name = choices.sort_key(language)
+        slugs = {t.id: t.slug for t in catalog.treatments}
+        languages = choices.contact_languages(language, {code for clinic in catalog.clinics for code in clinic.languages})
+        return cls(
+            languages=languages,
+            language_codes=choices.codes(languages),
+            treatments=[(slug, name) for _category, slug, name in sorted(named, key=lambda t: (t[0], by_name(t[2])))],
+            clinics=tuple(
+                (clinic, f"{clinic.name} — {clinic.place(language)}",
+                 " ".join(slugs[o.treatment_id] for o in clinic.offers if o.treatment_id in slugs))
+                for clinic in catalog.clinics
+            ),
+        )
+
+
+class _TranslationsPerLanguage:
+    """WTForms' own messages (a date that does not parse, say) in the page's language:
+    flask-wtf reads their catalogue from disk on every request that builds a form; this
+    reads it once per language."""
+
+    def gettext(self, string: str) -> str:
+        return _wtforms_catalogue(i18n.current_language()).ugettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return _wtforms_catalogue(i18n.current_language()).ungettext(singular, plural, n)
+
+
+@cache
+def _wtforms_catalogue(language: str) -> support.Translations:
+    return support.Translations.load(messages_path(), [language], domain="wtforms")
+
+
+_WTFORMS_MESSAGES: Final = _TranslationsPerLanguage()
+
+
 class RequestForm(FileBatchMixin, FlaskForm):
+    class Meta:
+        def get_translations(self, form: object) -> _TranslationsPerLanguage | None:
+            return _WTFORMS_MESSAGES if current_app.config.get("WTF_I18N_ENABLED", True) else None
+
     full_name = StringField(
         lazy_gettext("Full name"),
         filters=[_strip],
@@ -159,17 +218,11 @@ class RequestForm(FileBatchMixin, FlaskForm):
         self.staged_uploads: list[StagedUpload] = []
         # The names in the page's language (English for the API, which never chooses one).
         language = i18n.current_language()
-        self.country.choices = [("", gettext("Select your country"))] + choices.countries_in(language)
-        self.language.choices = [("", gettext("Select a language"))] + choices.contact_languages(
-            language, {code for clinic in catalog.clinics for code in clinic.languages}
-        )
-        # Related treatments together (by category), each category's names in the page's collation.
-        named = [(t.category, t.slug, t.text("name", language)) for t in catalog.treatments]
-        by_name = choices.sort_key(language)
-        self.treatment.choices = [("", gettext("Select a treatment"))] + [
-            (slug, name) for _category, slug, name in sorted(named, key=lambda t: (t[0], by_name(t[2])))
-        ]
         self._catalog = catalog
+        self._lists = catalog.derived(("request form", language), lambda: _CatalogueLists.make(catalog, language))
+        self.country.choices = [("", gettext("Select your country"))] + choices.countries_in(language)
+        self.language.choices = [("", gettext("Select a language"))] + self._lists.languages
+        self.treatment.choices = [("", gettext("Select a treatment"))] + self._lists.treatments
         self.narrow_clinics()
         self.budget_currency.choices = [("", gettext("Currency"))] + choices.currencies_in(language)
 
@@ -187,21 +240,18 @@ class RequestForm(FileBatchMixin, FlaskForm):
         of its treatments (data-treatments, which clinic-choice.js narrows by as the
         patient picks a treatment); once a treatment is chosen, the clinics that do not
         offer it are hidden, except the one picked (its error names the mismatch)."""
-        slugs = {t.id: t.slug for t in self._catalog.treatments}
         chosen = self._catalog.treatment(self.treatment.data or "")
         picked = self.preferred_clinic.data
         options: list[tuple[str, str] | tuple[str, str, dict[str, object]]] = [
             ("", gettext("No preference — choose for me"))
         ]
-        for clinic in self._catalog.clinics:
+        for clinic, label, offered in self._lists.clinics:
             if not clinic.accepting and clinic.slug != picked:
                 continue
-            attributes: dict[str, object] = {
-                "data-treatments": " ".join(slugs[o.treatment_id] for o in clinic.offers if o.treatment_id in slugs)
-            }
+            attributes: dict[str, object] = {"data-treatments": offered}
             if chosen is not None and not clinic.offers_treatment(chosen.id) and clinic.slug != picked:
                 attributes.update(hidden=True, disabled=True)
-            options.append((clinic.slug, f"{clinic.name} — {clinic.place()}", attributes))
+            options.append((clinic.slug, label, attributes))
         self.preferred_clinic.choices = options
 
     def _chosen(self) -> Choice:
@@ -229,13 +279,13 @@ class RequestForm(FileBatchMixin, FlaskForm):
     def validate_country(self, field: SelectField) -> None:
         if not field.data:
             raise ValidationError(gettext("Select the country you live in."))
-        if field.data not in choices.codes(choices.countries()):
+        if field.data not in choices.country_codes():
             raise ValidationError(gettext("Select a country from the list (ISO 3166-1 code)."))
 
     def validate_language(self, field: SelectField) -> None:
         if not field.data:
             raise ValidationError(gettext("Select the language we should contact you in."))
-        if field.data not in choices.codes(self.language.choices[1:]):
+        if field.data not in self._lists.language_codes:
             raise ValidationError(gettext("Select a language from the list (ISO 639-1 code)."))
 
     def validate_date_of_birth(self, field: DateField) -> None:
@@ -267,7 +317,7 @@ class RequestForm(FileBatchMixin, FlaskForm):
             ))
 
     def validate_budget_currency(self, field: SelectField) -> None:
-        if field.data and field.data not in choices.codes(choices.currencies()):
+        if field.data and field.data not in choices.currency_codes():
             raise ValidationError(gettext("Select a currency from the list (ISO 4217 code)."))
         if self.budget.data is not None and not field.data:
             raise ValidationError(gettext("Select the currency of your budget."))

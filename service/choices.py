@@ -47,6 +47,17 @@ def codes(choices: Choices) -> frozenset[str]:
 
 
 @cache
+def country_codes() -> frozenset[str]:
+    """The codes of `countries()`, made once (every submission checks one against them)."""
+    return codes(countries())
+
+
+@cache
+def currency_codes() -> frozenset[str]:
+    return codes(currencies())
+
+
+@cache
 def _catalogue(domain: str, language: str) -> stdlib_gettext.NullTranslations:
     return stdlib_gettext.translation(domain, pycountry.LOCALES_DIR, languages=[language], fallback=True)
 

@@ -51,6 +51,17 @@ class Storage(abc.ABC):
     def open(self, key: str) -> BinaryIO:
         """A readable stream that works as a context manager; ``FileNotFoundError`` if missing."""
 
+    def read(self, key: str) -> bytes:
+        """The whole object, for the small ones read whole (previews, the attachments a
+        dossier shows). ``FileNotFoundError`` if missing; ``StorageUnavailable`` for store
+        and I/O errors, those while the body arrives included (after :meth:`open` they
+        would come from the transport). Safe to call from several threads at once."""
+        with self.open(key) as stream:
+            try:
+                return stream.read()
+            except OSError as exc:
+                raise StorageUnavailable(f"cannot read {key}: {exc}") from exc
+
     @abc.abstractmethod
     def delete(self, key: str) -> None:
         """Remove ``key``; a missing key is not an error, so clean-up code can retry freely."""

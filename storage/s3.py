@@ -269,6 +269,15 @@ class S3Store(Storage):
             response = self.client.get_object(Bucket=self.bucket, Key=s3_key)
         return cast(BinaryIO, response["Body"])
 
+    def read(self, key: str) -> bytes:
+        """One ``get_object``, its body read whole under the same translation (a connection
+        cut mid-body is ``StorageUnavailable``, as the request's own failures)."""
+        s3_key = self.object_key(key)
+        with _translated(key):
+            body = self.client.get_object(Bucket=self.bucket, Key=s3_key)["Body"]
+            with body:
+                return cast(bytes, body.read())
+
     def delete(self, key: str) -> None:
         s3_key = self.object_key(key)
         with _translated(key, not_found=False):

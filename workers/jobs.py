@@ -96,10 +96,7 @@ def assign_case(case_id: int) -> None:
     """Automatic assignment of a new case: first the cases already queued for lack of
     capacity (oldest first), then this one, or it joins the queue. Running it twice
     assigns nobody twice (an assigned case is left alone)."""
-    assignment.assign_waiting()
-    case = db.session.get(Case, case_id)
-    if case is not None:
-        assignment.assign_new(case)
+    assignment.assign_arriving(db.session.get(Case, case_id))
 
 
 def _case(case_id: int) -> Case | None:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from service.cases import patient_mail, referral_clock
+from service.cases import idempotency, patient_mail, referral_clock
 from service.extensions import db
 from workers import outbox, retention, uploads
 from workers.periodic import Throttle
@@ -26,13 +26,14 @@ class Periodic:
 
 
 # Relay what Redis missed and repair lost jobs; expired staged uploads; closed cases
-# past RETENTION_DAYS; the clinics' answer clocks (reminders, overdue, escalation); the
+# past RETENTION_DAYS; expired idempotency keys; the clinics' answer clocks (reminders, overdue, escalation); the
 # patient's reminders of unanswered questions and of the outbound flight (7 and 1 days before).
 # Only the sweep needs Redis: the others run while it is down.
 PERIODIC: Final[tuple[Periodic, ...]] = (
     Periodic("outbox sweep", 15, outbox.sweep),
     Periodic("staged uploads cleanup", 60, uploads.cleanup),
     Periodic("retention", 3600, retention.apply),
+    Periodic("expired idempotency keys", 3600, idempotency.delete_expired),
     Periodic("clinic answer clock", 300, referral_clock.run),
     Periodic("question reminders", 3600, patient_mail.remind_questions),
     Periodic("trip reminders", 3600, patient_mail.remind_departures),

@@ -1,7 +1,9 @@
 """The patient's request form."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from collections.abc import Mapping
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import force_locale
 from werkzeug.wrappers import Response
 
@@ -11,6 +13,7 @@ from service.cases import idempotency, intake, staging
 from service.catalog import snapshot
 from service.i18n import N_, gettext
 from service.store import get_storage
+from service.templating import HoledPages
 
 bp = Blueprint("requests", __name__)
 
@@ -71,8 +74,42 @@ def _page(form: RequestForm) -> tuple[str, int]:
         kept = form.staged_uploads
     else:
         kept = staging.completed(owner) if returning else []
+        if not kept and not session.get("_flashes"):
+            return _blank_page(form), 200
     staged = staging.describe(kept)
     return render_template("requests/new.html", form=form, staged_uploads=staged), 422 if form.is_submitted() else 200
+
+
+_BLANK_PAGES = "blank request pages"  # the app's HoledPages, in app.extensions
+
+
+def _blank_page(form: RequestForm) -> str:
+    """A new visitor's form (nothing sent, staged or flashed): the same page for every
+    visitor with the same language, time zone, address (its query: a link's treatment
+    and clinic, the language switch) and catalogue, but for the two tokens."""
+    csrf = getattr(form, "csrf_token", None)  # none where CSRF protection is off (tests)
+    tokens = {"submission": form.submission_token.data}
+    if csrf is not None:
+        tokens["csrf"] = csrf.current_token
+    key = (
+        i18n.current_language(), i18n.current_zone(), request.script_root, request.full_path,
+        snapshot.current().token, form.language.data, csrf is not None,
+        current_app.config["MAX_FILES"], current_app.config["MAX_FILE_BYTES"],
+    )
+
+    def render(values: Mapping[str, str]) -> str:
+        form.submission_token.data = values["submission"]
+        if csrf is not None:
+            csrf.current_token = values["csrf"]
+        try:
+            return render_template("requests/new.html", form=form, staged_uploads=[])
+        finally:
+            form.submission_token.data = tokens["submission"]
+            if csrf is not None:
+                csrf.current_token = tokens["csrf"]
+
+    pages = current_app.extensions.setdefault(_BLANK_PAGES, HoledPages())
+    return pages.render(key, tokens, render)
 
 
 def _submit(form: RequestForm, attempt: idempotency.Attempt) -> Response:

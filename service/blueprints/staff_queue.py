@@ -1,12 +1,14 @@
 """The staff triage queue (`/staff/cases`) and its CSV export (`/staff/cases.csv`):
 thin shells over `service.cases.worklist`. Filters live in the query string, so the
-export is exactly the queue on screen, all pages."""
+export is exactly the queue on screen, all pages. Numbered page links carry `page`;
+Next and Previous carry a keyset cursor (`after` / `before`), which any other link
+(a filter, a tab, a sort, a page number) drops."""
 from __future__ import annotations
 
 import csv
 import io
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final
@@ -101,16 +103,52 @@ def _span(delta: timedelta) -> str:
     return f"{hours // 24} days"
 
 
+def _cursor_secret() -> str:
+    return current_app.config["SECRET_KEY"]
+
+
+def _cursor(filters: worklist.QueueFilters) -> tuple[worklist.QueueFilters, dict[str, worklist.Position]]:
+    """The Next/Previous cursor in the URL (`after` or `before`), as `worklist.page`
+    takes it; one that does not read (tampered, malformed, another sort's) gives page 1."""
+    for direction in ("after", "before"):
+        token = request.args.get(direction)
+        if token is not None:
+            position = worklist.read_cursor(token, _cursor_secret(), sort=filters.sort)
+            if position is None:
+                return replace(filters, page=1), {}
+            return filters, {direction: position}
+    return filters, {}
+
+
+def _step_links(result: worklist.QueuePage, link: Callable[..., str]) -> tuple[str | None, str | None]:
+    """The Previous and Next links: keyset cursors (no growing OFFSET); Previous to the
+    first page is the plain first page."""
+    previous = following = None
+    if result.has_previous and result.first_position is not None:
+        if (result.offset or 0) <= result.per_page:
+            previous = link(page=None)
+        else:
+            previous = link(page=None, before=worklist.cursor_token(result.first_position, _cursor_secret()))
+    if result.has_next and result.last_position is not None:
+        following = link(page=None, after=worklist.cursor_token(result.last_position, _cursor_secret()))
+    return previous, following
+
+
 @bp.get("/staff/cases")
 @staff_required()
 def index() -> str:
     form = _form()
-    filters = form.filters()
+    filters, cursor = _cursor(form.filters())
     now = _now()
     user = current_staff()
     session = db.session
-    result = worklist.page(session, filters, user_id=user.id, now=now)
+    result = worklist.page(session, filters, user_id=user.id, now=now, **cursor)
     filters = replace(filters, page=result.page)
+
+    def link(**changes: Any) -> str:
+        return url_for("staff_queue.index", **_args(filters, **changes))
+
+    previous_url, next_url = _step_links(result, link)
     counts = worklist.status_counts(session, filters, user_id=user.id, now=now)
     return render_template(
         "staff/queue/index.html",
@@ -123,7 +161,9 @@ def index() -> str:
         countries=dict(choices.countries()),
         any_cases=result.total > 0 or worklist.any_cases(session),
         filtered=_args(filters, page=None, sort=None) != {},
-        link=lambda **changes: url_for("staff_queue.index", **_args(filters, **changes)),
+        link=link,
+        previous_url=previous_url,
+        next_url=next_url,
         export_url=url_for("staff_queue.export", **_args(filters, page=None)),
         case_href=case_href,
         due_words=lambda row: due_words(row, now),

@@ -90,7 +90,25 @@ def assign_new(case: Case) -> User | None:
     if case.assignee_id is not None or case.status == CaseStatus.CLOSED:
         return None
     _lock_coordinators()
+    return _assign_or_queue(case, pick_coordinator())
+
+
+def assign_arriving(case: Case | None) -> User | None:
+    """A new case's automatic assignment: the cases queued for lack of capacity first
+    (oldest first), then this one, or it joins the queue. When nobody has room, the
+    queue is not read at all (it is longest exactly then): one lock and one reading
+    of the loads decide. The caller commits."""
+    _lock_coordinators()
     user = pick_coordinator()
+    if user is not None and assign_waiting():
+        user = pick_coordinator()
+    if case is None or case.assignee_id is not None or case.status == CaseStatus.CLOSED:
+        return None
+    return _assign_or_queue(case, user)
+
+
+def _assign_or_queue(case: Case, user: User | None) -> User | None:
+    """`case` to `user`, or queued when there is nobody (the coordinators locked)."""
     if user is None:
         if not _is_queued(case):
             events.record_event(case, Actor.SYSTEM, EventKind.ASSIGNMENT_QUEUED, reason=QUEUED_REASON)

@@ -23,7 +23,7 @@ from sqlalchemy import func, select, update
 
 from service.cases import events
 from service.cases.status import CaseStatus
-from service.choices import codes, currencies
+from service.choices import currency_codes
 from service.extensions import db
 from service.limits import MAX_PRICE
 from service.models import Case, Invoice, Payment, User
@@ -239,7 +239,7 @@ def issue_invoice(case: Case, user: User | None, *, amount: Decimal | str, curre
     except DepositRefused as exc:
         errors["amount"] = str(exc)
     code = (currency or "").strip().upper()
-    if code not in codes(currencies()):
+    if code not in currency_codes():
         errors["currency"] = "Choose the currency by its ISO 4217 code, for example EUR, USD or TRY."
     if due_on is None:
         errors["due_on"] = "Enter the due date."

@@ -14,7 +14,8 @@ over ``once``, which drives the steps below in one place.
   from ``intake.submit_request``'s ``on_recorded``), so a case never exists without its
   key's response, nor the response without the case.
 - ``release`` forgets a key whose request made no case (invalid, or it failed).
-- Keys live ``KEY_TTL``; an expired one is deleted and the key can be used again.
+- Keys live ``KEY_TTL``; an expired one is ignored (replaced when its key comes again)
+  and deleted by a worker's hourly chore (``delete_expired``).
   Only the key's SHA-256 is stored; the response (it carries the status link's token)
   is sealed with secrets_box.
 """
@@ -135,9 +136,12 @@ def begin(
     """Record ``key`` for a request about to run, or say why it must not run (see the module)."""
     now = now or _now()
     key_hash = _key_hash(key)
-    db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at <= now))
     record = _find(scope, key_hash)
-    if record is not None and record.response_status is None and record.created_at + IN_FLIGHT_TIMEOUT <= now:
+    if record is not None and (
+        record.expires_at <= now
+        or (record.response_status is None and record.created_at + IN_FLIGHT_TIMEOUT <= now)
+    ):
+        # This key's own expired or abandoned record; the others go with `delete_expired`.
         db.session.delete(record)
         db.session.flush()
         record = None
@@ -160,6 +164,14 @@ def begin(
                 raise
     db.session.commit()
     return Claim(_judge(record, owner, fingerprint_), record)
+
+
+def delete_expired(now: datetime | None = None) -> int:
+    """Delete every expired key (a periodic chore): not on every request, which then
+    paid a statement for rows that are almost never there."""
+    deleted = db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at <= (now or _now())))
+    db.session.commit()
+    return deleted.rowcount or 0
 
 
 def complete(record: IdempotencyKey, case: Case, status: int, payload: dict[str, Any]) -> None:

@@ -110,13 +110,28 @@ def store_dossier(referral: Referral, storage: Storage, *, base_url: str, link_t
     previews as figures (a disc's one per series) and PDFs as exhibits; it sends the
     clinic to the referral's portal page to answer."""
     case = referral.case
-
-    def attachment_bytes(entry) -> bytes:
-        with storage.open(entry.storage_key) as stream:
-            return stream.read()
-
-    pdf = build_dossier_pdf(_dossier_content(referral, storage, base_url=base_url, link_ttl=link_ttl), attachment_bytes)
+    pdf = build_dossier_pdf(_dossier_content(referral, storage, base_url=base_url, link_ttl=link_ttl),
+                            lambda entry: storage.read(entry.storage_key))
     return _save(case, dossier_slot(referral.id), DOSSIER, "en", pdf, _dossier_filename(referral), storage, referral)
+
+
+def warm_up_dossier(storage: Storage, *, base_url: str, link_ttl: int) -> bool:
+    """Gather the newest referral's dossier content and throw it away: the worker does this
+    once before forking, so every horse inherits the compiled SQL of the dossier's reads
+    and the ORM's loaders for them, which each horse would otherwise build again (about
+    10 ms of CPU a job, half of what gathering the content cost it). Reads only: no object is stored, no row
+    written, and the session's transaction is rolled back (so call it with no work
+    pending, as the worker does before its first job). False when there is no referral yet."""
+    try:
+        referral_id = db.session.scalar(select(Referral.id).order_by(Referral.id.desc()).limit(1))
+        if referral_id is None:
+            return False
+        referral = db.session.get(Referral, referral_id)  # as the job loads it
+        _dossier_content(referral, storage, base_url=base_url, link_ttl=link_ttl)
+        _document(referral.case_id, dossier_slot(referral_id))
+        return True
+    finally:
+        db.session.rollback()
 
 
 def _dossier_filename(referral: Referral) -> str:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from service.cases import clinic_outcome, events, patient_mail, sla
 from service.cases.status import CaseStatus, ReferralState, ReferralStatus
-from service.choices import codes, currencies
+from service.choices import currency_codes
 from service.extensions import db
 from service.i18n import current_language, format_amount, format_day, gettext
 from service.models import Case, OutboxMessage, Quote, Referral, User
@@ -91,7 +91,7 @@ def check_terms(terms: Terms, today: date | None = None) -> dict[str, object]:
         elif price != price.quantize(Decimal("0.01")):
             errors["price"] = "Use at most two decimal places."
     currency = (terms.currency or "").strip().upper()
-    if currency not in codes(currencies()):
+    if currency not in currency_codes():
         errors["currency"] = "Choose the currency by its ISO 4217 code, for example EUR, USD or TRY."
     includes = list(dict.fromkeys(terms.includes))
     unknown = [i for i in includes if i not in INCLUDES]

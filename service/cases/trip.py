@@ -31,7 +31,7 @@ from service import limits
 from service.cases import events, paperwork_store
 from service.cases.secrets_box import open_secret, seal
 from service.cases.status import CaseStatus
-from service.choices import codes, countries
+from service.choices import country_codes
 from service.extensions import db
 from service.i18n import format_day, gettext
 from service.models import Case, Clinic, Quote, Referral, Traveller, TripLeg
@@ -259,7 +259,7 @@ def check_passport(passport: Passport, today: date | None = None) -> dict[str, s
         problem = check_name(getattr(passport, name), label)
         if problem:
             errors[name] = problem
-    if passport.nationality not in codes(countries()):
+    if passport.nationality not in country_codes():
         errors["nationality"] = "Choose the nationality by its ISO 3166-1 code, for example KZ, RU or DE."
     if not _PASSPORT_NUMBER.match(passport.passport_number or ""):
         errors["passport_number"] = "Enter the passport number as printed: 5 to 20 letters and digits."

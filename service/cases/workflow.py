@@ -22,12 +22,12 @@ from service.cases.status import CaseStatus, ReferralStatus
 from service.extensions import db
 from service.i18n import format_integer, gettext
 from service.models import Case, Clinic, ClinicTreatment, PatientQuestion, Quote, Referral, Treatment, User
+from service.models.priority import PRIORITIES
 from service.models.roles import COORDINATOR, GRANTS
 from service.routing import case_facts, clinic_facts, referred_clinic_slugs, unqualified_reason
 
 S = CaseStatus
 
-PRIORITIES: Final = ("low", "normal", "high", "urgent")
 CLOSE_REASONS: Final[dict[str, str]] = {
     "booked": "Booked",
     "declined_by_patient": "Declined by the patient",

@@ -59,7 +59,7 @@ class Filters:
         except ValueError:
             page = 1
         currency = arg("currency").upper()
-        if currency not in choices.codes(choices.currencies()):
+        if currency not in choices.currency_codes():
             currency = default_currency
         return cls(
             treatment=arg("treatment").lower(),

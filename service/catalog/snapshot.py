@@ -14,10 +14,11 @@ every process sees the change on its next request after the commit.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
+from typing import TypeVar
 
 from flask import Flask, current_app, has_request_context, request
 from sqlalchemy import event, insert, select, update
@@ -29,6 +30,7 @@ from service.i18n import current_language
 from service.models import CatalogVersion, Clinic, ClinicTreatment, Treatment
 from service.models.catalog import ClinicTexts, LocalizedTexts
 
+T = TypeVar("T")
 _EXTENSION = "catalog_snapshot"
 _CATALOG_MODELS = (Treatment, Clinic, ClinicTreatment)
 
@@ -84,10 +86,22 @@ class Catalog:
     clinics: tuple[ClinicEntry, ...]
     _treatments_by_slug: Mapping[str, TreatmentEntry] = field(init=False, repr=False, compare=False)
     _clinics_by_slug: Mapping[str, ClinicEntry] = field(init=False, repr=False, compare=False)
+    _derived: dict[Hashable, object] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_treatments_by_slug", MappingProxyType({t.slug: t for t in self.treatments}))
         object.__setattr__(self, "_clinics_by_slug", MappingProxyType({c.slug: c for c in self.clinics}))
+        object.__setattr__(self, "_derived", {})
+
+    def derived(self, key: Hashable, make: Callable[[], T]) -> T:
+        """What `make` computes from this reading (a form's choice lists in one
+        language), computed once per `key` and dropped with the reading when the
+        catalogue changes. `key` must name everything else `make` depends on."""
+        try:
+            return self._derived[key]  # type: ignore[return-value]
+        except KeyError:
+            value = self._derived[key] = make()
+            return value
 
     def treatment(self, slug: str) -> TreatmentEntry | None:
         return self._treatments_by_slug.get(slug)

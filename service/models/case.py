@@ -9,19 +9,23 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Computed,
     Date,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
     Text,
     event,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.extensions import db
 from service.models.catalog import Clinic, Treatment
+from service.models.priority import DEFAULT_PRIORITY, RANK_SQL
 from service.models.status import CaseStatus
 from service.models.types import UTCDateTime, utcnow
 
@@ -62,7 +66,10 @@ class Case(db.Model):
 
     # Staff work on the case (staff console).
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
-    priority: Mapped[str] = mapped_column(String(10), default="normal")
+    priority: Mapped[str] = mapped_column(String(10), default=DEFAULT_PRIORITY)
+    # The queue's priority order, computed and stored by the database (0 = most urgent:
+    # service.models.priority); indexed below with created_at and id, the whole sort.
+    priority_rank: Mapped[int] = mapped_column(Integer, Computed(RANK_SQL, persisted=True))
     closed_reason: Mapped[str | None] = mapped_column(String(40))
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The SLA clock stops while the case waits on the patient: since when, and how long in all.
@@ -97,6 +104,16 @@ class Case(db.Model):
         back_populates="case", order_by="CaseEvent.id"
     )
 
+    __table_args__ = (
+        # The priority sort of every case, and of the open ones (the default tab; the
+        # query names the open statuses, which PostgreSQL proves are "not closed").
+        Index("ix_cases_priority_rank_created_at_id", "priority_rank", "created_at", "id"),
+        Index(
+            "ix_cases_open_priority_rank_created_at_id", "priority_rank", "created_at", "id",
+            postgresql_where=text(f"status <> '{CaseStatus.CLOSED.value}'"),
+            sqlite_where=text(f"status <> '{CaseStatus.CLOSED.value}'"),
+        ),
+    )
     __mapper_args__ = {"version_id_col": version}
 
     @property

@@ -107,8 +107,11 @@ class ClinicTreatment(db.Model):
     __tablename__ = "clinic_treatments"
     __table_args__ = (
         UniqueConstraint("clinic_id", "treatment_id"),
-        # Routing's candidate query: the offers of one treatment (service/routing/facts.py).
-        Index("ix_clinic_treatments_treatment_id_clinic_id", "treatment_id", "clinic_id"),
+        # Routing's candidate query: the offers of one treatment in clinic order, with
+        # their price, from the index alone (service/routing/facts.py).
+        Index(
+            "ix_clinic_treatments_treatment_id_clinic_id_offer", "treatment_id", "clinic_id", "price_from", "currency"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,7 +9,8 @@ How a dossier is built:
 
 1. Image attachments go to worker threads at once: read, check the SHA-256,
    decode, downscale (:mod:`images`). Pillow releases the GIL, so this overlaps
-   everything below.
+   everything below. A worker's preview is already such a figure and is only
+   checked, not decoded again (:func:`figures.as_prepared`).
 2. PDF attachments are read and prepared as exhibits (:mod:`exhibits`) here.
 3. The HTML is rendered: summary, attachment index, an empty frame per image,
    a placeholder page per exhibit page. WeasyPrint lays it out in the sandbox.
@@ -161,12 +162,12 @@ def prepare_dossier(
     outcomes: list[_Outcome] = []
     exhibit_pages = 0
     def figure(entry: AttachmentEntry, source: AttachmentEntry, *, caption: str | None = None,
-               in_index: bool = True) -> None:
+               in_index: bool = True, preview: bool = False) -> None:
         outcome = _Outcome(IndexRow(entry, "figure", caption=caption), in_index=in_index)
         if pool is None:
-            _finish_image(outcome, _image_job(source, attachment_bytes))
+            _finish_image(outcome, _image_job(source, attachment_bytes, preview))
         else:
-            outcome.future = pool.submit(_image_job, source, attachment_bytes)
+            outcome.future = pool.submit(_image_job, source, attachment_bytes, preview)
         outcomes.append(outcome)
 
     for entry in content.attachments:
@@ -181,10 +182,11 @@ def prepare_dossier(
             )))
             for _label, series in entry.studies:
                 for caption, key, digest in series:
-                    figure(entry, replace(entry, storage_key=key, sha256=digest), caption=caption, in_index=False)
+                    figure(entry, replace(entry, storage_key=key, sha256=digest), caption=caption, in_index=False,
+                           preview=True)
         elif entry.preview_key and not entry.is_pdf:
             # The worker's preview (HEIC, DICOM, TIFF's first page, photos): never the original decoded here.
-            figure(entry, replace(entry, storage_key=entry.preview_key, sha256=entry.preview_sha256))
+            figure(entry, replace(entry, storage_key=entry.preview_key, sha256=entry.preview_sha256), preview=True)
         elif entry.is_image:
             figure(entry, entry)
         elif entry.is_pdf and entry.active_content:
@@ -253,10 +255,17 @@ def patient_html(content: PatientContent) -> str:
 # --------------------------------------------------------------------------- steps
 
 
-def _image_job(entry: AttachmentEntry, attachment_bytes: AttachmentBytes) -> images.PreparedImage | IndexRow:
+def _image_job(
+    entry: AttachmentEntry, attachment_bytes: AttachmentBytes, preview: bool = False,
+) -> images.PreparedImage | IndexRow:
+    """One figure: read and check, then decode and downscale, unless ``preview`` bytes
+    (the worker's, checked against their SHA-256) already are the figure."""
     data = _read(entry, attachment_bytes)
     if isinstance(data, IndexRow):
         return data
+    ready = figures.as_prepared(data) if preview and entry.sha256 else None
+    if ready is not None:
+        return ready
     try:
         return images.prepare(data)
     except images.ImageNotUsable as exc:

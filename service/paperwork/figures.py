@@ -9,12 +9,15 @@ centred, with a hairline around it.
 """
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from typing import Final
 
+from PIL import Image
 from pypdf import PdfWriter
 from pypdf.generic import ArrayObject, DictionaryObject, NameObject, NumberObject, StreamObject
 
+from service.files import images
 from service.files.images import PreparedImage
 
 # At most one image pixel per CSS pixel (96 dpi): a tiny scan is not blown up to fill the frame.
@@ -38,6 +41,30 @@ class Frame:
     @property
     def height(self) -> float:
         return self.top - self.bottom
+
+
+def as_prepared(data: bytes, max_side: int | None = None) -> PreparedImage | None:
+    """A worker's preview as the figure it already is, or None when it is not one.
+
+    A preview (`images.preview`) is Pillow's own baseline JPEG, upright, without metadata
+    and at most ``images.MAX_SIDE`` a side: what `images.prepare` would make of it again,
+    at the cost of a decode and an encode (about 10 ms of CPU a figure, in the job's horse
+    beside WeasyPrint) and a second generation of JPEG loss. Only its header is read here;
+    anything else (another format, progressive, metadata, too large, another mode) goes
+    through `images.prepare` as before. Only for bytes that are our own previews, checked
+    against their SHA-256: a patient's original is always decoded and re-encoded.
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            info = image.info
+            if (image.format != "JPEG" or image.mode not in ("RGB", "L")
+                    or max(image.size) > (max_side or images.MAX_SIDE)
+                    or any(key in info for key in ("progressive", "progression", "exif", "icc_profile", "adobe"))):
+                return None
+            width, height = image.size
+            return PreparedImage(data, width, height, image.mode)
+    except Exception:  # not an image Pillow recognises: `images.prepare` says why
+        return None
 
 
 def placement(image: PreparedImage, frame: Frame) -> tuple[float, float, float, float]:

@@ -21,6 +21,7 @@ from service.extensions import db
 from service.models import Case, Clinic, ClinicTreatment, ExchangeRate, Referral, Treatment
 from service.models.status import ReferralStatus
 from service.routing import fx
+from service.routing.collector import collector_paused
 from service.routing.ranking import CaseFacts, ClinicFacts, Offer
 
 
@@ -69,11 +70,13 @@ _OPEN_REFERRALS = (
 )
 
 # The clinics offering one treatment, each with its offer and its count of open
-# referrals. The (treatment_id, clinic_id) index of clinic_treatments finds the offers,
-# each clinic is one primary-key look-up: the work is proportional to the candidates,
-# not to the catalogue (migration 0017; `EXPLAIN` in bench/routing.py). The JSON lists
-# come back as text, decoded once per distinct value. Built once; only the treatment
-# id is bound per call.
+# referrals. The covering (treatment_id, clinic_id, price_from, currency) index of
+# clinic_treatments yields the offers with their price in clinic order, each clinic is
+# one primary-key look-up, and the rows come in the index's order, so there is no sort:
+# the work is proportional to the candidates, not to the catalogue, with nothing
+# n log n in it (migrations 0017 and 0018; `EXPLAIN` in bench/routing.py, the plan
+# test in tests/service/routing/test_facts.py). The JSON lists come back as text,
+# decoded once per distinct value. Built once; only the treatment id is bound per call.
 _CLINIC_FACTS = (
     select(
         Clinic.slug,
@@ -94,7 +97,7 @@ _CLINIC_FACTS = (
     .join(Clinic, Clinic.id == ClinicTreatment.clinic_id)
     .join(Treatment, Treatment.id == ClinicTreatment.treatment_id)
     .where(ClinicTreatment.treatment_id == bindparam("treatment_id"))
-    .order_by(Clinic.slug)
+    .order_by(ClinicTreatment.clinic_id)
 )
 
 
@@ -108,11 +111,17 @@ def _json_tuple(raw: str | None) -> tuple[str, ...]:
 
 def clinic_facts(session: Session, treatment_id: int) -> list[ClinicFacts]:
     """Every clinic offering the treatment, with that offer and its open referrals,
-    ordered by slug. One query. Each clinic's `offers` holds only this treatment.
+    in clinic id order (the index's: ranking orders them itself). One query. Each
+    clinic's `offers` holds only this treatment.
 
     Constant work per row: the JSON lists are decoded once per distinct text in this
     call (a memo that lives as long as the call, so its hit rate does not depend on
     the catalogue's size)."""
+    with collector_paused():
+        return _clinic_facts(session, treatment_id)
+
+
+def _clinic_facts(session: Session, treatment_id: int) -> list[ClinicFacts]:
     connection = session.connection(bind_arguments={"mapper": Clinic})
     rows = connection.execute(_CLINIC_FACTS, {"treatment_id": treatment_id}).all()
     decoded: dict[str | None, tuple[str, ...]] = {}

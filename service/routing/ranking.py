@@ -19,6 +19,7 @@ from functools import lru_cache
 
 from service.routing import fx
 from service.routing import weights as w
+from service.routing.collector import collector_paused
 
 
 @dataclass(frozen=True)
@@ -267,6 +268,11 @@ def rank_clinics(
     then the slug alphabetically. `exclude` holds slugs of clinics the case was already
     referred to; they never appear. Reads `clinics` once.
     """
+    with collector_paused():
+        return _rank(case, clinics, exclude)
+
+
+def _rank(case: CaseFacts, clinics: Iterable[ClinicFacts], exclude: Collection[str]) -> list[Match]:
     excluded = exclude if isinstance(exclude, (set, frozenset)) else frozenset(exclude)
     treatment = case.treatment_slug
     language = _Language.of(_language_code(case.language))

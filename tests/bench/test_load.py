@@ -8,6 +8,8 @@ from dataclasses import replace
 import pytest
 
 from bench.load import (
+    Comparison,
+    Figures,
     Report,
     SentFile,
     StoredCase,
@@ -16,6 +18,7 @@ from bench.load import (
     case_problem,
     hidden_values,
     percentiles,
+    round_order,
 )
 from service.cases.status import CaseStatus
 from tests.fixtures import files
@@ -136,3 +139,25 @@ def test_the_hidden_fields_are_read_in_any_attribute_order() -> None:
         '<input name="website" type="text" value="">'
     )
     assert hidden_values(html) == {"csrf_token": "abc.def", "submission_token": "tok_123-x"}
+
+
+def test_each_configuration_goes_first_in_turn_and_the_first_round_starts_with_the_app() -> None:
+    tiers = ["after", "before", "bare app"]
+    orders = [round_order(tiers, number) for number in range(4)]
+    assert orders[0] == tiers
+    assert [order[0] for order in orders] == ["after", "before", "bare app", "after"]
+    assert all(sorted(order) == sorted(tiers) for order in orders)
+
+
+def test_cpu_is_per_accepted_submission_and_ratios_are_per_round() -> None:
+    figures = Figures(accepted=40, errors=2, seconds=4.0, web_cpu=2.0, worker_cpu=0.5)
+    assert (figures.rate, figures.web_ms, figures.worker_ms) == (10.0, 50.0, 12.5)
+    assert math.isnan(Figures(accepted=0, errors=5, seconds=4.0, web_cpu=1.0).web_ms)
+    rounds = [
+        {"after": Figures(30, 0, 1.0), "before": Figures(20, 0, 1.0), "bare app": Figures(60, 0, 1.0)},
+        {"after": Figures(20, 1, 1.0), "before": Figures(10, 0, 1.0), "bare app": Figures(80, 0, 1.0)},
+    ]
+    comparison = Comparison(["after", "before", "bare app"], rounds, bare_rows=140)
+    assert comparison.ratios("after", "bare app") == [0.5, 0.25]
+    assert comparison.ratios("after", "before") == [1.5, 2.0]
+    assert comparison.errors == {"after": 1}

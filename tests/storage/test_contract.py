@@ -64,6 +64,22 @@ def test_open_returns_the_identical_bytes_as_a_context_manager(store: Storage) -
         assert stream.read() == data
 
 
+def test_read_returns_the_identical_bytes_in_one_call(store: Storage) -> None:
+    data = os.urandom(300_000)
+    key = new_key()
+    put_bytes(store, key, data)
+    assert store.read(key) == data
+    assert store.read(key) == data
+
+
+def test_reading_a_missing_key_raises_file_not_found(store: Storage) -> None:
+    with pytest.raises(FileNotFoundError):
+        store.read(new_key())
+    put_bytes(store, "cases/12/attachments/a", b"scan")
+    with pytest.raises(FileNotFoundError):
+        store.read("cases/12")
+
+
 def test_exists_follows_put_and_delete(store: Storage) -> None:
     key = new_key()
     assert not store.exists(key)
@@ -153,6 +169,8 @@ def test_invalid_keys_are_rejected_by_every_operation(store: Storage, key: str) 
         store.put(key, io.BytesIO(b"x"), content_type="application/pdf", filename=NAME)
     with pytest.raises(ValueError):
         store.open(key)
+    with pytest.raises(ValueError):
+        store.read(key)
     with pytest.raises(ValueError):
         store.delete(key)
     with pytest.raises(ValueError):

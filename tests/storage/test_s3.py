@@ -5,6 +5,7 @@ import base64
 import hashlib
 import io
 import os
+import socket
 import tempfile
 import threading
 import time
@@ -299,3 +300,30 @@ def test_warm_builds_the_client_and_after_fork_drops_only_its_pooled_connections
     assert len(pools) == 0
     assert store.client is client
     assert store.exists(key)
+
+
+def test_a_body_cut_off_midway_is_unavailable_not_a_transport_error(s3_endpoint) -> None:
+    """`read` translates what happens while the body arrives too: an endpoint that
+    promises 1000 bytes and hangs up after 10 is a store failure the job retries.
+    (``s3_endpoint`` for its dummy credentials: the request must be signed and sent.)"""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve_one_short_body() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: 1000\r\n\r\n"
+                               + b"x" * 10)
+
+    server = threading.Thread(target=serve_one_short_body, daemon=True)
+    server.start()
+    try:
+        store = from_url("s3://medtour-cut", secret_key="unused", endpoint_url=f"http://127.0.0.1:{port}")
+        with pytest.raises(StorageUnavailable):
+            store.read(new_key())
+    finally:
+        server.join(10)
+        listener.close()

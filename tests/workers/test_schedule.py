@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from service.cases import patient_mail, referral_clock
+from service.cases import idempotency, patient_mail, referral_clock
 from tests.fixtures.services import free_port
 from workers import cli, outbox, retention, schedule, uploads
 from workers.schedule import Periodic, Schedule
@@ -14,8 +14,8 @@ from workers.schedule import Periodic, Schedule
 
 def test_the_table_holds_the_sweep_and_the_chores():
     assert [entry.run for entry in schedule.PERIODIC] == [
-        outbox.sweep, uploads.cleanup, retention.apply, referral_clock.run, patient_mail.remind_questions,
-        patient_mail.remind_departures,
+        outbox.sweep, uploads.cleanup, retention.apply, idempotency.delete_expired, referral_clock.run,
+        patient_mail.remind_questions, patient_mail.remind_departures,
     ]
     assert schedule.TICK_SECONDS == min(entry.every_seconds for entry in schedule.PERIODIC)
 

@@ -1,11 +1,14 @@
-"""The staff pages send as many SQL statements for 30 cases as for 5: nothing is loaded
-per case (bench/scale.py times them at 100,000; statement counts are exact, timings
-are not)."""
+"""The staff pages send as many SQL statements for 30 cases as for 5, and the queue's
+cursor pages (Next, Previous) as many for 130 as for 55: nothing is loaded per case
+(bench/scale.py times them at 100,000; statement counts are exact, timings are not)."""
 from __future__ import annotations
 
+import html
 import itertools
+import re
 from datetime import datetime, timedelta, timezone
 
+from service.cases import worklist
 from service.cases.status import CaseStatus, ReferralStatus
 from service.extensions import db
 from service.models import PatientQuestion
@@ -79,3 +82,45 @@ def test_queue_views_and_dashboard_send_the_same_statements_for_5_and_30_cases(s
     add_cases(25)
     many = statement_counts(staff_client)
     assert many == few
+
+
+def _href(client, path: str, rel: str) -> str:
+    text = client.get(path).get_data(as_text=True)
+    found = re.search(rf'<a href="([^"]+)" rel="{rel}">', text)
+    assert found, (path, rel)
+    return html.unescape(found.group(1))
+
+
+def cursor_views(client) -> list[str]:
+    """Pages reached by Next and Previous (keyset cursors) on every sort, each on a page
+    with more pages either side at both sizes, and cursors that are refused."""
+    views = []
+    for sort in worklist.SORTS:
+        start = f"/staff/cases?status=all&sort={sort}"
+        second = _href(client, start, "next")
+        third = _href(client, second, "next")
+        views += [second, third, _href(client, f"{start}&page=3", "prev"), _href(client, third, "prev")]
+    token = views[0].split("after=", 1)[1]
+    return views + ["/staff/cases?status=all&after=" + token[:-3] + "xyz",  # tampered
+                    "/staff/cases?status=all&sort=oldest&after=" + token]  # another sort's
+
+
+def test_cursor_pages_send_the_same_statements_for_55_and_130_cases(staff_client):
+    """At least three pages at both sizes, so each cursor lands where it does at scale."""
+    add_cases(55)
+    few = {n: count for n, count in enumerate(_counts(staff_client, cursor_views(staff_client)))}
+    add_cases(75)
+    many = {n: count for n, count in enumerate(_counts(staff_client, cursor_views(staff_client)))}
+    assert many == few
+
+
+def _counts(client, paths: list[str]) -> list[int]:
+    counts = []
+    for path in paths:
+        client.get(path)
+        with recorded_statements(db.engine) as sent:
+            response = client.get(path)
+            response.get_data()
+        assert response.status_code == 200, (path, response.status_code)
+        counts.append(len(sent))
+    return counts

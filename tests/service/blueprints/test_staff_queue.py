@@ -142,18 +142,84 @@ def test_a_bad_filter_value_is_named_and_ignored(staff_client):
     assert table_refs(text) == [shown.reference]
 
 
+def link(text: str, rel: str) -> str | None:
+    found = re.search(rf'<a href="([^"]+)" rel="{rel}">', text)
+    return found.group(1) if found else None
+
+
+def current_page(text: str) -> str:
+    return re.search(r'<a href="[^"]*" aria-current="page">(\d+)</a>', text).group(1)
+
+
 def test_pagination_pages_by_25_and_keeps_the_filters(staff_client):
     for i in range(30):
         case(age_hours=i + 1, full_name=f"Paged {i:02d}")
     case(full_name="Not in the search")
     first = page(staff_client, "?q=paged")
     assert "1–25 of 30 cases" in first and len(table_refs(first)) == 25
-    assert 'href="/staff/cases?q=paged&page=2" rel="next"' in first
-    second = page(staff_client, "?q=paged&page=2")
-    assert "26–30 of 30 cases" in second and len(table_refs(second)) == 5
-    assert 'href="/staff/cases?q=paged" rel="prev"' in second
+    assert re.fullmatch(r"/staff/cases\?q=paged&after=[\w.-]+", link(first, "next"))
+    second = page(staff_client, link(first, "next").removeprefix("/staff/cases"))
+    assert "26–30 of 30 cases" in second and len(table_refs(second)) == 5 and current_page(second) == "2"
+    assert link(second, "prev") == "/staff/cases?q=paged" and link(second, "next") is None
     assert set(table_refs(first)).isdisjoint(table_refs(second))
+    assert table_refs(page(staff_client, "?q=paged&page=2")) == table_refs(second)
     assert "26–30 of 30" in page(staff_client, "?q=paged&page=9")
+
+
+@pytest.mark.parametrize("sort", ["newest", "oldest", "priority", "due"])
+def test_next_and_previous_step_by_cursor_through_every_page(staff_client, sort):
+    priorities = ("low", "normal", "high", "urgent")
+    for i in range(60):
+        case(age_hours=i % 17 + 1, priority=priorities[i % 4], first_response_at=None if i % 3 else now())
+    numbered = [table_refs(page(staff_client, f"?sort={sort}&page={n}")) for n in (1, 2, 3)]
+    text, seen = page(staff_client, f"?sort={sort}"), []
+    while True:
+        seen.append((current_page(text), table_refs(text)))
+        if not link(text, "next"):
+            break
+        assert "after=" in link(text, "next") and "page=" not in link(text, "next")
+        text = page(staff_client, link(text, "next").removeprefix("/staff/cases"))
+    assert seen == [("1", numbered[0]), ("2", numbered[1]), ("3", numbered[2])]
+    assert "51–60 of 60 cases" in text
+    back = page(staff_client, link(text, "prev").removeprefix("/staff/cases"))
+    assert "before=" in link(text, "prev")
+    assert "26–50 of 60 cases" in back and table_refs(back) == numbered[1] and current_page(back) == "2"
+    assert link(back, "prev") == ("/staff/cases" if sort == "newest" else f"/staff/cases?sort={sort}")
+
+
+def test_filters_tabs_sorts_and_page_numbers_drop_the_cursor(staff_client):
+    for i in range(60):
+        case(age_hours=i + 1)
+    first = page(staff_client, "?country=KZ")
+    second = page(staff_client, link(first, "next").removeprefix("/staff/cases"))
+    others = [h for h in re.findall(r'href="(/staff/cases[^"]*)"', second) if h != link(second, "next")]
+    assert "/staff/cases?status=all&country=KZ" in others and "/staff/cases?country=KZ&page=3" in others
+    assert "/staff/cases.csv?country=KZ" in others
+    assert not [h for h in others if "after=" in h or "before=" in h]
+    form = second.split('role="search"', 1)[1].split("</form>", 1)[0]
+    assert 'name="after"' not in form and 'name="before"' not in form and 'name="page"' not in form
+
+
+@pytest.mark.parametrize("cursor", ["after=garbage", "before=x.y", "after=", "after=%00%FF"])
+def test_a_malformed_cursor_shows_page_1(staff_client, cursor):
+    for i in range(30):
+        case(age_hours=i + 1)
+    first = page(staff_client)
+    text = page(staff_client, "?page=2&" + cursor)
+    assert "1–25 of 30 cases" in text and table_refs(text) == table_refs(first)
+
+
+def test_a_tampered_cursor_or_one_from_another_sort_shows_page_1(staff_client):
+    for i in range(30):
+        case(age_hours=i + 1)
+    first = page(staff_client)
+    token = link(first, "next").split("after=", 1)[1]
+    payload, signature = token.rsplit(".", 1)
+    tampered = payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB") + "." + signature
+    text = page(staff_client, "?after=" + tampered)
+    assert "1–25 of 30 cases" in text and table_refs(text) == table_refs(first)
+    oldest = page(staff_client, "?sort=oldest&after=" + token)
+    assert "1–25 of 30 cases" in oldest and table_refs(oldest) == table_refs(page(staff_client, "?sort=oldest"))
 
 
 def test_the_export_is_the_filtered_queue_on_every_page(staff_client, coordinator):

@@ -16,6 +16,7 @@ from service.models import Case, CaseEvent, User
 from tests.fixtures.cases import rows, submit
 from tests.fixtures.staff import make_user
 from tests.fixtures.cases import hours, make_case
+from tests.fixtures.statements import recorded_statements
 from workers import jobs
 
 
@@ -208,3 +209,47 @@ def test_with_no_room_the_queue_is_not_loaded_beyond_its_first_case(app, db_sess
     finally:
         event.remove(Case, "load", count)
     assert loaded == [oldest]
+
+
+def test_with_no_room_a_new_case_is_queued_without_reading_the_queue(app, db_session):
+    """The job of every new case: when nobody has room, the queue (longest exactly then)
+    is not read at all, so the job costs the same statements however long it is."""
+    coordinator = make_user(capacity=1)
+    holding(coordinator, open_=1)
+
+    def statements_to_queue_one_more() -> list[str]:
+        arriving = make_case()
+        db.session.commit()
+        loaded: list[int] = []
+        listener = lambda case, _context: loaded.append(case.id)  # noqa: E731
+        event.listen(Case, "load", listener)
+        try:
+            with recorded_statements(db.engine) as statements:
+                assert assignment.assign_arriving(arriving) is None
+        finally:
+            event.remove(Case, "load", listener)
+        db.session.commit()
+        assert loaded == []
+        assert [e.kind for e in events_of(arriving, EventKind.ASSIGNMENT_QUEUED)] == [EventKind.ASSIGNMENT_QUEUED]
+        return statements
+
+    with_one = statements_to_queue_one_more()
+    for _ in range(5):
+        statements_to_queue_one_more()
+    with_six = statements_to_queue_one_more()
+    assert len(with_six) == len(with_one)
+    assert not [s for s in with_six if "FROM cases" in s and "case_events" in s]
+    assert len(assignment.waiting_cases()) == 7
+
+
+def test_a_new_case_waits_behind_the_queue_when_room_frees_for_one(app, db_session):
+    coordinator = make_user(capacity=2)
+    held = make_case(assignee=coordinator, status=CaseStatus.ROUTED, age=hours(9))
+    make_case(assignee=coordinator, status=CaseStatus.ROUTED, age=hours(9))
+    waiting = make_case(age=hours(3))
+    assignment.assign_new(waiting)
+    held.status = CaseStatus.CLOSED
+    arriving = make_case()
+    assert assignment.assign_arriving(arriving) is None
+    assert waiting.assignee == coordinator and arriving.assignee is None
+    assert assignment.waiting_cases() == [arriving]

@@ -2,7 +2,7 @@
 header, service/cases/idempotency.py)."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -80,6 +80,18 @@ def test_a_bad_key_is_400_naming_the_header_and_creates_nothing(client, key):
 def test_the_longest_and_widest_keys_are_accepted(client):
     assert _post(client, valid_request(), key="~" * 255).status_code == 201
     assert _post(client, valid_request(), key=" !~").status_code == 201
+
+
+def test_expired_keys_are_deleted_by_the_chore_not_by_each_request(client, app_ctx):
+    _post(client, valid_request(), key="old")
+    _post(client, valid_request(description="Another request, another key, still fresh."), key="new")
+    old = db.session.scalars(select(IdempotencyKey).where(IdempotencyKey.key_hash == idempotency._key_hash("old"))).one()
+    old.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+    db.session.commit()
+    _post(client, valid_request(description="A third request: it leaves the expired key alone."), key="third")
+    assert db.session.scalar(select(func.count(IdempotencyKey.id))) == 3
+    assert idempotency.delete_expired() == 1
+    assert db.session.scalar(select(func.count(IdempotencyKey.id))) == 2
 
 
 def test_an_expired_key_can_be_used_again(client):
