@@ -22,9 +22,23 @@ endpoint (moto), a fresh database on the system PostgreSQL, the app under gunico
 * against the bare app (`--rounds`, default 3; 0 skips): bench/bare_app.py, a bare
   Flask app doing the essential work of a submission (parse the multipart body, put the
   files to the same S3 endpoint, insert one row), under the same gunicorn settings,
-  loaded by the same patients for `--seconds`; rounds alternate app and bare app (the
-  first app round is the load above), each after routing drained. It prints
-  submissions/s of both and their ratio, min / median / max of the rounds (goal >= 0.5x).
+  loaded by the same patients for `--seconds`. Each round loads every configuration
+  once, each after the one before it drained its routing, in an order rotating by one per
+  round (the first round's app load is the load above). It prints, min / median / max of
+  the rounds, submissions/s of each and the app's ratio to the bare app (goal >= 0.5x),
+  and the CPU per accepted submission of the web tier (the gunicorn master with its
+  workers, from /proc, during the load) and of the routing workers (with their reaped
+  work horses, from the load's start until its routing drained).
+* before (`--before DIR`, an older checkout, e.g. `git clone -q . /tmp/before &&
+  git -C /tmp/before checkout -q <commit>`): a third configuration in those rounds, the
+  app of DIR as it ran then, with this script's Python: gunicorn with the same settings
+  and cwd=DIR (its `wsgi:app`, templates and migrations), on a database of its own
+  migrated and loaded by DIR's own `flask db upgrade` and `flask catalog load`, db 1 of
+  the same Redis server, the prefix `bench-before` of the same bucket, and as many RQ
+  workers of its own, `flask worker --queue routing` run in DIR. The rounds then rotate
+  after (this tree), before, bare app, and it prints the ratios before/bare and
+  after/before as well. The before tree's submissions are counted (accepted, errors),
+  not checked: the verdict is this tree's.
 
 * workers (`--worker-rounds`, default 2; 0 skips): the worker CPU per routed
   submission of the routing workers as configured (routing is a light queue: its jobs run
@@ -70,6 +84,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -226,7 +241,7 @@ class Report:
     bare_latency: dict[int, float]
     route_wait: float
     cases_in_db: int
-    bare_app: BareComparison | None = None
+    comparison: Comparison | None = None
     workers: list[WorkerPhase] | None = None
 
     @property
@@ -246,10 +261,10 @@ class Report:
 
 
 @contextlib.contextmanager
-def fresh_database(admin_url: str) -> Iterator[str]:
+def fresh_database(admin_url: str, suffix: str = "") -> Iterator[str]:
     """A database of its own on the system PostgreSQL, dropped on the way out (with the
     connections the app still holds, should a child outlive its stop)."""
-    name = f"medtour_bench_{os.getpid()}"
+    name = f"medtour_bench_{os.getpid()}{suffix}"
     try:
         with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -265,13 +280,16 @@ def fresh_database(admin_url: str) -> Iterator[str]:
 
 
 def start_workers(
-    env: dict[str, str], workdir: Path, count: int, options: Sequence[str] = (), log_name: str = "worker"
+    env: dict[str, str], workdir: Path, count: int, options: Sequence[str] = (), log_name: str = "worker",
+    cwd: Path = REPO,
 ) -> list[subprocess.Popen]:
+    """`flask worker --queue routing` of the tree at `cwd` (an older checkout's, too: its
+    CLI had `--queue` already)."""
     procs = []
     for number in range(1, count + 1):
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--queue", ROUTING, *options],
-            cwd=REPO,
+            cwd=cwd,
             env=env,
             stdout=(workdir / f"{log_name}-{number}.log").open("wb"),
             stderr=subprocess.STDOUT,
@@ -485,34 +503,109 @@ def count_cases(engine: Engine) -> int:
         return session.scalar(select(func.count(Case.id))) or 0
 
 
-# --- against the bare app (bench/bare_app.py) --------------------------------------
-# The same patients, payloads and gunicorn settings against a bare Flask app doing the
-# essential work of a submission (parse the multipart body, put the files to the same
-# S3 endpoint, insert one row). Rounds alternate, each after the routing queue drained:
-# the app's load (the first round is the checked load above), then the bare app's.
+# --- side by side: the app, the before tree (--before), the bare app (bench/bare_app.py)
+# The same patients, payloads and gunicorn settings against each configuration in turn:
+# this tree's app, an older checkout's app on its own database, Redis db and S3 prefix
+# (with --before), and a bare Flask app doing the essential work of a submission (parse
+# the multipart body, put the files to the same S3 endpoint, insert one row). Each round
+# loads every configuration once, each after the one before it drained its routing; the
+# order rotates by one per round, so none always goes first. The first round's app load
+# is the checked load above. CPU is read from /proc: the web tier is the gunicorn master
+# with its workers, the routing workers each process with its reaped work horses.
+
+T = TypeVar("T")
+APP, BEFORE, BARE = "app", "before", "bare app"
+AFTER = "after"  # this tree's app, so called when an older one runs beside it
+# Where the before tree keeps its queues and files: beside this tree's, apart from them.
+BEFORE_REDIS_DB = 1
+BEFORE_PREFIX = f"{PREFIX}-before"
 
 
 @dataclass
-class BareRound:
-    app_rate: float
-    bare_rate: float
-    app_errors: int
-    bare_errors: int
+class Tier:
+    """One configuration of the comparison rounds: its gunicorn and the routing workers
+    that go with it (none for the bare app, which routes nothing)."""
+
+    label: str
+    base: str
+    web: subprocess.Popen
+    workers: list[subprocess.Popen] = field(default_factory=list)
+    engine: Engine | None = None  # where its cases wait for routing; None: nothing to wait for
+
+    def cpu(self) -> tuple[float, float]:
+        """CPU seconds so far of the web tier and of the routing workers."""
+        return process_tree_cpu(self.web.pid), sum(process_tree_cpu(proc.pid) for proc in self.workers)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One load of one configuration: what was accepted, and the CPU it took (the web
+    tier's during the load, the routing workers' from its start until routing drained)."""
+
+    accepted: int
+    errors: int
+    seconds: float
+    web_cpu: float = 0.0
+    worker_cpu: float = 0.0
+    route_wait: float = 0.0
 
     @property
-    def ratio(self) -> float:
-        return self.app_rate / self.bare_rate if self.bare_rate else 0.0
+    def rate(self) -> float:
+        return self.accepted / self.seconds if self.seconds else 0.0
+
+    @property
+    def web_ms(self) -> float:
+        return self.web_cpu * 1000 / self.accepted if self.accepted else float("nan")
+
+    @property
+    def worker_ms(self) -> float:
+        return self.worker_cpu * 1000 / self.accepted if self.accepted else float("nan")
+
+
+def measured_load(
+    tier: Tier, args: argparse.Namespace, seed: int, treatments: Sequence[str]
+) -> tuple[list[Attempt], Figures]:
+    """One load of `--seconds` against `tier`, then (when it routes) until its routing drained."""
+    web_start, workers_start = tier.cpu()
+    attempts, seconds = asyncio.run(run_load(tier.base, args.patients, args.seconds, args.timeout, seed, treatments))
+    web_end, _ = tier.cpu()
+    route_wait = wait_until_routed(tier.engine, args.route_wait) if tier.engine is not None else 0.0
+    _, workers_end = tier.cpu()
+    if route_wait >= args.route_wait:
+        print(f"  {tier.label}: routing not drained within --route-wait {args.route_wait:g} s", flush=True)
+    figures = Figures(
+        accepted=sum(a.token is not None for a in attempts),
+        errors=sum(a.error is not None for a in attempts),
+        seconds=seconds,
+        web_cpu=web_end - web_start,
+        worker_cpu=workers_end - workers_start,
+        route_wait=route_wait,
+    )
+    return attempts, figures
+
+
+def round_order(tiers: Sequence[T], number: int) -> list[T]:
+    """The tiers of round `number` (from 0), rotated by one per round: none always first."""
+    shift = number % len(tiers)
+    return [*tiers[shift:], *tiers[:shift]]
 
 
 @dataclass
-class BareComparison:
-    rounds: list[BareRound]
+class Comparison:
+    labels: list[str]  # the configurations, the app first and the bare app last
+    rounds: list[dict[str, Figures]]
     bare_rows: int
-    bare_accepted: int
+
+    def values(self, label: str, figure: str) -> list[float]:
+        return [getattr(figures[label], figure) for figures in self.rounds]
+
+    def ratios(self, label: str, to: str) -> list[float]:
+        return [r[label].rate / r[to].rate if r[to].rate else 0.0 for r in self.rounds]
 
     @property
-    def errors(self) -> int:
-        return sum(r.app_errors + r.bare_errors for r in self.rounds)
+    def errors(self) -> dict[str, int]:
+        return {label: sum(self.values(label, "errors")) for label in self.labels
+                if sum(self.values(label, "errors"))}
 
 
 def start_bare_app(env: dict[str, str], workdir: Path, *, workers: int, threads: int) -> tuple[subprocess.Popen, str]:
@@ -535,47 +628,64 @@ def bare_rows(database_url: str) -> int:
     return int(row[0]) if row else 0
 
 
-def load_rate(base: str, args: argparse.Namespace, seed: int, treatments: Sequence[str]) -> tuple[float, int, int]:
-    """Accepted submissions per second, accepted count and errors of one load."""
-    attempts, seconds = asyncio.run(run_load(base, args.patients, args.seconds, args.timeout, seed, treatments))
-    accepted = sum(a.token is not None for a in attempts)
-    return accepted / seconds if seconds else 0.0, accepted, sum(a.error is not None for a in attempts)
-
-
-def compare_with_bare_app(
-    args: argparse.Namespace, env: dict[str, str], workdir: Path, cleanup: contextlib.ExitStack, app_base: str,
-    engine: Engine, first: Report, database_url: str,
-) -> BareComparison:
+def compare(
+    args: argparse.Namespace, env: dict[str, str], workdir: Path, cleanup: contextlib.ExitStack, app: Tier,
+    first: Figures, database_url: str, before: Tier | None = None,
+) -> Comparison:
     proc, bare_base = start_bare_app(env, workdir, workers=args.web_workers, threads=args.threads)
     cleanup.callback(stop, proc, "gunicorn (bare app)")
+    tiers = [app, *([before] if before else []), Tier(BARE, bare_base, proc)]
     treatments = treatment_slugs()
-    rounds: list[BareRound] = []
-    accepted_total = 0
+    rounds: list[dict[str, Figures]] = []
     for number in range(args.rounds):
-        if number == 0:
-            app_rate, app_errors = first.submission_rate, first.error_count
-        else:
-            app_rate, _, app_errors = load_rate(app_base, args, args.seed + number, treatments)
-            wait_until_routed(engine, args.route_wait)
-        bare_rate, accepted, bare_errors = load_rate(bare_base, args, args.seed + number, treatments)
-        accepted_total += accepted
-        rounds.append(BareRound(app_rate, bare_rate, app_errors, bare_errors))
-        print(f"round {number + 1}: app {app_rate:.1f}/s, bare app {bare_rate:.1f}/s", flush=True)
-    return BareComparison(rounds, bare_rows(database_url), accepted_total)
+        figures: dict[str, Figures] = {}
+        order = round_order(tiers, number)
+        for tier in order:
+            if number == 0 and tier is app:
+                figures[tier.label] = first
+            else:
+                _, figures[tier.label] = measured_load(tier, args, args.seed + number, treatments)
+        rounds.append(figures)
+        print(f"round {number + 1}: " + ", ".join(f"{t.label} {figures[t.label].rate:.1f}/s" for t in order),
+              flush=True)
+    return Comparison([tier.label for tier in tiers], rounds, bare_rows(database_url))
 
 
-def print_bare_comparison(comparison: BareComparison) -> None:
-    def spread(values: list[float], unit: str = "") -> str:
-        return f"{min(values):.2f}{unit} / {statistics.median(values):.2f}{unit} / {max(values):.2f}{unit}"
+def print_comparison(comparison: Comparison) -> None:
+    def spread(values: list[float], unit: str = "", digits: int = 2) -> str:
+        return (f"{min(values):.{digits}f}{unit} / {statistics.median(values):.{digits}f}{unit} / "
+                f"{max(values):.{digits}f}{unit}")
 
-    rounds = comparison.rounds
-    print(f"against the bare app ({len(rounds)} round(s), min / median / max):")
-    print(f"  app          {spread([r.app_rate for r in rounds])} submissions/s")
-    print(f"  bare app     {spread([r.bare_rate for r in rounds])} submissions/s "
-          f"({comparison.bare_rows} rows for {comparison.bare_accepted} accepted)")
-    print(f"ratio to bare app  {spread([r.ratio for r in rounds], 'x')} submissions (goal >= 0.5x)")
+    app, *others = comparison.labels
+    print(f"against the bare app ({len(comparison.rounds)} round(s), min / median / max):")
+    for label in comparison.labels:
+        accepted, errors = sum(comparison.values(label, "accepted")), sum(comparison.values(label, "errors"))
+        note = f" ({accepted} accepted, {errors} errors)"
+        if label == BARE:
+            note = f" ({comparison.bare_rows} rows for {accepted} accepted, {errors} errors)"
+        print(f"  {label:<12} {spread(comparison.values(label, 'rate'))} submissions/s{note}")
+    print(f"ratio to bare app  {spread(comparison.ratios(app, BARE), 'x')} submissions (goal >= 0.5x)"
+          + (f"  [{app}]" if BEFORE in others else ""))
+    if BEFORE in others:
+        print(f"ratio before/bare  {spread(comparison.ratios(BEFORE, BARE), 'x')} submissions")
+        print(f"ratio after/before {spread(comparison.ratios(app, BEFORE), 'x')} submissions")
+    print("CPU per accepted submission, ms (min / median / max; web: the gunicorn tree during the load, "
+          "workers: the routing workers until routing drained):")
+    print(f"  {'':<12} {'web':>20}   {'workers':>20}   {'web + workers':>20}")
+    for label in comparison.labels:
+        web = comparison.values(label, "web_ms")
+        if label == BARE:
+            print(f"  {label:<12} {spread(web, digits=1):>20}   {'-':>20}   {spread(web, digits=1):>20}")
+            continue
+        workers = comparison.values(label, "worker_ms")
+        total = [w + k for w, k in zip(web, workers)]
+        print(f"  {label:<12} {spread(web, digits=1):>20}   {spread(workers, digits=1):>20}   "
+              f"{spread(total, digits=1):>20}")
     if comparison.errors:
         print(f"  errors during the comparison: {comparison.errors}")
+    slowest = {label: max(comparison.values(label, "route_wait")) for label in comparison.labels if label != BARE}
+    print("routing drained within " + ", ".join(f"{label} {wait:.1f} s" for label, wait in slowest.items())
+          + " of a round's end (at most)")
 
 
 # --- worker CPU per routed submission ----------------------------------------------
@@ -705,8 +815,8 @@ def print_report(report: Report, args: argparse.Namespace) -> None:
     if report.bare_rate:
         print(f"ratio to bare        {report.submission_rate / report.bare_rate:.3f}x submissions, "
               f"{2 * report.submission_rate / report.bare_rate:.3f}x HTTP requests")
-    if report.bare_app is not None:
-        print_bare_comparison(report.bare_app)
+    if report.comparison is not None:
+        print_comparison(report.comparison)
     if report.workers:
         print_worker_comparison(report.workers)
     print()
@@ -735,7 +845,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--postgres", default=POSTGRES_ADMIN_URL,
                         help=f"PostgreSQL to create the bench's database on (default {POSTGRES_ADMIN_URL})")
     parser.add_argument("--rounds", type=int, default=3,
-                        help="rounds of the comparison with bench/bare_app.py, app and bare app alternating (default 3)")
+                        help="rounds of the comparison with bench/bare_app.py (and --before), the order rotating "
+                             "per round (default 3; 0: skip)")
+    parser.add_argument("--before", type=Path, metavar="DIR",
+                        help="an older checkout of the app to load side by side in the comparison rounds, on its "
+                             "own database, Redis db and S3 prefix, with its own routing workers")
     parser.add_argument("--worker-rounds", type=int, default=2,
                         help="rounds of the worker CPU comparison, in-process and forking alternating (default 2; 0: skip)")
     parser.add_argument("--worker-seconds", type=float, default=15,
@@ -748,7 +862,44 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         vars(args).update(SMOKE)
     if min(args.patients, args.web_workers, args.threads, args.rq_workers) < 1 or min(args.seconds, args.timeout) <= 0:
         parser.error("counts must be at least 1, --seconds and --timeout positive")
+    if args.before is not None:
+        args.before = args.before.resolve()
+        if not (args.before / "wsgi.py").is_file():
+            parser.error(f"--before {args.before}: no wsgi.py there (an older checkout of the app)")
+        if not args.rounds:
+            parser.error("--before needs comparison rounds (--rounds at least 1)")
     return args
+
+
+def start_before(
+    args: argparse.Namespace, endpoint: str, redis_url: str, workdir: Path, cleanup: contextlib.ExitStack
+) -> Tier:
+    """The older checkout's app (--before) as it ran then: the same gunicorn settings with
+    cwd there (its wsgi, templates and migrations), on a database of its own migrated and
+    loaded by its own CLI, another db of the same Redis server, another prefix of the same
+    bucket, and its own workers on its routing queue (its `flask worker --queue routing`:
+    RQ's forking worker, the only kind it had)."""
+    tree = args.before
+    folder = workdir / "before"
+    folder.mkdir()
+    database_url = cleanup.enter_context(fresh_database(args.postgres, suffix="_before"))
+    env = app_env(endpoint, folder, database_url=database_url,
+                  redis_url=f"{redis_url.rsplit('/', 1)[0]}/{BEFORE_REDIS_DB}")
+    env.update(LOG_LEVEL="WARNING", STORAGE_URL=f"s3://{BUCKET}/{BEFORE_PREFIX}", PYTHONPATH=str(tree))
+    flask_cli(env, "db", "upgrade", cwd=tree)
+    flask_cli(env, "catalog", "load", "data/catalog.json", cwd=tree)
+    engine = create_engine(database_url)
+    cleanup.callback(engine.dispose)
+    workers = start_workers(env, folder, args.rq_workers, cwd=tree)
+    for number, proc in enumerate(workers, start=1):
+        cleanup.callback(stop, proc, f"RQ worker {number} (before)")
+    try:
+        gunicorn, base = start_gunicorn(env, folder, workers=args.web_workers, threads=args.threads, cwd=tree)
+    except BenchError:
+        show_log(folder / "gunicorn.log")
+        raise
+    cleanup.callback(stop, gunicorn, "gunicorn (before)")
+    return Tier(BEFORE, base, gunicorn, workers, engine)
 
 
 def run(args: argparse.Namespace, workdir: Path, cleanup: contextlib.ExitStack) -> Report:
@@ -774,23 +925,27 @@ def run(args: argparse.Namespace, workdir: Path, cleanup: contextlib.ExitStack) 
         cleanup.callback(stop, proc, f"RQ worker {number}")
     gunicorn, base = start_gunicorn(env, workdir, workers=args.web_workers, threads=args.threads)
     cleanup.callback(stop, gunicorn, "gunicorn")
+    app = Tier(AFTER if args.before else APP, base, gunicorn, workers, engine)
+    before = start_before(args, endpoint, redis_url, workdir, cleanup) if args.before else None
 
     kind = "sync workers" if args.threads == 1 else f"gthread workers x {args.threads} threads"
     print(f"gunicorn {args.web_workers} {kind}, {args.rq_workers} RQ workers "
           f"(routing queue), PostgreSQL, Redis and S3 (moto) on {HOST}; rate limits off (RATELIMIT_ENABLED=0): "
           f"all {args.patients} simulated patients share one loopback address; a patient waits "
           f"{args.timeout:g} s for an answer", flush=True)
+    if before is not None:
+        print(f"before: {args.before} under the same gunicorn settings, {args.rq_workers} of its own RQ workers "
+              f"(`flask worker --queue {ROUTING}`), its own database, Redis db {BEFORE_REDIS_DB} and S3 prefix "
+              f"{BEFORE_PREFIX!r}; after: {REPO}", flush=True)
     bare_rate, bare_latency, bare_errors = asyncio.run(run_bare(base, args.patients, args.bare_seconds, args.timeout))
     if bare_errors:
         raise BenchError(f"the bare endpoint failed: {dict(bare_errors)}")
     print(f"bare: {bare_rate:.1f} GET /healthz per second; load: {args.patients} patients for {args.seconds:g} s",
           flush=True)
-    attempts, seconds = asyncio.run(
-        run_load(base, args.patients, args.seconds, args.timeout, args.seed, treatment_slugs())
-    )
+    attempts, first = measured_load(app, args, args.seed, treatment_slugs())
     accepted = [a for a in attempts if a.token is not None]
-    print(f"load done: {len(attempts)} sent, {len(accepted)} accepted; waiting for routing", flush=True)
-    route_wait = wait_until_routed(engine, args.route_wait)
+    print(f"load done: {len(attempts)} sent, {len(accepted)} accepted; routing drained in {first.route_wait:.1f} s",
+          flush=True)
 
     cases = stored_cases(engine, [a.token for a in accepted])
     objects = bucket_objects(client)
@@ -806,14 +961,17 @@ def run(args: argparse.Namespace, workdir: Path, cleanup: contextlib.ExitStack) 
         lost=lost,
         post_latency=percentiles(a.post_seconds for a in accepted),
         form_latency=percentiles(a.form_seconds for a in attempts if a.form_seconds is not None),
-        seconds=seconds,
+        seconds=first.seconds,
         bare_rate=bare_rate,
         bare_latency=bare_latency,
-        route_wait=route_wait,
+        route_wait=first.route_wait,
         cases_in_db=count_cases(engine),
     )
     if args.rounds:
-        report.bare_app = compare_with_bare_app(args, env, workdir, cleanup, base, engine, report, database_url)
+        report.comparison = compare(args, env, workdir, cleanup, app, first, database_url, before)
+    if before is not None:  # idle from here on, but not beside the worker comparison
+        for proc in (before.web, *before.workers):
+            stop(proc, "before")
     if args.worker_rounds:
         for number, proc in enumerate(workers, start=1):
             stop(proc, f"RQ worker {number}")

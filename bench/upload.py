@@ -186,10 +186,11 @@ def app_env(
     return env
 
 
-def flask_cli(env: dict[str, str], *args: str) -> None:
+def flask_cli(env: dict[str, str], *args: str, cwd: Path = REPO) -> None:
+    """`flask --app wsgi ...` of the tree at `cwd` (an older checkout for bench/load.py's --before)."""
     result = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", *args],
-        cwd=REPO,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
@@ -199,10 +200,11 @@ def flask_cli(env: dict[str, str], *args: str) -> None:
 
 
 def start_gunicorn(
-    env: dict[str, str], workdir: Path, *, workers: int = 1, threads: int = 1
+    env: dict[str, str], workdir: Path, *, workers: int = 1, threads: int = 1, cwd: Path = REPO
 ) -> tuple[subprocess.Popen, str]:
     """By default one sync worker with one thread: the whole request runs in one process.
-    More than one thread makes gunicorn use its gthread worker."""
+    More than one thread makes gunicorn use its gthread worker. `wsgi:app` is the tree's
+    at `cwd` (an older checkout for bench/load.py's --before)."""
     port = free_port()
     log = (workdir / "gunicorn.log").open("wb")
     proc = subprocess.Popen(
@@ -216,7 +218,7 @@ def start_gunicorn(
             "--access-logformat", '%(m)s %(U)s %(s)s %(b)s %(D)sus',
             "wsgi:app",
         ],
-        cwd=REPO,
+        cwd=cwd,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
