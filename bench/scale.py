@@ -390,10 +390,11 @@ def middle_pages(app) -> dict[str, str]:
             )
             total = worklist.count(db.session, filters, user_id=0, now=now)
             number = math.ceil(total / worklist.PER_PAGE) // 2 + 1
-            before = worklist.page(db.session, replace(filters, page=number - 1), user_id=0, now=now)
-            token = worklist.cursor_token(before.last_position, app.config["SECRET_KEY"])
             found[f"queue middle page {label} (offset)"] = f"/staff/cases?{query}&page={number}"
-            found[f"queue middle page {label} (cursor)"] = f"/staff/cases?{query}&after={token}"
+            if hasattr(worklist, "cursor_token"):  # an older tree (--before) has no cursors
+                before = worklist.page(db.session, replace(filters, page=number - 1), user_id=0, now=now)
+                token = worklist.cursor_token(before.last_position, app.config["SECRET_KEY"])
+                found[f"queue middle page {label} (cursor)"] = f"/staff/cases?{query}&after={token}"
         db.session.remove()
     return found
 
@@ -484,8 +485,11 @@ def compare(sizes, args, url: str, seeder: Seeder, now: datetime) -> None:
         print(f"\n{size:,} cases, before = {args.before}, after = {REPO} (ms: min / median / max of "
               f"{args.rounds} alternating rounds; statements)")
         print(f"  {'page':34} {'before':>26} {'st':>4}  {'after':>26} {'st':>4}  {'after/before':>12}")
-        for label, (times, count) in both["before"].items():
-            new_times, new_count = both["after"][label]
+        for label, (new_times, new_count) in both["after"].items():
+            if label not in both["before"]:  # a page the older tree has not (the cursor pages)
+                print(f"  {label:34} {'-':>26} {'-':>4}  {fmt(new_times)} {new_count:4d}  {'-':>12}")
+                continue
+            times, count = both["before"][label]
             ratio = statistics.median(new_times) / statistics.median(times)
             print(f"  {label:34} {fmt(times)} {count:4d}  {fmt(new_times)} {new_count:4d}  {ratio:11.2f}x")
 

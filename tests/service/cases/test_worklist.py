@@ -426,7 +426,9 @@ def test_the_priority_pages_are_ranges_of_the_priority_index(db_session, status)
     ))
     assert len(plans) == 3, plans  # the first page's rows; the next page's rows and its place
     postgres = db.session.get_bind().dialect.name == "postgresql"
-    index = ("ix_cases_open_priority_rank_created_at_id" if postgres and status == worklist.OPEN
+    # The open tab: the partial index, or the whole one with the other statuses filtered
+    # out, as the planner judges the table (both are read in order; neither sorts).
+    index = ("ix_cases_(open_)?priority_rank_created_at_id" if postgres and status == worklist.OPEN
              else "ix_cases_priority_rank_created_at_id")
     for statement, plan in plans:
         assert ("Sort" not in plan) if postgres else ("TEMP B-TREE" not in plan), plan
