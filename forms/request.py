@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -27,7 +28,7 @@ from wtforms import (
     ValidationError,
 )
 from wtforms.i18n import messages_path
-from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, StopValidation
 
 from forms.files import FileBatchMixin, picked_files
 from forms.widgets import CachedSelect
@@ -43,6 +44,20 @@ from service.models import Clinic, StagedUpload, Treatment
 # C0 controls but tab, newline and carriage return, and DEL: invisible, never meant, and
 # PostgreSQL refuses a NUL in text outright.
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+_BUDGET_RANGE = lazy_gettext("Enter an amount between 1 and 10,000,000.")
+
+
+def _finite(message: str) -> Callable[[object, DecimalField], None]:
+    """Decimal takes "NaN", "sNaN" and "Infinity", and NumberRange cannot compare them
+    (a signalling NaN raises): such an amount is refused before the range is checked."""
+
+    def check(_form: object, field: DecimalField) -> None:
+        if field.data is not None and not field.data.is_finite():
+            raise StopValidation(message)
+
+    return check
 
 
 def _too_long(limit: int) -> Length:
@@ -176,7 +191,8 @@ class RequestForm(FileBatchMixin, FlaskForm):
         places=2,
         validators=[
             Optional(),
-            NumberRange(min=Decimal(1), max=limits.BUDGET_MAX, message=lazy_gettext("Enter an amount between 1 and 10,000,000.")),
+            _finite(_BUDGET_RANGE),
+            NumberRange(min=Decimal(1), max=limits.BUDGET_MAX, message=_BUDGET_RANGE),
         ],
     )
     budget_currency = SelectField(lazy_gettext("Currency"), validate_choice=False, widget=CachedSelect())

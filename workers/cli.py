@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from service.cases import paperwork_store
 from service.extensions import db
+from service.heap import settle
 from service.paperwork.documents import warm_up as warm_up_paperwork
 from service.store import get_storage
 from workers import outbox, queues
@@ -151,6 +152,9 @@ def worker_command(burst: bool, queue_names: tuple[str, ...], kind: str | None, 
         worker.warmed = True
     stop = threading.Event()
     if not burst:
+        # A worker that stays: its start-up heap out of the collector's reach (a burst
+        # worker drains and exits, and runs inside test processes that must not freeze).
+        log.info("start-up heap frozen: %d objects", settle())
         threading.Thread(
             target=run_periodic_forever, args=(app, schedule, stop), name="periodic", daemon=True
         ).start()

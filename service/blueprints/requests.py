@@ -5,6 +5,7 @@ from collections.abc import Mapping
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import force_locale
+from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response
 
 from forms import RequestForm
@@ -12,6 +13,7 @@ from service import i18n
 from service.cases import idempotency, intake, staging
 from service.catalog import snapshot
 from service.i18n import N_, gettext
+from service.models import StagedUpload
 from service.store import get_storage
 from service.templating import HoledPages
 
@@ -33,18 +35,19 @@ def new() -> Response | tuple[str, int]:
     # with errors), else the switch's, else the browser's: chosen before validation, so
     # that every message is in it.
     language = i18n.use_page_language(request.form.get("language") if request.method == "POST" else None)
-    form = build_form(upload_owner=staging.session_owner())
     if request.method == "GET":
-        form.prefill(request.args.get("treatment"), request.args.get("clinic"))
-        if not form.language.data:
-            form.language.data = language
+        kept = _staged_for_this_visitor()
+        if not kept and not session.get("_flashes"):
+            return _blank_page(language), 200  # the form need not even be built
+        return _page(_get_form(language), kept)
+    form = build_form(upload_owner=staging.session_owner())
     token, owner = form.submission_token.data, staging.session_owner()
     guarded = form.is_submitted() and owner and idempotency.valid_key(token)
 
     def run(attempt: idempotency.Attempt) -> Response | tuple[str, int]:
         if form.validate_on_submit():
             return _submit(form, attempt)
-        return _page(form)
+        return _page(form, form.staged_uploads)
 
     # The token belongs to this browser session: another one never reaches its case
     # (FOREIGN: a fresh form). A double click waits for the first POST and shows its result.
@@ -54,28 +57,37 @@ def new() -> Response | tuple[str, int]:
     )
 
 
+def _get_form(language: str) -> RequestForm:
+    """The form a GET shows: a link's treatment and clinic, the page's language."""
+    form = build_form(upload_owner=staging.session_owner())
+    form.prefill(request.args.get("treatment"), request.args.get("clinic"))
+    if not form.language.data:
+        form.language.data = language
+    return form
+
+
+def _staged_for_this_visitor() -> list[StagedUpload]:
+    """Files this browser already uploaded (resumable): they stay staged across a failed
+    submission and a reload of the page, which lists them. The owner id is made now, so
+    that a second POST of this page (sent before the first one's response set the
+    cookie) comes from the same session; a session made just now has no files."""
+    returning = staging.session_owner() is not None
+    owner = staging.session_owner(create=True)
+    return staging.completed(owner) if returning else []
+
+
 def _refused(outcome: idempotency.Outcome) -> Response:
     if outcome is idempotency.Outcome.FOREIGN:
         return redirect(url_for("requests.new"), code=303)
     abort(409)
 
 
-def _page(form: RequestForm) -> tuple[str, int]:
-    """The form again: blank, or with what was sent and why it was refused."""
+def _page(form: RequestForm, kept: list[StagedUpload]) -> tuple[str, int]:
+    """The form again, with what was sent and why it was refused, or with this visitor's
+    staged files or message."""
     if not idempotency.valid_key(form.submission_token.data):
         form.submission_token.data = idempotency.new_submission_token()
-    # Made now, so that a second POST of this page (sent before the first one's
-    # response set the cookie) comes from the same session.
-    returning = staging.session_owner() is not None
-    owner = staging.session_owner(create=True)
-    # Files already uploaded (resumable) stay staged across a failed submission and a
-    # reload of the page; the page lists them. A session made just now has none.
-    if form.is_submitted():
-        kept = form.staged_uploads
-    else:
-        kept = staging.completed(owner) if returning else []
-        if not kept and not session.get("_flashes"):
-            return _blank_page(form), 200
+    staging.session_owner(create=True)
     staged = staging.describe(kept)
     return render_template("requests/new.html", form=form, staged_uploads=staged), 422 if form.is_submitted() else 200
 
@@ -83,30 +95,26 @@ def _page(form: RequestForm) -> tuple[str, int]:
 _BLANK_PAGES = "blank request pages"  # the app's HoledPages, in app.extensions
 
 
-def _blank_page(form: RequestForm) -> str:
-    """A new visitor's form (nothing sent, staged or flashed): the same page for every
-    visitor with the same language, time zone, address (its query: a link's treatment
-    and clinic, the language switch) and catalogue, but for the two tokens."""
-    csrf = getattr(form, "csrf_token", None)  # none where CSRF protection is off (tests)
-    tokens = {"submission": form.submission_token.data}
-    if csrf is not None:
-        tokens["csrf"] = csrf.current_token
+def _blank_page(language: str) -> str:
+    """A new visitor's form: the same page for every visitor with the same language,
+    time zone, address (its query: a link's treatment and clinic, the language switch)
+    and catalogue, but for the two tokens, which are this visitor's own."""
+    csrf_on = current_app.config.get("WTF_CSRF_ENABLED", True)
+    tokens = {"submission": idempotency.new_submission_token()}
+    if csrf_on:
+        tokens["csrf"] = generate_csrf()
     key = (
         i18n.current_language(), i18n.current_zone(), request.script_root, request.full_path,
-        snapshot.current().token, form.language.data, csrf is not None,
+        snapshot.current().token, language, csrf_on,
         current_app.config["MAX_FILES"], current_app.config["MAX_FILE_BYTES"],
     )
 
     def render(values: Mapping[str, str]) -> str:
+        form = _get_form(language)
         form.submission_token.data = values["submission"]
-        if csrf is not None:
-            csrf.current_token = values["csrf"]
-        try:
-            return render_template("requests/new.html", form=form, staged_uploads=[])
-        finally:
-            form.submission_token.data = tokens["submission"]
-            if csrf is not None:
-                csrf.current_token = tokens["csrf"]
+        if csrf_on:
+            form.csrf_token.current_token = values["csrf"]
+        return render_template("requests/new.html", form=form, staged_uploads=[])
 
     pages = current_app.extensions.setdefault(_BLANK_PAGES, HoledPages())
     return pages.render(key, tokens, render)

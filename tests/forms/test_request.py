@@ -39,3 +39,10 @@ def test_request_data_carries_catalogue_objects(app_ctx):
     assert data.treatment.slug == valid_request()["treatment"]
     assert data.preferred_clinic is None
     assert data.medications == "none known" and data.allergies is None
+
+
+def test_a_budget_that_is_no_number_is_refused_with_the_range(app_ctx):
+    for written in ("NaN", "sNaN", "-Infinity", "Infinity"):
+        form = _form(app_ctx, budget=written, budget_currency="EUR")
+        assert not form.validate()
+        assert form.errors["budget"] == ["Enter an amount between 1 and 10,000,000."], written

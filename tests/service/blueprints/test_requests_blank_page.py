@@ -156,3 +156,18 @@ def test_wtforms_own_messages_are_read_once_per_language(app, db_session, monkey
     finally:
         request_form._wtforms_catalogue.cache_clear()
     assert loads == [["ru"]]
+
+
+def test_a_new_visitor_whose_page_is_kept_costs_no_form(app, renders, monkeypatch):
+    built: list[str] = []
+    original = request_form.RequestForm.__init__
+
+    def counting(self, *args, **kwargs) -> None:
+        built.append(request_form.i18n.current_language())
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(request_form.RequestForm, "__init__", counting)
+    pages = [_new_visit(app.test_client()) for _ in range(3)]
+    assert len(renders) == 1 and built == ["en"]  # the first visit drew the page, the others only fill it
+    assert len({_hidden(page, "csrf_token") for page in pages}) == 3
+    assert len({_hidden(page, "submission_token") for page in pages}) == 3
