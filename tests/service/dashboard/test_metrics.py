@@ -1,14 +1,18 @@
 """The dashboard's figures on crafted data, worked out by hand (UTC days)."""
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
+from sqlalchemy import inspect
 
 from service.cases.status import CaseStatus, ReferralStatus
 from service.dashboard import metrics
 from service.dashboard.period import Period
 from service.extensions import db
+from service.models.case import CASE_FIGURE_COLUMNS
+from service.models.referral import REFERRAL_FIGURE_COLUMNS
 from tests.fixtures.statements import recorded_statements
 from tests.service.dashboard.factories import case, refer
 
@@ -144,3 +148,24 @@ def test_collect_reads_the_chart_and_the_funnel_from_one_scan_of_the_cases(week,
     assert len(sent) == 8
     assert data.per_day == metrics.cases_per_day(db_session, week)
     assert data.funnel == metrics.funnel(db_session, week)
+
+
+def test_every_figure_can_read_its_period_from_an_index_alone(week):
+    """Each statement that takes the cases (or the referrals) of a period names only
+    columns of the created_at index built for the figures (migration 0020), so the
+    database can answer it from a range of that index without reading the wide rows."""
+    with recorded_statements(db.engine) as sent:
+        metrics.collect(db.session, WEEK)
+    covered = {"cases": set(CASE_FIGURE_COLUMNS), "referrals": set(REFERRAL_FIGURE_COLUMNS)}
+    checked = 0
+    for statement in sent:
+        for table, columns in covered.items():
+            if f"{table}.created_at >=" in statement:
+                named = set(re.findall(rf"\b{table}\.(\w+)", statement))
+                assert named <= columns, (table, named - columns, statement)
+                checked += 1
+    assert checked >= 8  # every figure's statements, each with its period
+    inspector = inspect(db.session.connection())
+    indexes = {index["name"]: index["column_names"] for table in covered for index in inspector.get_indexes(table)}
+    assert tuple(indexes["ix_cases_created_at_figures"]) == CASE_FIGURE_COLUMNS
+    assert tuple(indexes["ix_referrals_created_at_figures"]) == REFERRAL_FIGURE_COLUMNS
