@@ -19,7 +19,6 @@ from service.routing import (
     clinic_facts,
     rank_clinics,
     referred_clinic_slugs,
-    top,
     unqualified_reason,
 )
 
@@ -55,10 +54,9 @@ def route(
     facts = case_facts(case)
     clinics = clinic_facts(db.session, case.treatment_id)
     exclude = referred_clinic_slugs(db.session, case.id)
-    ranked = rank_clinics(facts, clinics, exclude=exclude)
     if only is not None:
         picked = set(only)
-        matches = [m for m in ranked if m.clinic_slug in picked]
+        matches = [m for m in rank_clinics(facts, clinics, exclude=exclude) if m.clinic_slug in picked]
         refused = picked - {m.clinic_slug for m in matches}
         if refused:
             raise RoutingRefused(
@@ -66,7 +64,8 @@ def route(
                 + ": already referred, not offering the treatment, not accepting or full."
             )
     else:
-        matches = top(ranked, top_n)
+        # Only the winners get their components built (rank_clinics' limit).
+        matches = rank_clinics(facts, clinics, exclude=exclude, limit=max(0, top_n))
     if not matches:
         reason = unqualified_reason(facts, clinics, exclude=exclude)
         events.change_status(case, CaseStatus.NEEDS_ATTENTION, actor, reason=reason)
@@ -111,7 +110,7 @@ def refer_next(case: Case) -> RoutingOutcome:
     facts = case_facts(case)
     clinics = clinic_facts(db.session, case.treatment_id)
     exclude = referred_clinic_slugs(db.session, case.id)
-    matches = top(rank_clinics(facts, clinics, exclude=exclude), 1)
+    matches = rank_clinics(facts, clinics, exclude=exclude, limit=1)
     if not matches:
         return RoutingOutcome(reason=unqualified_reason(facts, clinics, exclude=exclude))
     referrals = _refer(case, matches, dossiers=True)

@@ -1,9 +1,10 @@
-"""Routing builds a handful of objects per candidate clinic (rows, facts, components,
-matches), all alive until the shortlist is made. With thousands of candidates they
-outlive the young generations, and the cyclic garbage collector's full collections then
-scan the whole heap again and again: at 10,000 clinics that doubled the cost per
-candidate (bench/routing.py). None of these objects form cycles (reference counting
-frees them), so routing pauses the collector while it builds and ranks them."""
+"""Routing builds a handful of objects per candidate clinic (rows, facts, and for the
+staff's full list components and matches), all alive until the shortlist is made.
+With thousands of candidates they outlive the young generations, and the cyclic
+garbage collector's full collections then scan the whole heap again and again: at
+10,000 clinics that doubled the cost per candidate (bench/routing.py). None of these
+objects form cycles (reference counting frees them), so routing pauses the collector
+while it builds and ranks them."""
 from __future__ import annotations
 
 import gc

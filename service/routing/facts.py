@@ -1,5 +1,6 @@
 """Reading the facts routing needs from the database: the only module of
-`service.routing` that touches it. Everything else works on the frozen dataclasses.
+`service.routing` that touches it. Everything else works on the immutable facts
+(`CaseFacts`, and one `ClinicFacts` named tuple per candidate).
 
 `exchange_rates` reads the whole rate table in one query (a few dozen rows): once per
 routing call (in `case_facts`) or once per page, never once per clinic.
@@ -132,19 +133,20 @@ def _clinic_facts(session: Session, treatment_id: int) -> list[ClinicFacts]:
             value = decoded[raw] = _json_tuple(raw)
         return value
 
+    # Positional, in the field order: a named tuple per row, no keyword parsing.
     return [
         ClinicFacts(
-            slug=slug,
-            name=name,
-            country=country,
-            languages=lists(languages),
-            accreditations=lists(accreditations),
-            accepting=bool(accepting),
-            capacity=capacity,
-            open_referrals=open_referrals,
-            offers={treatment_slug: Offer(price_from, currency)},
-            response_hours=None if response_hours is None else float(response_hours),
-            acceptance_rate=None if acceptance_rate is None else float(acceptance_rate),
+            slug,
+            name,
+            country,
+            lists(languages),
+            lists(accreditations),
+            bool(accepting),
+            capacity,
+            open_referrals,
+            {treatment_slug: Offer(price_from, currency)},
+            None if response_hours is None else float(response_hours),
+            None if acceptance_rate is None else float(acceptance_rate),
         )
         for (
             slug, name, country, languages, accreditations, accepting, capacity, open_referrals,

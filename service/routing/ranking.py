@@ -1,30 +1,35 @@
 """Explainable clinic ranking: plain functions over plain facts.
 
 No Flask, no SQLAlchemy, no queue here: `service.routing.facts` turns rows into the
-frozen dataclasses below, and this module decides. Every point a clinic earns is a
+immutable facts below, and this module decides. Every point a clinic earns is a
 `Component` with a reason in words, so staff can see why a clinic was chosen.
 The weights and the scoring rules are documented in `service.routing.weights`
-and docs/routing.md.
+and in the README's "Routing" section.
 
 Cost: one pass over the clinics (constant work per clinic: components are memoised
 on the plain values they depend on when those take few values, built directly
-otherwise) plus the final sort of plain tuples.
+otherwise). Without a `limit`, every candidate gets its `Match` and the list is
+sorted (n log n, the staff's full list). With a `limit` k (routing, re-routing), each
+candidate costs only its score and a light key (no reason built, no `Match`), the best
+k are kept in a heap (n log k), and only those k get their components and `Match`.
 """
 from __future__ import annotations
 
+import heapq
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
+from typing import NamedTuple
 
 from service.routing import fx
 from service.routing import weights as w
 from service.routing.collector import collector_paused
 
 
-@dataclass(frozen=True)
-class Offer:
-    """A clinic's indicative starting price for one treatment."""
+class Offer(NamedTuple):
+    """A clinic's indicative starting price for one treatment (a named tuple: one is
+    built per candidate row, and a tuple costs a fraction of a frozen dataclass)."""
 
     price_from: Decimal
     currency: str
@@ -43,8 +48,11 @@ class CaseFacts:
     rates: fx.Rates
 
 
-@dataclass(frozen=True)
-class ClinicFacts:
+class ClinicFacts(NamedTuple):
+    """One candidate clinic, immutable. A named tuple rather than a frozen dataclass:
+    `clinic_facts` builds one per candidate row, and a frozen dataclass's __init__ sets
+    each field through object.__setattr__ (change one with `_replace`)."""
+
     slug: str
     name: str
     country: str
@@ -127,6 +135,9 @@ class _Language:
     match: Component
     fallback: Component
     neither: Component
+    # A clinic's language list -> its component: lists repeat across a catalogue, so
+    # each distinct one is compared once per ranking (a memo that lives as long as it).
+    seen: dict[tuple[str, ...], Component] = field(default_factory=dict, compare=False)
 
     @classmethod
     def of(cls, language: str) -> _Language:
@@ -144,6 +155,12 @@ class _Language:
         )
 
     def compare(self, languages: tuple[str, ...]) -> Component:
+        found = self.seen.get(languages)
+        if found is None:
+            found = self.seen[languages] = self._compare(languages)
+        return found
+
+    def _compare(self, languages: tuple[str, ...]) -> Component:
         english = False
         for code in languages:
             spoken = _language_code(code)
@@ -185,10 +202,13 @@ def _accreditations(accreditations: tuple[str, ...]) -> tuple[Component, ...]:
 _WITHIN_BUDGET = Component("budget", w.BUDGET_WITHIN, "within budget")
 
 
+def _over_budget_points(percent: float) -> float:
+    return _round(-min(percent * w.BUDGET_OVER_PER_PERCENT, w.BUDGET_OVER_MAX_PENALTY))
+
+
 def _over_budget(percent: float) -> Component:
     """Not memoised: percentages take as many values as there are prices and budgets."""
-    penalty = min(percent * w.BUDGET_OVER_PER_PERCENT, w.BUDGET_OVER_MAX_PENALTY)
-    return Component("budget", _round(-penalty), f"over budget by ~{max(1, round(percent))}%")
+    return Component("budget", _over_budget_points(percent), f"over budget by ~{max(1, round(percent))}%")
 
 
 @dataclass(frozen=True)
@@ -213,6 +233,21 @@ class _Budget:
     def compare(self, offer: Offer) -> Component | None:
         """Indicative price against the budget; None when there is nothing to compare.
         Same currency: compared as given. Otherwise both in EUR at indicative rates."""
+        over = self.over(offer)
+        if over is None:
+            return None
+        return _WITHIN_BUDGET if over < 0 else _over_budget(over)
+
+    def points(self, offer: Offer) -> float | None:
+        """The points `compare` would give, without building the component's reason."""
+        over = self.over(offer)
+        if over is None:
+            return None
+        return _WITHIN_BUDGET.points if over < 0 else _over_budget_points(over)
+
+    def over(self, offer: Offer) -> float | None:
+        """The percentage over budget (rounded as the reason and the points use it),
+        -1 when within it, None when there is nothing to compare."""
         known = self.seen.get(offer.currency)
         if known is None:
             code = offer.currency.strip().upper()
@@ -226,8 +261,9 @@ class _Budget:
                 return None
             price = offer.price_from * rate
         if price <= budget:
-            return _WITHIN_BUDGET
-        return _over_budget(round(float(price / budget - 1) * 100, 2))
+            return -1.0
+        return round(float(price / budget - 1) * 100, 2)
+
 
 
 @_cached
@@ -260,46 +296,118 @@ _PREFERRED = Component("preferred", w.PREFERRED_CLINIC_BONUS, "patient's chosen 
 
 
 def rank_clinics(
-    case: CaseFacts, clinics: Iterable[ClinicFacts], *, exclude: Collection[str] = ()
+    case: CaseFacts, clinics: Iterable[ClinicFacts], *, exclude: Collection[str] = (), limit: int | None = None,
 ) -> list[Match]:
-    """Every clinic that passes the hard filters, best first, each with its components.
+    """Every clinic that passes the hard filters, best first, each with its components;
+    with `limit`, only the first `limit` of that list (the same matches, in the same
+    order), found without building the others' components.
 
     Order: score descending, then the lower load ratio (open referrals / capacity),
     then the slug alphabetically. `exclude` holds slugs of clinics the case was already
     referred to; they never appear. Reads `clinics` once.
     """
     with collector_paused():
-        return _rank(case, clinics, exclude)
+        scoring = _Scoring.of(case)
+        if limit is None:
+            return _rank(scoring, clinics, exclude)
+        return _best(scoring, clinics, exclude, limit)
 
 
-def _rank(case: CaseFacts, clinics: Iterable[ClinicFacts], exclude: Collection[str]) -> list[Match]:
-    excluded = exclude if isinstance(exclude, (set, frozenset)) else frozenset(exclude)
-    treatment = case.treatment_slug
-    language = _Language.of(_language_code(case.language))
-    budget = _Budget.of(case)
-    offered = Component("treatment", w.TREATMENT_OFFERED, f"offers {case.treatment_name}")
-    keyed: list[tuple[float, float, str, int, Match]] = []
-    for clinic in clinics:
-        if not _qualifies(case, clinic, excluded):
-            continue
-        parts = [_PREFERRED, offered] if clinic.slug == case.preferred_clinic_slug else [offered]
-        parts.append(language.compare(clinic.languages))
+@dataclass(frozen=True)
+class _Scoring:
+    """What one ranking prepares once for every clinic."""
+
+    case: CaseFacts
+    language: _Language
+    budget: _Budget | None
+    offered: Component
+
+    @classmethod
+    def of(cls, case: CaseFacts) -> _Scoring:
+        return cls(
+            case,
+            _Language.of(_language_code(case.language)),
+            _Budget.of(case),
+            Component("treatment", w.TREATMENT_OFFERED, f"offers {case.treatment_name}"),
+        )
+
+    def components(self, clinic: ClinicFacts) -> list[Component]:
+        """The clinic's components, in the documented order."""
+        parts = [_PREFERRED, self.offered] if clinic.slug == self.case.preferred_clinic_slug else [self.offered]
+        parts.append(self.language.compare(_tuple(clinic.languages)))
         parts.extend(_accreditations(_tuple(clinic.accreditations)))
-        if budget is not None:
-            price = budget.compare(clinic.offers[treatment])
+        if self.budget is not None:
+            price = self.budget.compare(clinic.offers[self.case.treatment_slug])
             if price is not None:
                 parts.append(price)
         parts.append(_response(clinic.response_hours))
         parts.append(_acceptance(clinic.acceptance_rate))
         parts.append(_load(clinic.open_referrals, clinic.capacity))
-        score = _round(sum(c.points for c in parts))
-        match = Match(clinic.slug, clinic.name, score, tuple(parts))
-        keyed.append((-score, clinic.open_referrals / clinic.capacity, clinic.slug, len(keyed), match))
+        return parts
+
+    def points(self, clinic: ClinicFacts) -> list[float]:
+        """The points of `components`, the same floats in the same order (so their sum,
+        the score, is the same to the bit), without building any reason."""
+        if clinic.slug == self.case.preferred_clinic_slug:
+            points = [_PREFERRED.points, self.offered.points]
+        else:
+            points = [self.offered.points]
+        points.append(self.language.compare(_tuple(clinic.languages)).points)
+        points.extend(_accreditation_points(_tuple(clinic.accreditations)))
+        if self.budget is not None:
+            price = self.budget.points(clinic.offers[self.case.treatment_slug])
+            if price is not None:
+                points.append(price)
+        points.append(_response(clinic.response_hours).points)
+        points.append(_acceptance(clinic.acceptance_rate).points)
+        points.append(_load(clinic.open_referrals, clinic.capacity).points)
+        return points
+
+    def match(self, clinic: ClinicFacts) -> Match:
+        parts = self.components(clinic)
+        return Match(clinic.slug, clinic.name, _round(sum(c.points for c in parts)), tuple(parts))
+
+
+@_cached
+def _accreditation_points(accreditations: tuple[str, ...]) -> tuple[float, ...]:
+    return tuple(c.points for c in _accreditations(accreditations))
+
+
+def _excluded(exclude: Collection[str]) -> Collection[str]:
+    return exclude if isinstance(exclude, (set, frozenset)) else frozenset(exclude)
+
+
+def _rank(scoring: _Scoring, clinics: Iterable[ClinicFacts], exclude: Collection[str]) -> list[Match]:
+    excluded = _excluded(exclude)
+    case = scoring.case
+    keyed: list[tuple[float, float, str, int, Match]] = []
+    for clinic in clinics:
+        if not _qualifies(case, clinic, excluded):
+            continue
+        match = scoring.match(clinic)
+        keyed.append((-match.score, clinic.open_referrals / clinic.capacity, clinic.slug, len(keyed), match))
     # The position breaks any tie left, so the tuples never compare their Match; sorting
     # the tuples themselves (no key function) uses the interpreter's fast path for
     # float heads.
     keyed.sort()
     return [item[4] for item in keyed]
+
+
+def _best(scoring: _Scoring, clinics: Iterable[ClinicFacts], exclude: Collection[str], limit: int) -> list[Match]:
+    """The first `limit` of `_rank`'s list: the same keys (the score from the same
+    floats, summed in the same order and rounded alike) with the same tie-breaks, each
+    candidate costing a key tuple; only the winners get their components."""
+    if limit <= 0:
+        return []
+    excluded = _excluded(exclude)
+    case = scoring.case
+    points = scoring.points
+    keyed = (
+        (-_round(sum(points(clinic))), clinic.open_referrals / clinic.capacity, clinic.slug, position, clinic)
+        for position, clinic in enumerate(clinics)
+        if _qualifies(case, clinic, excluded)
+    )
+    return [scoring.match(item[4]) for item in heapq.nsmallest(limit, keyed)]
 
 
 def _tuple(values: Collection[str]) -> tuple[str, ...]:

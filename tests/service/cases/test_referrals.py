@@ -89,3 +89,16 @@ def test_no_clinic_accepting_means_needs_attention_with_every_clinic_named(clien
     for clinic in offering(TREATMENT):
         assert clinic.slug in outcome.reason
     assert "not accepting" in outcome.reason
+
+
+def test_routing_and_rerouting_refer_the_first_of_the_staff_suggestions(client):
+    case = submit(client, treatment=TREATMENT)
+    suggested = referrals.suggestions(case)
+    outcome = referrals.route(case, 2)
+    assert [r.clinic.slug for r in outcome.referrals] == [m.clinic_slug for m in suggested[:2]]
+    assert [r.score for r in outcome.referrals] == [m.score for m in suggested[:2]]
+    assert [r.reasons for r in outcome.referrals] == [
+        [{"key": c.key, "points": c.points, "reason": c.reason} for c in m.components] for m in suggested[:2]
+    ]
+    [escalated] = referrals.refer_next(case).referrals
+    assert escalated.clinic.slug == suggested[2].clinic_slug

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import random
-from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -447,4 +446,73 @@ def test_facts_are_frozen():
     clinic = make_clinic("a")
     with pytest.raises(AttributeError):
         clinic.capacity = 99  # type: ignore[misc]
-    assert replace(clinic, capacity=99).capacity == 99
+    assert clinic._replace(capacity=99).capacity == 99
+
+
+# --------------------------------------------------------------------------- limit
+
+
+def random_catalogue(rng: random.Random, n: int) -> list[ClinicFacts]:
+    """Clinics drawn from few values each, so that equal scores, equal loads and
+    over-budget prices in several currencies are common."""
+    return [
+        make_clinic(
+            f"c-{rng.randrange(n * 3):04d}-{i}",
+            price=str(rng.choice((9000, 20000, 30000, 31000, 45000, 900000))),
+            currency=rng.choice(("EUR", "USD", "THB", "XAU")),
+            languages=tuple(rng.sample(("ru", "en", "de", "tr"), rng.randint(0, 2))),
+            accreditations=tuple(rng.sample(("JCI", "DNV", "ISO 9001", "Other"), rng.randint(0, 2))),
+            accepting=rng.random() < 0.9,
+            capacity=rng.choice((4, 10, 20)),
+            open_referrals=rng.choice((0, 1, 2, 5)),
+            response_hours=rng.choice((None, 12, 18, 66)),
+            acceptance_rate=rng.choice((None, 0.2, 0.3, 0.5)),
+        )
+        for i in range(n)
+    ]
+
+
+def test_a_limit_gives_exactly_the_first_matches_of_the_whole_ranking():
+    ties = 0
+    for seed in range(40):
+        rng = random.Random(seed)
+        clinics = random_catalogue(rng, rng.randint(0, 60))
+        budget = rng.choice((None, Decimal("30000"), Decimal("25000")))
+        case = make_case(
+            budget=budget, budget_currency=rng.choice(("EUR", "USD")) if budget else None,
+            language=rng.choice(("ru", "en", "ko")),
+            preferred_clinic_slug=rng.choice(clinics).slug if clinics and rng.random() < 0.3 else None,
+        )
+        exclude = {c.slug for c in clinics if rng.random() < 0.1}
+        ranked = rank_clinics(case, clinics, exclude=exclude)
+        ties += len(ranked) - len({m.score for m in ranked})
+        for limit in (0, 1, 2, 3, 7, len(ranked), len(ranked) + 5):
+            assert rank_clinics(case, iter(clinics), exclude=exclude, limit=limit) == ranked[:limit], (seed, limit)
+        assert rank_clinics(case, clinics, exclude=exclude, limit=-1) == []
+    assert ties > 40  # equal scores were there to break
+
+
+def test_a_limit_breaks_ties_by_load_then_slug_like_the_whole_ranking():
+    twins = [make_clinic(slug, open_referrals=2) for slug in ("c-twin", "a-twin", "b-twin")]
+    emptier = make_clinic("z-empty", capacity=4, open_referrals=0, acceptance_rate=0.2)  # 2 points, 10 load
+    busier = make_clinic("y-busy", capacity=10, open_referrals=2, acceptance_rate=0.0)
+    assert slugs(rank_clinics(make_case(), [*twins, busier, emptier], limit=2)) == ["z-empty", "a-twin"]
+
+
+def test_a_limit_builds_the_reasons_of_the_winners_only(monkeypatch):
+    from service.routing import ranking
+
+    built: list[float] = []
+    over_budget = ranking._over_budget
+
+    def counting(percent: float) -> Component:
+        built.append(percent)
+        return over_budget(percent)
+
+    monkeypatch.setattr(ranking, "_over_budget", counting)
+    clinics = [make_clinic(f"c-{n:03d}", price=str(31000 + n * 100)) for n in range(50)]
+    case = make_case(budget=Decimal("30000"), budget_currency="EUR")
+    [best] = rank_clinics(case, clinics, limit=1)
+    assert best.clinic_slug == "c-000" and component(best, "budget").reason == "over budget by ~3%"
+    assert len(built) == 1
+    assert len(rank_clinics(case, clinics)) == 50 and len(built) == 51
