@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -49,15 +48,11 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BUDGET_RANGE = lazy_gettext("Enter an amount between 1 and 10,000,000.")
 
 
-def _finite(message: str) -> Callable[[object, DecimalField], None]:
+def _finite_budget(_form: object, field: DecimalField) -> None:
     """Decimal takes "NaN", "sNaN" and "Infinity", and NumberRange cannot compare them
     (a signalling NaN raises): such an amount is refused before the range is checked."""
-
-    def check(_form: object, field: DecimalField) -> None:
-        if field.data is not None and not field.data.is_finite():
-            raise StopValidation(message)
-
-    return check
+    if field.data is not None and not field.data.is_finite():
+        raise StopValidation(_BUDGET_RANGE)
 
 
 def _too_long(limit: int) -> Length:
@@ -191,7 +186,7 @@ class RequestForm(FileBatchMixin, FlaskForm):
         places=2,
         validators=[
             Optional(),
-            _finite(_BUDGET_RANGE),
+            _finite_budget,
             NumberRange(min=Decimal(1), max=limits.BUDGET_MAX, message=_BUDGET_RANGE),
         ],
     )

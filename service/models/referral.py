@@ -38,8 +38,9 @@ class Referral(db.Model):
     score: Mapped[float] = mapped_column(Float)
     # The routing components in words and points, as staff see them.
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    # Indexed for the dashboard, which counts the referrals sent in a period.
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # indexed in __table_args__, with the figures
+    # Indexed for the dashboard, which counts the referrals sent in a period: with the
+    # columns its figures read, in __table_args__.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When staff released the patient's name and contact details to this clinic.
     contact_released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
