@@ -5,8 +5,8 @@ which commits their effects together with the row's "done" mark; the follow-up
 work they record is relayed after that commit.
 
 The chain for a new case: `route_case` → `render_dossier` per referral →
-`notify_clinic`; beside it `render_confirmation`, `notify_patient` and, when
-AUTO_ASSIGN is on, `assign_case`."""
+`notify_clinic`; beside it `render_confirmation` and `notify_patient`. When AUTO_ASSIGN
+is on, `route_case` also assigns the case (`assign_case` alone when AUTO_ROUTE is off)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -28,19 +28,35 @@ from service.links import external_url
 from service.models import Attachment, Case, Invoice, Referral
 from service.paperwork.invoice import Agency
 from service.notifications import CLINIC_REFERRAL, PATIENT_CONFIRMATION, STAFF_CHOICE, emails, notify_once, reply_address
-from service.outbox import Job, record
+from service.outbox import Job, commit, record
 from service.store import get_storage
 from workers import queues
 
 
-def route_case(case_id: int) -> None:
+def route_case(case_id: int, assign: bool = False) -> None:
     """First routing of a new case; a case already routed (or flagged) is left alone,
     so a second run refers nobody twice. Staff re-routing calls `referrals.route`, which
-    records each new referral's dossier in both cases."""
+    records each new referral's dossier in both cases.
+
+    With `assign` (intake sets it when AUTO_ASSIGN is on) the job is also the case's
+    automatic assignment, after the routing, so the coordinators' lock is held only up
+    to the commit. Routing that fails does not hold the assignment back: its changes are
+    rolled back, the assignment is committed on its own, and the failure goes on to be
+    retried (a second assignment leaves an assigned case alone)."""
     case = db.session.get(Case, case_id)
-    if case is None or case.status != CaseStatus.SUBMITTED:
+    if case is None:
         return
-    referrals.route(case, current_app.config["ROUTING_TOP_N"])
+    if case.status == CaseStatus.SUBMITTED:
+        try:
+            referrals.route(case, current_app.config["ROUTING_TOP_N"])
+        except Exception:
+            if assign:
+                db.session.rollback()
+                assignment.assign_arriving(db.session.get(Case, case_id))
+                commit()
+            raise
+    if assign:
+        assignment.assign_arriving(case)
 
 
 def render_dossier(case_id: int, referral_id: int) -> None:

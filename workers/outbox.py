@@ -29,7 +29,7 @@ from rq.job import Job as RQJob
 from rq.job import JobStatus
 from rq.registry import StartedJobRegistry
 from rq.worker import Worker
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from service import outbox
 from service.cases import events
@@ -84,6 +84,26 @@ def _enqueue(connection: Redis, message: _Row, pipeline: Pipeline | None = None)
     )
 
 
+def _claim(given: bool):
+    """The relay's claim, built once per shape (the given rows, or the oldest pending),
+    only its values bound per call: every commit with work relays, web and worker alike."""
+    pending = select(OutboxMessage.id).where(OutboxMessage.status == PENDING)
+    if given:
+        pending = pending.where(OutboxMessage.id.in_(bindparam("ids", expanding=True)))
+    return (
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(pending.order_by(OutboxMessage.id).limit(bindparam("limit")).scalar_subquery()),
+               OutboxMessage.status == PENDING)
+        .values(status=ENQUEUED, enqueued_at=bindparam("now"), attempts=OutboxMessage.attempts + 1)
+        .returning(OutboxMessage.id, OutboxMessage.job, OutboxMessage.case_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+_CLAIM_GIVEN: Final = _claim(given=True)
+_CLAIM_OLDEST: Final = _claim(given=False)
+
+
 def relay(ids: Iterable[int] | None = None, *, limit: int = 500) -> int:
     """Move pending rows into RQ; returns how many were enqueued. One conditional UPDATE
     claims the rows (the given ones, or the oldest pending) and returns what their jobs
@@ -96,20 +116,14 @@ def relay(ids: Iterable[int] | None = None, *, limit: int = 500) -> int:
     except RedisError as exc:
         log.warning("Redis unreachable, outbox rows stay pending: %s", exc)
         return 0
-    pending = select(OutboxMessage.id).where(OutboxMessage.status == PENDING)
+    values = {"limit": limit, "now": _now()}
     if ids is not None:
-        wanted = list(ids)
-        if not wanted:
+        values["ids"] = list(ids)
+        if not values["ids"]:
             return 0
-        pending = pending.where(OutboxMessage.id.in_(wanted))
-    claimed = sorted(db.session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(pending.order_by(OutboxMessage.id).limit(limit).scalar_subquery()),
-               OutboxMessage.status == PENDING)
-        .values(status=ENQUEUED, enqueued_at=_now(), attempts=OutboxMessage.attempts + 1)
-        .returning(OutboxMessage.id, OutboxMessage.job, OutboxMessage.case_id)
-        .execution_options(synchronize_session=False)
-    ).all(), key=lambda row: row.id)
+    claimed = sorted(
+        db.session.execute(_CLAIM_GIVEN if ids is not None else _CLAIM_OLDEST, values).all(), key=lambda row: row.id
+    )
     db.session.commit()
     if not claimed:
         return 0

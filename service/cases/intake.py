@@ -262,9 +262,12 @@ def submit_request(
             result.files_failed = True
         finally:
             staging.close_all(staged_files)
-    if current_app.config["AUTO_ROUTE"]:
-        record(Job.ROUTE_CASE, case_id=case.id)
-    if current_app.config["AUTO_ASSIGN"]:
+    config = current_app.config
+    if config["AUTO_ROUTE"]:
+        # The arriving case's assignment rides on its routing job: one light job per
+        # request, not two (each costs RQ's bookkeeping and a transaction of its own).
+        record(Job.ROUTE_CASE, case_id=case.id, **({"assign": True} if config["AUTO_ASSIGN"] else {}))
+    elif config["AUTO_ASSIGN"]:
         record(Job.ASSIGN_CASE, case_id=case.id)
     record(Job.RENDER_CONFIRMATION, case_id=case.id)
     record(Job.NOTIFY_PATIENT, case_id=case.id, sealed_token=seal(token))

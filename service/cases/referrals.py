@@ -82,13 +82,14 @@ def route(
 
 def _refer(case: Case, matches: list[Match], *, dossiers: bool) -> list[Referral]:
     """The referrals for `matches`, flushed, each with its dossier recorded (which tells the clinic)."""
-    by_slug = {
-        c.slug: c for c in db.session.scalars(select(Clinic).where(Clinic.slug.in_([m.clinic_slug for m in matches])))
-    }
+    # Their ids only: nothing here reads the clinics' wide rows.
+    ids = dict(db.session.execute(
+        select(Clinic.slug, Clinic.id).where(Clinic.slug.in_([m.clinic_slug for m in matches]))
+    ).all())
     referrals = [
         Referral(
             case=case,
-            clinic=by_slug[m.clinic_slug],
+            clinic_id=ids[m.clinic_slug],
             score=m.score,
             reasons=[{"key": c.key, "points": c.points, "reason": c.reason} for c in m.components],
         )

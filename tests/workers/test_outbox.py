@@ -46,8 +46,8 @@ def test_with_redis_down_submissions_succeed_and_are_processed_once_it_returns(
     app.extensions.pop("redis", None)
     with app.app_context():
         report = outbox.sweep()
-    # route_case, render_confirmation, notify_patient (and assign_case) per case
-    assert report.relayed == 3 * (4 if app.config["AUTO_ASSIGN"] else 3)
+    # route_case (which also assigns), render_confirmation, notify_patient per case
+    assert report.relayed == 3 * 3
     run_worker(app)
     for case in cases:
         db.session.refresh(case)
@@ -78,7 +78,7 @@ def test_a_job_that_keeps_failing_is_visible_on_the_timeline_and_can_be_retried(
 ):
     calls: list[int] = []
 
-    def broken(case_id: int) -> None:
+    def broken(case_id: int, assign: bool = False) -> None:
         calls.append(case_id)
         raise OSError("clinic catalogue store unreachable")
 
@@ -106,7 +106,7 @@ def test_a_job_that_keeps_failing_is_visible_on_the_timeline_and_can_be_retried(
 
 
 def test_internal_failures_stay_off_the_patient_timeline(app, client, redis_queue, monkeypatch):
-    def broken(case_id: int) -> None:
+    def broken(case_id: int, assign: bool = False) -> None:
         raise OSError("boom")
 
     monkeypatch.setitem(jobs.JOBS, "route_case", jobs.JobSpec(broken, queues.ROUTING))

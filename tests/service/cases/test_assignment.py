@@ -156,15 +156,53 @@ def test_an_assigned_or_closed_case_is_left_alone(db_session):
     assert events_of(assigned, "assigned") == events_of(closed, "assigned") == []
 
 
-def test_a_new_request_is_assigned_by_its_job_run_twice(app, client):
+def test_a_new_request_is_assigned_by_its_routing_job_run_twice(app, client):
+    """One light job per request: the routing job carries the assignment (no second
+    job with its own bookkeeping and transaction)."""
     coordinator = make_user()
     case = submit(client)
+    assert rows(case, "assign_case") == []
+    [message] = rows(case, "route_case")
+    assert message.payload == {"assign": True}
+    jobs.route_case(case_id=message.case_id, **message.payload)
+    jobs.route_case(case_id=message.case_id, **message.payload)
+    db.session.commit()
+    assert case.assignee == coordinator
+    assert case.status in (CaseStatus.ROUTED, CaseStatus.NEEDS_ATTENTION)
+    assert len(events_of(case, "assigned")) == 1
+
+
+def test_routing_that_fails_does_not_hold_the_assignment_back(app, client, monkeypatch):
+    coordinator = make_user()
+    case = submit(client)
+    [message] = rows(case, "route_case")
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("ranking broke")
+
+    monkeypatch.setattr(jobs.referrals, "route", broken)
+    with pytest.raises(RuntimeError, match="ranking broke"):
+        jobs.route_case(case_id=message.case_id, **message.payload)
+    db.session.rollback()
+    db.session.expire_all()
+    assert case.assignee == coordinator  # committed on its own, before the failure went on
+    assert case.status == CaseStatus.SUBMITTED  # the routing is retried later
+    monkeypatch.undo()
+    jobs.route_case(case_id=message.case_id, **message.payload)  # the retry
+    db.session.commit()
+    assert case.status in (CaseStatus.ROUTED, CaseStatus.NEEDS_ATTENTION)
+    assert len(events_of(case, "assigned")) == 1
+
+
+def test_without_automatic_routing_the_assignment_is_a_job_of_its_own(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "AUTO_ROUTE", False)
+    coordinator = make_user()
+    case = submit(client)
+    assert rows(case, "route_case") == []
     [message] = rows(case, "assign_case")
-    jobs.assign_case(case_id=message.case_id)
     jobs.assign_case(case_id=message.case_id)
     db.session.commit()
     assert case.assignee == coordinator
-    assert len(events_of(case, "assigned")) == 1
 
 
 def test_the_job_first_serves_cases_already_waiting(app, client):
@@ -184,7 +222,8 @@ def test_no_assignment_job_is_recorded_when_auto_assignment_is_off(app, client, 
     monkeypatch.setitem(app.config, "AUTO_ASSIGN", False)
     case = submit(client)
     assert rows(case, "assign_case") == []
-    assert rows(case, "route_case") != []
+    [message] = rows(case, "route_case")
+    assert message.payload == {}
 
 
 def test_with_no_room_the_queue_is_not_loaded_beyond_its_first_case(app, db_session):
