@@ -23,12 +23,13 @@ from tests.fixtures.statements import recorded_statements, touching
 # the cached snapshot being current.
 # POST: the version token; idempotency: the key looked up and recorded (no savepoint;
 # expired keys are a worker's hourly chore); the treatment and clinic as the database has them; the case,
-# its two attachments, its event, its outbox rows; the reference counter, the
+# its two attachments, its event, its outbox rows (routing, which also assigns; the
+# confirmation; the patient's e-mail; the derived copies of each attachment); the reference counter, the
 # reference; the key's response; the outbox relay marking what it enqueued. Nothing
 # read again after the commit.
 # SQLite sends each transaction's BEGIN (5) and one INSERT per attachment and outbox
-# row (it has no multi-row INSERT ... RETURNING here): 23 there.
-STATEMENTS_PER_VISIT = {"sqlite": 23, "postgresql": 13}
+# row (it has no multi-row INSERT ... RETURNING here): 22 there.
+STATEMENTS_PER_VISIT = {"sqlite": 22, "postgresql": 13}
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
