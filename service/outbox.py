@@ -12,12 +12,13 @@ may record work without importing the workers.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from flask import current_app
-from sqlalchemy import event, inspect
+from sqlalchemy import Update, bindparam, event, inspect, update
 from sqlalchemy.orm import Session, SessionTransaction
 
 from service.extensions import db
@@ -31,13 +32,23 @@ ENQUEUED: Final = "enqueued"
 DONE: Final = "done"
 FAILED: Final = "failed"
 
-# `app.extensions[RELAY_HOOK](ids)` relays the given rows; the workers set it.
+# `app.extensions[RELAY_HOOK](rows)` hands rows already claimed for it (`Claimed`) to the
+# queue, raising if it cannot; the workers set it.
 RELAY_HOOK: Final = "outbox_relay"
-Relay = Callable[[Iterable[int]], int]
 
-# Session.info keys: rows written in the open transaction, and those its commit made durable.
+
+class Claimed(NamedTuple):
+    """What enqueuing a row needs of it, as the claim's RETURNING gives it."""
+
+    id: int
+    job: str
+    case_id: int | None
+
+
+Relay = Callable[[Sequence[Claimed]], object]
+
+# Session.info key: the rows written in the open transaction.
 _WRITTEN: Final = "outbox_written"
-_COMMITTED: Final = "outbox_committed"
 
 
 class Job(StrEnum):
@@ -75,28 +86,75 @@ def record(job: Job, *, case_id: int | None, **payload: Any) -> OutboxMessage:
     return message
 
 
+def _claim() -> Update:
+    """Mark given pending rows enqueued and return what their jobs need: built once,
+    only the ids and the time bound per call. The WHERE on the status makes it a claim:
+    two relays never enqueue the same row (the workers' sweep claims the same way)."""
+    return (
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(bindparam("ids", expanding=True)), OutboxMessage.status == PENDING)
+        .values(status=ENQUEUED, enqueued_at=bindparam("now"), attempts=OutboxMessage.attempts + 1)
+        .returning(OutboxMessage.id, OutboxMessage.job, OutboxMessage.case_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+CLAIM: Final = _claim()
+
+
 def commit() -> None:
     """The one commit point: commit the session, then relay the outbox rows written in
-    the transaction it committed. A failed commit raises and relays nothing. A relay
-    that fails (or is not registered) leaves the rows pending for the worker's sweep:
-    the change is committed either way, so the caller carries on."""
-    db.session.info.pop(_COMMITTED, None)
-    db.session.commit()
-    ids = db.session.info.pop(_COMMITTED, [])
-    if ids:
-        _relay(ids)
-
-
-def _relay(ids: list[int]) -> None:
+    the transaction it committed. The rows are claimed in that same transaction (one
+    UPDATE … RETURNING before the COMMIT, not a transaction of its own after it), so a
+    failed commit claims and relays nothing. A relay that fails (or is not registered)
+    leaves the rows pending for the worker's sweep: the change is committed either way,
+    so the caller carries on. A process that dies between the commit and the relay
+    leaves its rows enqueued without a job: the sweep enqueues them again once they
+    have been so for `LOST_AFTER` (workers/outbox.py)."""
     relay: Relay | None = current_app.extensions.get(RELAY_HOOK)
-    if relay is None:
-        log.debug("no outbox relay registered; %d row(s) wait for the sweep", len(ids))
-        return
+    claimed = _claim_written() if relay is not None else []
+    db.session.commit()
+    if claimed and relay is not None:
+        _hand_over(relay, claimed)
+
+
+def _claim_written() -> list[Claimed]:
+    written = db.session.info.get(_WRITTEN)
+    if not written:
+        return []
+    db.session.flush()
+    # A row of a savepoint that rolled back has no identity any more: it is not there.
+    identities = (inspect(message).identity for message in written)
+    ids = [identity[0] for identity in identities if identity]
+    if not ids:
+        return []
+    rows = db.session.execute(CLAIM, {"ids": ids, "now": datetime.now(UTC)}).all()
+    return sorted((Claimed(*row) for row in rows), key=lambda row: row.id)
+
+
+def _hand_over(relay: Relay, claimed: list[Claimed]) -> None:
     try:
-        relay(ids)
+        relay(claimed)
     except Exception:
         db.session.rollback()
-        log.exception("relaying outbox rows %s failed; they wait for the sweep", ids)
+        log.exception("relaying outbox rows %s failed; they wait for the sweep", [row.id for row in claimed])
+        release([row.id for row in claimed])
+
+
+def release(ids: Sequence[int]) -> None:
+    """Claimed rows whose jobs did not reach the queue: pending again, for the sweep.
+    If even that fails, the sweep finds them enqueued without a job after `LOST_AFTER`."""
+    try:
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(list(ids)), OutboxMessage.status == ENQUEUED)
+            .values(status=PENDING)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        log.exception("outbox rows %s stay enqueued without a job until the sweep finds them", list(ids))
 
 
 def _written(session: Session, instance: object) -> None:
@@ -104,17 +162,8 @@ def _written(session: Session, instance: object) -> None:
         session.info.setdefault(_WRITTEN, []).append(instance)
 
 
-def _committed(session: Session) -> None:
-    """A savepoint's release is not the commit: only the outermost transaction counts."""
-    if session.in_nested_transaction():
-        return
-    written = session.info.pop(_WRITTEN, [])
-    identities = (inspect(message).identity for message in written)
-    session.info[_COMMITTED] = [identity[0] for identity in identities if identity]
-
-
 def _ended(session: Session, transaction: SessionTransaction) -> None:
-    """Rows written in a transaction that rolled back are forgotten with it."""
+    """Rows written in a transaction are forgotten when it ends, committed or rolled back."""
     if transaction.parent is None:
         session.info.pop(_WRITTEN, None)
 
@@ -122,5 +171,4 @@ def _ended(session: Session, transaction: SessionTransaction) -> None:
 # Rows are caught as they are added (`after_attach`): the rules flush as they go, so
 # `session.new` is empty by the time of the commit.
 event.listen(Session, "after_attach", _written)
-event.listen(Session, "after_commit", _committed)
 event.listen(Session, "after_transaction_end", _ended)

@@ -1,10 +1,11 @@
 """Durable hand-off from the database to RQ (the transactional outbox), the workers' side.
 
 The domain records rows (`service.outbox.record`) and ends its transaction with
-`service.outbox.commit()`, which calls `relay` (registered by `init_app`) with the rows
-that commit made durable. `relay` moves pending rows into RQ, using `outbox-<id>` as the
-job id; the worker's periodic `sweep` relays whatever is still pending (Redis was down),
-re-enqueues rows whose job was lost, and records jobs that died for good. `execute` runs
+`service.outbox.commit()`, which claims them in that transaction and, once it committed,
+calls `enqueue_claimed` (registered by `init_app`) with them. Every row's job has
+`outbox-<id>` as its job id; the worker's periodic `sweep` relays (`relay`) whatever is
+still pending (Redis was down), re-enqueues rows whose job was lost, and records jobs
+that died for good. `execute` runs
 one row: the job's effects and the row's "done" mark commit together, so a row that runs
 twice does its work once.
 """
@@ -14,7 +15,7 @@ import logging
 import os
 import socket
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol
@@ -50,7 +51,7 @@ SEALED_PREFIX: Final = "sealed_"
 
 def init_app(app: Flask) -> None:
     """Make `service.outbox.commit()` relay what it committed at once."""
-    app.extensions[outbox.RELAY_HOOK] = relay
+    app.extensions[outbox.RELAY_HOOK] = enqueue_claimed
 
 
 def job_id(message_id: int) -> str:
@@ -84,63 +85,62 @@ def _enqueue(connection: Redis, message: _Row, pipeline: Pipeline | None = None)
     )
 
 
-def _claim(given: bool):
-    """The relay's claim, built once per shape (the given rows, or the oldest pending),
-    only its values bound per call: every commit with work relays, web and worker alike."""
-    pending = select(OutboxMessage.id).where(OutboxMessage.status == PENDING)
-    if given:
-        pending = pending.where(OutboxMessage.id.in_(bindparam("ids", expanding=True)))
-    return (
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(pending.order_by(OutboxMessage.id).limit(bindparam("limit")).scalar_subquery()),
-               OutboxMessage.status == PENDING)
-        .values(status=ENQUEUED, enqueued_at=bindparam("now"), attempts=OutboxMessage.attempts + 1)
-        .returning(OutboxMessage.id, OutboxMessage.job, OutboxMessage.case_id)
-        .execution_options(synchronize_session=False)
-    )
+# The sweep's claim: the oldest pending rows, up to a limit (the commit point claims the
+# rows it wrote with `service.outbox.CLAIM`). Built once; only the values bound per call.
+_CLAIM_OLDEST: Final = (
+    update(OutboxMessage)
+    .where(OutboxMessage.id.in_(select(OutboxMessage.id).where(OutboxMessage.status == PENDING)
+                                .order_by(OutboxMessage.id).limit(bindparam("limit")).scalar_subquery()),
+           OutboxMessage.status == PENDING)
+    .values(status=ENQUEUED, enqueued_at=bindparam("now"), attempts=OutboxMessage.attempts + 1)
+    .returning(OutboxMessage.id, OutboxMessage.job, OutboxMessage.case_id)
+    .execution_options(synchronize_session=False)
+)
 
 
-_CLAIM_GIVEN: Final = _claim(given=True)
-_CLAIM_OLDEST: Final = _claim(given=False)
+def _push(connection: Redis, rows: Sequence[_Row]) -> None:
+    """The rows' jobs to Redis in one transaction (a case's jobs: one round trip)."""
+    with connection.pipeline() as pipeline:
+        for row in rows:
+            _enqueue(connection, row, pipeline)
+        pipeline.execute()
+
+
+def enqueue_claimed(rows: Sequence[outbox.Claimed]) -> int:
+    """The commit point's relay: the rows it claimed in the transaction it committed go
+    to RQ. Raises when Redis fails; the commit point then sets them pending again."""
+    _push(queues.redis_connection(), rows)
+    return len(rows)
 
 
 def relay(ids: Iterable[int] | None = None, *, limit: int = 500) -> int:
-    """Move pending rows into RQ; returns how many were enqueued. One conditional UPDATE
-    claims the rows (the given ones, or the oldest pending) and returns what their jobs
-    need, so two relays never enqueue the same row and nothing is read back; the jobs go
-    to Redis in one transaction (a case's four jobs: one statement, one round trip).
-    When Redis is unreachable the rows stay pending for the next sweep; nothing is raised."""
+    """The sweep's and a retry's relay: claim pending rows (the given ones, or the oldest
+    up to `limit`) in one conditional UPDATE that returns what their jobs need, so two
+    relays never enqueue the same row and nothing is read back, commit, and enqueue
+    them; returns how many. When Redis is unreachable the rows stay pending for the
+    next sweep; nothing is raised."""
     try:
         connection = queues.redis_connection()
         connection.ping()
     except RedisError as exc:
         log.warning("Redis unreachable, outbox rows stay pending: %s", exc)
         return 0
-    values = {"limit": limit, "now": _now()}
     if ids is not None:
-        values["ids"] = list(ids)
-        if not values["ids"]:
+        wanted = list(ids)
+        if not wanted:
             return 0
-    claimed = sorted(
-        db.session.execute(_CLAIM_GIVEN if ids is not None else _CLAIM_OLDEST, values).all(), key=lambda row: row.id
-    )
+        statement, values = outbox.CLAIM, {"ids": wanted, "now": _now()}
+    else:
+        statement, values = _CLAIM_OLDEST, {"limit": limit, "now": _now()}
+    claimed = sorted(db.session.execute(statement, values).all(), key=lambda row: row.id)
     db.session.commit()
     if not claimed:
         return 0
     try:
-        with connection.pipeline() as pipeline:
-            for row in claimed:
-                _enqueue(connection, row, pipeline)
-            pipeline.execute()
+        _push(connection, claimed)
     except RedisError as exc:
         log.warning("Redis failed while enqueuing %d outbox row(s); they stay pending: %s", len(claimed), exc)
-        db.session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_([row.id for row in claimed]), OutboxMessage.status == ENQUEUED)
-            .values(status=PENDING)
-            .execution_options(synchronize_session=False)
-        )
-        db.session.commit()
+        outbox.release([row.id for row in claimed])
         return 0
     return len(claimed)
 

@@ -14,9 +14,9 @@ from service.outbox import Job
 
 @pytest.fixture
 def relayed(app, app_ctx, monkeypatch) -> list[list[int]]:
-    """Each call of the registered relay, with the ids it was given (rows stay pending)."""
+    """Each call of the registered relay, with the ids of the rows it was given."""
     calls: list[list[int]] = []
-    monkeypatch.setitem(app.extensions, outbox.RELAY_HOOK, lambda ids: calls.append(list(ids)) or 0)
+    monkeypatch.setitem(app.extensions, outbox.RELAY_HOOK, lambda rows: calls.append([row.id for row in rows]))
     return calls
 
 
@@ -92,7 +92,7 @@ def test_without_a_relay_the_rows_wait_pending(app, app_ctx, monkeypatch):
 
 
 def test_a_failing_relay_leaves_the_change_committed(app, app_ctx, monkeypatch):
-    def broken_relay(ids):
+    def broken_relay(rows):
         raise RuntimeError("relay broke")
 
     monkeypatch.setitem(app.extensions, outbox.RELAY_HOOK, broken_relay)
@@ -103,11 +103,46 @@ def test_a_failing_relay_leaves_the_change_committed(app, app_ctx, monkeypatch):
 
 
 def test_the_composed_app_relays_through_the_workers(app):
-    from workers.outbox import relay
+    from workers.outbox import enqueue_claimed
 
-    assert app.extensions[outbox.RELAY_HOOK] is relay
+    assert app.extensions[outbox.RELAY_HOOK] is enqueue_claimed
 
 
 def test_an_unknown_job_is_refused(app_ctx):
     with pytest.raises(ValueError):
         outbox.record("render_everything", case_id=None)
+
+
+def test_the_rows_are_claimed_in_the_transaction_that_wrote_them(app, app_ctx, relayed):
+    """One COMMIT for the change and the claim of its rows: no transaction of its own
+    after it, which cost a connection check-out, its ping and a COMMIT per request."""
+    from sqlalchemy import event
+
+    commits: list[int] = []
+    session = db.session()
+
+    def count(_session) -> None:
+        commits.append(1)
+
+    event.listen(session, "after_commit", count)
+    try:
+        message = outbox.record(Job.ERASE_CASE, case_id=None)
+        outbox.commit()
+    finally:
+        event.remove(session, "after_commit", count)
+    assert commits == [1]
+    assert relayed == [[message.id]]
+    assert db.session.get(OutboxMessage, message.id).status == outbox.ENQUEUED
+
+
+def test_rows_whose_relay_failed_are_pending_again_for_the_sweep(app, app_ctx, monkeypatch):
+    def broken_relay(rows):
+        raise ConnectionError("redis went away")
+
+    monkeypatch.setitem(app.extensions, outbox.RELAY_HOOK, broken_relay)
+    messages = [outbox.record(Job.ERASE_CASE, case_id=None) for _ in range(3)]
+    outbox.commit()
+    statuses = db.session.scalars(
+        select(OutboxMessage.status).where(OutboxMessage.id.in_([m.id for m in messages]))
+    ).all()
+    assert statuses == [outbox.PENDING] * 3

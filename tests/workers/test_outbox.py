@@ -2,6 +2,8 @@
 Redis, executed once, surviving Redis being down, failures made visible and retryable."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 from sqlalchemy import func, select
@@ -165,3 +167,54 @@ def test_the_sweep_relays_the_oldest_pending_rows_up_to_its_limit(app, db_sessio
         assert statuses == {ids[0]: outbox.ENQUEUED, ids[1]: outbox.ENQUEUED, ids[2]: outbox.PENDING}
         assert outbox.relay(ids=[ids[2]]) == 1
         assert outbox.relay(ids=[ids[2]]) == 0
+
+
+def test_a_commit_with_work_and_its_relay_take_one_transaction(app, db_session, redis_queue):
+    """The commit point claims its rows before its COMMIT: the relay that follows only
+    talks to Redis (no check-out, ping and COMMIT of a transaction of its own)."""
+    from sqlalchemy import event
+
+    from service import outbox as domain_outbox
+    from service.outbox import Job as OutboxJob, record
+
+    with app.app_context():
+        session = db.session()
+        commits: list[int] = []
+
+        def count(_session) -> None:
+            commits.append(1)
+
+        event.listen(session, "after_commit", count)
+        try:
+            recorded = [record(OutboxJob.ERASE_CASE, case_id=None, note=n) for n in range(2)]
+            domain_outbox.commit()
+        finally:
+            event.remove(session, "after_commit", count)
+        assert commits == [1]
+        ids = [message.id for message in recorded]
+    assert [Job.fetch(outbox.job_id(i), connection=redis_queue).origin for i in ids] == [queues.DEFAULT] * 2
+
+
+def test_rows_claimed_by_a_process_that_died_before_its_relay_are_sent_by_the_sweep(app, db_session, redis_queue):
+    """The commit point claims before its COMMIT and relays after it: a process killed in
+    between leaves rows enqueued without a job. The sweep sends them once they have been
+    so for LOST_AFTER, not before (their relay may still be on its way)."""
+    from datetime import UTC, datetime
+
+    from service import outbox as domain_outbox
+    from service.outbox import Job as OutboxJob, record
+
+    with app.app_context():
+        app.extensions[domain_outbox.RELAY_HOOK] = lambda rows: None  # the process dies here
+        try:
+            old, young = record(OutboxJob.ERASE_CASE, case_id=None), record(OutboxJob.ERASE_CASE, case_id=None)
+            domain_outbox.commit()
+        finally:
+            outbox.init_app(app)
+        old.enqueued_at = datetime.now(UTC) - outbox.LOST_AFTER - timedelta(seconds=1)
+        db.session.commit()
+        assert outbox.sweep().recovered == 1
+        assert Job.fetch(outbox.job_id(old.id), connection=redis_queue).origin == queues.DEFAULT
+        assert Job.exists(outbox.job_id(young.id), connection=redis_queue) is False
+        db.session.refresh(young)
+        assert young.status == domain_outbox.ENQUEUED
