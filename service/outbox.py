@@ -20,6 +20,7 @@ from typing import Any, Final, NamedTuple
 from flask import current_app
 from sqlalchemy import Update, bindparam, event, inspect, update
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.sql.elements import ColumnElement
 
 from service.extensions import db
 from service.models import OutboxMessage
@@ -86,20 +87,21 @@ def record(job: Job, *, case_id: int | None, **payload: Any) -> OutboxMessage:
     return message
 
 
-def _claim() -> Update:
-    """Mark given pending rows enqueued and return what their jobs need: built once,
-    only the ids and the time bound per call. The WHERE on the status makes it a claim:
-    two relays never enqueue the same row (the workers' sweep claims the same way)."""
+def claim_where(rows: ColumnElement[bool]) -> Update:
+    """The claim of the pending rows that `rows` selects: mark them enqueued and return
+    what their jobs need (only the values bound per call). The WHERE on the status makes
+    it a claim: two relays never enqueue the same row. The commit point's claim is
+    `CLAIM`; the workers' sweep builds its own from this for the oldest rows."""
     return (
         update(OutboxMessage)
-        .where(OutboxMessage.id.in_(bindparam("ids", expanding=True)), OutboxMessage.status == PENDING)
+        .where(rows, OutboxMessage.status == PENDING)
         .values(status=ENQUEUED, enqueued_at=bindparam("now"), attempts=OutboxMessage.attempts + 1)
         .returning(OutboxMessage.id, OutboxMessage.job, OutboxMessage.case_id)
         .execution_options(synchronize_session=False)
     )
 
 
-CLAIM: Final = _claim()
+CLAIM: Final = claim_where(OutboxMessage.id.in_(bindparam("ids", expanding=True)))
 
 
 def commit() -> None:
@@ -137,8 +139,9 @@ def _hand_over(relay: Relay, claimed: list[Claimed]) -> None:
         relay(claimed)
     except Exception:
         db.session.rollback()
-        log.exception("relaying outbox rows %s failed; they wait for the sweep", [row.id for row in claimed])
-        release([row.id for row in claimed])
+        ids = [row.id for row in claimed]
+        log.exception("relaying outbox rows %s failed; they wait for the sweep", ids)
+        release(ids)
 
 
 def release(ids: Sequence[int]) -> None:

@@ -5,9 +5,8 @@ The domain records rows (`service.outbox.record`) and ends its transaction with
 calls `enqueue_claimed` (registered by `init_app`) with them. Every row's job has
 `outbox-<id>` as its job id; the worker's periodic `sweep` relays (`relay`) whatever is
 still pending (Redis was down), re-enqueues rows whose job was lost, and records jobs
-that died for good. `execute` runs
-one row: the job's effects and the row's "done" mark commit together, so a row that runs
-twice does its work once.
+that died for good. `execute` runs one row: the job's effects and the row's "done" mark
+commit together, so a row that runs twice does its work once.
 """
 from __future__ import annotations
 
@@ -30,7 +29,7 @@ from rq.job import Job as RQJob
 from rq.job import JobStatus
 from rq.registry import StartedJobRegistry
 from rq.worker import Worker
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select
 
 from service import outbox
 from service.cases import events
@@ -87,14 +86,9 @@ def _enqueue(connection: Redis, message: _Row, pipeline: Pipeline | None = None)
 
 # The sweep's claim: the oldest pending rows, up to a limit (the commit point claims the
 # rows it wrote with `service.outbox.CLAIM`). Built once; only the values bound per call.
-_CLAIM_OLDEST: Final = (
-    update(OutboxMessage)
-    .where(OutboxMessage.id.in_(select(OutboxMessage.id).where(OutboxMessage.status == PENDING)
-                                .order_by(OutboxMessage.id).limit(bindparam("limit")).scalar_subquery()),
-           OutboxMessage.status == PENDING)
-    .values(status=ENQUEUED, enqueued_at=bindparam("now"), attempts=OutboxMessage.attempts + 1)
-    .returning(OutboxMessage.id, OutboxMessage.job, OutboxMessage.case_id)
-    .execution_options(synchronize_session=False)
+_CLAIM_OLDEST: Final = outbox.claim_where(
+    OutboxMessage.id.in_(select(OutboxMessage.id).where(OutboxMessage.status == PENDING)
+                         .order_by(OutboxMessage.id).limit(bindparam("limit")).scalar_subquery())
 )
 
 
